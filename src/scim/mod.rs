@@ -1,0 +1,4 @@
+//! SCIM 2.0 protocol pieces with no I/O (RFC 7643 schema, RFC 7644 protocol).
+pub mod error;
+pub mod filter;
+pub mod schema;
