@@ -1,1 +1,12 @@
 //! scaidrive-connectors: keeps SMB shares and SharePoint libraries in step with the embedded ScaiDrive store.
+//!
+//! Data flows one way: `api` (HTTP edge) -> `actors` (decisions, runs) -> `sync` (pure engine) -> `sides`
+//! (transports) -> `drive` and `store` (the embedded store). See `../shared/design/ARCHITECTURE.md`.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod ids;
+pub mod principals;
+pub mod secrets;
+pub mod store;

@@ -1,0 +1,99 @@
+//! Users, groups and API tokens: the principals of the store spec. `Principals` owns the writes of their tables;
+//! each write is one short redb transaction that also appends its audit event. The methods block on the
+//! database: async callers run them on the blocking pool.
+
+mod groups;
+mod tokens;
+mod users;
+
+pub use groups::{Group, GroupPatch, NewGroup};
+pub use tokens::{IssuedToken, NewToken, Token, TokenKind};
+pub use users::{NewUser, Role, User, UserPatch};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::audit::AuditActor;
+use crate::clock::SharedClock;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrincipalsError {
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("a {kind} with {field} '{value}' already exists")]
+    AlreadyExists { kind: &'static str, field: &'static str, value: String },
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("{0} is managed by SCIM; change it in the identity provider")]
+    ScimManaged(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+macro_rules! store_error_from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for PrincipalsError {
+            fn from(e: $t) -> Self {
+                PrincipalsError::Store(e.into())
+            }
+        }
+    )*};
+}
+store_error_from_redb!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+#[derive(Clone)]
+pub struct Principals {
+    store: Store,
+    clock: SharedClock,
+}
+
+/// Who is acting, as the audit log records it, and with which role.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub actor: AuditActor,
+    pub role: Role,
+}
+
+impl Acting {
+    /// The command line on the appliance itself: trusted as a superadmin.
+    pub fn system() -> Self {
+        Self { actor: AuditActor::System, role: Role::Superadmin }
+    }
+}
+
+impl Principals {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// For PATCH bodies: tells "absent" (`None`) from "set to null" (`Some(None)`).
+pub(crate) fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A display text: trimmed, 1 to `max` characters, no control characters.
+pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result<String, PrincipalsError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(PrincipalsError::Invalid { field, message: "must not be empty".into() });
+    }
+    if value.chars().count() > max {
+        return Err(PrincipalsError::Invalid { field, message: format!("must be at most {max} characters") });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(PrincipalsError::Invalid { field, message: "must not contain control characters".into() });
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

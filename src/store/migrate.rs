@@ -1,0 +1,59 @@
+//! The schema version and its upgrades. Each step upgrades one version to the next inside the same write
+//! transaction that bumps the version, so a crash leaves either the old or the new schema, never half of one.
+//! A database written by a newer build is refused rather than misread.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::StoreError;
+use super::tables::{self, META};
+
+/// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
+const STEPS: &[fn(&WriteTransaction) -> Result<(), StoreError>] = &[];
+
+const VERSION_KEY: &str = "schema_version";
+
+pub fn read_version(txn: &WriteTransaction) -> Result<Option<u32>, StoreError> {
+    let meta = txn.open_table(META)?;
+    let version = meta.get(VERSION_KEY)?.map(|v| {
+        let bytes = v.value();
+        let mut word = [0u8; 4];
+        if bytes.len() == 4 {
+            word.copy_from_slice(bytes);
+        }
+        u32::from_be_bytes(word)
+    });
+    Ok(version)
+}
+
+fn write_version(txn: &WriteTransaction, version: u32) -> Result<(), StoreError> {
+    txn.open_table(META)?.insert(VERSION_KEY, version.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Brings a freshly opened database to `SCHEMA_VERSION`, one committed step at a time.
+pub fn migrate(db: &redb::Database) -> Result<u32, StoreError> {
+    loop {
+        let txn = db.begin_write()?;
+        let version = read_version(&txn)?;
+        match version {
+            None => {
+                tables::create_all(&txn)?;
+                write_version(&txn, SCHEMA_VERSION)?;
+                txn.commit()?;
+                return Ok(SCHEMA_VERSION);
+            }
+            Some(v) if v == SCHEMA_VERSION => return Ok(v),
+            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { found: v, known: SCHEMA_VERSION }),
+            Some(v) => {
+                let step = STEPS[(v - 1) as usize];
+                step(&txn)?;
+                tables::create_all(&txn)?;
+                write_version(&txn, v + 1)?;
+                txn.commit()?;
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Every table of the appliance's one redb database, on one screen. Ids are stored as their 16 ULID bytes, so
+//! keys sort by creation time; records are encoded by `codec` (JSON with a format version), index tables map a
+//! lookup key to an id. The `tables!` list also drives `backup`, so a new table cannot be forgotten there.
+
+use redb::TableDefinition;
+
+/// Two ids side by side (`group ++ user`): membership rows that are listed by their first half.
+pub type IdPair = [u8; 32];
+pub type Id = [u8; 16];
+
+macro_rules! tables {
+    ($($(#[$doc:meta])* $name:ident: $key:ty => $value:ty = $label:literal;)*) => {
+        $($(#[$doc])* pub const $name: TableDefinition<'static, $key, $value> = TableDefinition::new($label);)*
+
+        /// Copies every table from a snapshot into a fresh database (see `backup`).
+        pub(crate) fn copy_all(
+            from: &redb::ReadTransaction,
+            to: &redb::WriteTransaction,
+        ) -> Result<(), super::StoreError> {
+            $(super::backup::copy_table(from, to, $name)?;)*
+            Ok(())
+        }
+
+        /// Opens every table once, so readers never meet a table that does not exist yet.
+        pub(crate) fn create_all(txn: &redb::WriteTransaction) -> Result<(), super::StoreError> {
+            $(txn.open_table($name)?;)*
+            Ok(())
+        }
+    };
+}
+
+tables! {
+    /// `schema_version` and other single values.
+    META: &str => &[u8] = "meta";
+
+    /// Users by id.
+    USERS: Id => &[u8] = "users";
+    /// Lower-cased `user_name` -> user id (user names are unique regardless of case).
+    USER_NAMES: &str => Id = "user_names";
+    /// `external_id` (the identity provider's id) -> user id.
+    USER_EXTERNAL_IDS: &str => Id = "user_external_ids";
+
+    /// Groups by id.
+    GROUPS: Id => &[u8] = "groups";
+    /// Lower-cased slug -> group id.
+    GROUP_SLUGS: &str => Id = "group_slugs";
+    /// `external_id` -> group id.
+    GROUP_EXTERNAL_IDS: &str => Id = "group_external_ids";
+    /// Membership `group ++ user`, listed per group.
+    GROUP_MEMBERS: IdPair => () = "group_members";
+    /// Membership `user ++ group`, listed per user (access checks expand a caller's groups).
+    USER_GROUPS: IdPair => () = "user_groups";
+
+    /// API and SCIM tokens by id (never the secret).
+    TOKENS: Id => &[u8] = "tokens";
+    /// SHA-256 of a token secret -> token id.
+    TOKEN_HASHES: [u8; 32] => Id = "token_hashes";
+
+    /// Audit events by id; ULIDs order them by time.
+    AUDIT_EVENTS: Id => &[u8] = "audit_events";
+}
