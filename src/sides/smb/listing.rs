@@ -1,0 +1,255 @@
+//! Listing: one folder at a time (`list_dir`) and the whole tree as a stream in path order
+//! (`walk`).
+//!
+//! The walk yields entries depth-first with each folder's children sorted by name (byte order of
+//! the UTF-8 name), so a folder comes right before its content: `a`, `a/x`, `a b`, `b`. This is
+//! component-wise path order, what a merge of two sorted listings needs.
+//!
+//! A folder's listing is one open, a few QUERY_DIRECTORY round trips and a close. The walk can
+//! fetch the next few folders it will need while the caller consumes the current one
+//! (`SmbConfig::list_prefetch`): the folders still to visit, in visiting order, are exactly the
+//! remaining children on the walk's stack, so the prefetch is bounded and never fetches a
+//! folder out of turn. On Samba over loopback this helped little (the server is CPU-bound), but on
+//! a real network it hides the round trips.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use smb::{Directory, FileAccessMask, FileCreateArgs, FileIdBothDirectoryInformation, Resource};
+use tokio::task::JoinHandle;
+
+use super::client::{SmbClient, bounded};
+use super::entry::{SmbAttributes, SmbEntry, filetime_to_datetime};
+use super::errors::SmbError;
+use super::names::{is_temp_name, join};
+
+/// QUERY_DIRECTORY output buffer: fewer round trips than the crate's 64 KiB default; servers
+/// cap it at their max transact size.
+const QUERY_BUFFER: u32 = 1 << 20;
+
+impl SmbClient {
+    /// The children of folder `rel`, sorted by name, without `.`, `..` and our temporary
+    /// upload files.
+    pub async fn list_dir(&self, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
+        let mut entries = self.list_raw(rel).await?;
+        entries.retain(|e| !is_temp_name(&e.name));
+        Ok(entries)
+    }
+
+    /// The names in folder `rel`, our temporary upload files included.
+    pub async fn list_names(&self, rel: &str) -> Result<Vec<String>, SmbError> {
+        Ok(self.list_raw(rel).await?.into_iter().map(|e| e.name).collect())
+    }
+
+    async fn list_raw(&self, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
+        let rel = rel.trim_matches('/');
+        let smb_path = self.smb_path(rel)?;
+        let args = FileCreateArgs::make_open_existing(
+            FileAccessMask::new()
+                .with_file_read_data(true)
+                .with_file_read_attributes(true),
+        );
+        let dir = match self.open_smb(&smb_path, rel, &args).await? {
+            // The crate's query takes `&Arc<Directory>`.
+            Resource::Directory(d) => Arc::new(d),
+            other => {
+                self.close_handle(&other, rel).await?;
+                return Err(SmbError::NotADirectory {
+                    path: rel.to_string(),
+                });
+            }
+        };
+        let out = self.query_all(&dir, rel).await;
+        let closed = self.call("close", rel, dir.handle().close()).await;
+        let mut entries = out?;
+        closed?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    async fn query_all(&self, dir: &Arc<Directory>, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
+        let mut stream = self
+            .call(
+                "list",
+                rel,
+                Directory::query_with_options::<FileIdBothDirectoryInformation>(
+                    dir,
+                    "*",
+                    QUERY_BUFFER,
+                ),
+            )
+            .await?;
+        let mut out = Vec::new();
+        loop {
+            let item = bounded(self.config().call_timeout, "list", stream.next()).await?;
+            let Some(item) = item else { break };
+            let info = item.map_err(|e| SmbError::from_smb(e, rel))?;
+            let name = info.file_name.to_string();
+            if name == "." || name == ".." {
+                continue;
+            }
+            out.push(SmbEntry {
+                path: join(rel, &name),
+                name,
+                size: info.end_of_file,
+                created: filetime_to_datetime(*info.creation_time),
+                modified: filetime_to_datetime(*info.last_write_time),
+                changed: filetime_to_datetime(*info.change_time),
+                accessed: filetime_to_datetime(*info.last_access_time),
+                attributes: SmbAttributes::from_smb(&info.file_attributes),
+                reparse_tag: info.reparse_tag.map(|t| t as u32),
+                file_id: info.file_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Walks the tree under `rel` (not including `rel` itself) in path order. Reparse points
+    /// (symlinks, junctions) are yielded but not descended into.
+    pub fn walk(self: &Arc<Self>, rel: &str) -> Walk {
+        let root = rel.trim_matches('/').to_string();
+        let mut walk = Walk {
+            client: self.clone(),
+            stack: Vec::new(),
+            prefetch: self.config().list_prefetch.max(1),
+            in_flight: 0,
+            failed: false,
+        };
+        let fetch = walk.spawn_list(root);
+        walk.stack.push(Level {
+            children: VecDeque::new(),
+            pending: Some(fetch),
+        });
+        walk
+    }
+}
+
+/// A folder whose listing is being fetched; aborted if the walk is dropped first.
+struct Fetch(JoinHandle<Result<Vec<SmbEntry>, SmbError>>);
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One folder on the walk's stack: its children not yet yielded, or the fetch that brings them.
+struct Level {
+    children: VecDeque<Child>,
+    pending: Option<Fetch>,
+}
+
+struct Child {
+    entry: SmbEntry,
+    /// Started early by the prefetch, for folders only.
+    fetch: Option<Fetch>,
+}
+
+/// The streamed walk. Call [`Walk::next`] until it returns `None`, or use [`Walk::into_stream`].
+/// After an error the walk ends (the tree cannot be reported in order past a folder it could
+/// not read).
+pub struct Walk {
+    client: Arc<SmbClient>,
+    stack: Vec<Level>,
+    prefetch: usize,
+    /// Fetches started and not yet consumed.
+    in_flight: usize,
+    failed: bool,
+}
+
+impl Walk {
+    fn spawn_list(&mut self, rel: String) -> Fetch {
+        let client = self.client.clone();
+        self.in_flight += 1;
+        Fetch(tokio::spawn(async move { client.list_dir(&rel).await }))
+    }
+
+    /// Starts fetches for the next folders in visiting order until `prefetch` are in flight.
+    fn top_up(&mut self) {
+        let mut wanted = Vec::new();
+        let mut budget = self.prefetch.saturating_sub(self.in_flight);
+        'outer: for (li, level) in self.stack.iter().enumerate().rev() {
+            for (ci, child) in level.children.iter().enumerate() {
+                if budget == 0 {
+                    break 'outer;
+                }
+                if descend(&child.entry) && child.fetch.is_none() {
+                    wanted.push((li, ci, child.entry.path.clone()));
+                    budget -= 1;
+                }
+            }
+        }
+        for (li, ci, path) in wanted {
+            let fetch = self.spawn_list(path);
+            if let Some(child) = self.stack.get_mut(li).and_then(|l| l.children.get_mut(ci)) {
+                child.fetch = Some(fetch);
+            }
+        }
+    }
+
+    /// The next entry in path order, `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<SmbEntry, SmbError>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let level = self.stack.last_mut()?;
+            if let Some(mut fetch) = level.pending.take() {
+                self.top_up();
+                let got = match (&mut fetch.0).await {
+                    Ok(r) => r,
+                    Err(join) => Err(SmbError::Protocol {
+                        path: String::new(),
+                        source: smb::Error::InvalidState(format!("listing task failed: {join}")),
+                    }),
+                };
+                self.in_flight -= 1;
+                match got {
+                    Ok(children) => {
+                        if let Some(level) = self.stack.last_mut() {
+                            level.children = children
+                                .into_iter()
+                                .map(|entry| Child { entry, fetch: None })
+                                .collect();
+                        }
+                        self.top_up();
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+                continue;
+            }
+            let Some(child) = level.children.pop_front() else {
+                self.stack.pop();
+                continue;
+            };
+            if descend(&child.entry) {
+                let fetch = match child.fetch {
+                    Some(f) => f,
+                    None => self.spawn_list(child.entry.path.clone()),
+                };
+                self.stack.push(Level {
+                    children: VecDeque::new(),
+                    pending: Some(fetch),
+                });
+            }
+            return Some(Ok(child.entry));
+        }
+    }
+
+    /// The walk as a `Stream`.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<SmbEntry, SmbError>> {
+        futures_util::stream::unfold(self, |mut walk| async move {
+            walk.next().await.map(|item| (item, walk))
+        })
+    }
+}
+
+/// Folders are descended into; reparse points are not (a link to a parent would loop, and we
+/// report links rather than follow them).
+fn descend(e: &SmbEntry) -> bool {
+    e.attributes.directory && !e.attributes.reparse_point
+}

@@ -1,0 +1,1 @@
+//! LSA lookups (SID <-> name) over the `lsarpc` named pipe.
