@@ -2,4 +2,7 @@
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod group;
+pub(crate) mod normalize;
+pub mod resource;
 pub mod schema;
