@@ -236,6 +236,16 @@ fn selected<'v>(scope: Scope, path: &AttrPath, node: &'v Value) -> Option<(Targe
     Some((target, elements))
 }
 
+/// Validates the filter inside a PATCH path's brackets against the sub-attributes of `parent`.
+pub(crate) fn check_element_filter(filter: &Filter, parent: &'static AttrDef) -> ScimResult<()> {
+    check(filter, Scope::Element(parent))
+}
+
+/// Whether one value of the multi-valued `parent` matches a bracketed filter.
+pub(crate) fn element_matches(filter: &Filter, element: &Value, parent: &'static AttrDef) -> bool {
+    eval(filter, element, Scope::Element(parent))
+}
+
 /// The values at a resource-level path, for sorting. Multi-valued attributes put their primary value first.
 pub(crate) fn values_at<'v>(
     rt: &'static ResourceType,

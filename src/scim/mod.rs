@@ -4,5 +4,6 @@ pub mod eval;
 pub mod filter;
 pub mod group;
 pub(crate) mod normalize;
+pub mod patch;
 pub mod resource;
 pub mod schema;
