@@ -3,6 +3,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod group;
+pub mod members;
 pub(crate) mod normalize;
 pub mod patch;
 pub mod resource;
