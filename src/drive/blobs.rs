@@ -1,0 +1,248 @@
+//! Content-addressed blobs on local disk: `content_dir/blobs/ab/cdef…` named by the SHA-256 of their bytes.
+//!
+//! A write streams the caller's reader into `content_dir/tmp/<ulid>.part` (same file system, so the final rename
+//! is atomic), hashing and counting as it goes, never holding more than one buffer in memory. The temp file is
+//! fsynced, renamed to its hash name and the folder fsynced, so a blob name on disk always means complete
+//! content. Identical content lands on the same name and is stored once. A crash leaves at most a `.part` file,
+//! which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
+//! the drive's reference counts do that (see `retention.rs`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::error::{DriveError, DriveResult};
+
+const CHUNK: usize = 256 * 1024;
+
+/// The hex form of a content hash, as the API shows it.
+pub fn hash_hex(hash: &[u8; 32]) -> String {
+    hex::encode(hash)
+}
+
+/// A finished temp file waiting to be published under its hash name.
+#[derive(Debug)]
+pub struct StagedBlob {
+    temp: PathBuf,
+    pub hash: [u8; 32],
+    pub size: u64,
+}
+
+impl Drop for StagedBlob {
+    fn drop(&mut self) {
+        // Published blobs have moved away; anything still here is an abandoned write.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// The blob directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl BlobStore {
+    /// Opens (creating) the store under `content_dir` and deletes temp files left by writes that never finished:
+    /// at start-up no write can be in flight. Returns the store and how many orphans it removed.
+    pub fn open(content_dir: &Path) -> DriveResult<(Self, usize)> {
+        let store = Self { blobs: content_dir.join("blobs"), tmp: content_dir.join("tmp") };
+        fs::create_dir_all(&store.blobs)?;
+        fs::create_dir_all(&store.tmp)?;
+        let mut removed = 0;
+        for item in fs::read_dir(&store.tmp)? {
+            let item = item?;
+            if item.file_type()?.is_file() {
+                fs::remove_file(item.path())?;
+                removed += 1;
+            }
+        }
+        Ok((store, removed))
+    }
+
+    pub fn path_of(&self, hash: &[u8; 32]) -> PathBuf {
+        let hex = hash_hex(hash);
+        self.blobs.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Streams `reader` into a temp file, hashing it. More than `max_bytes` refuses the write with
+    /// `QuotaExceeded { available: max_bytes }`; a failing reader fails with `Io`. Either way the temp file is gone.
+    pub fn stage(&self, reader: &mut dyn Read, max_bytes: Option<u64>) -> DriveResult<StagedBlob> {
+        let temp = self.tmp.join(format!("{}.part", ulid::Ulid::new()));
+        let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        // From here the guard's Drop removes the temp file on every early return.
+        let mut staged = StagedBlob { temp, hash: [0; 32], size: 0 };
+        let mut out = io::BufWriter::with_capacity(CHUNK, file);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DriveError::Io(e)),
+            };
+            staged.size += n as u64;
+            if let Some(max) = max_bytes.filter(|&m| staged.size > m) {
+                return Err(DriveError::QuotaExceeded { available: max });
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+        }
+        let file = out.into_inner().map_err(|e| DriveError::Io(e.into_error()))?;
+        file.sync_all()?;
+        staged.hash = hasher.finalize().into();
+        Ok(staged)
+    }
+
+    /// Moves a staged blob to its hash name (or drops it when that content is already stored).
+    pub fn publish(&self, staged: &StagedBlob) -> DriveResult<()> {
+        let target = self.path_of(&staged.hash);
+        if target.exists() {
+            return Ok(());
+        }
+        let dir = target.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
+        fs::create_dir_all(dir)?;
+        fs::rename(&staged.temp, &target)?;
+        // The rename is durable only once the folder holding the new name is synced.
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+
+    pub fn exists(&self, hash: &[u8; 32]) -> bool {
+        self.path_of(hash).exists()
+    }
+
+    /// Opens a blob for reading.
+    pub fn open_blob(&self, hash: &[u8; 32]) -> DriveResult<ContentReader> {
+        let file = File::open(self.path_of(hash))?;
+        let size = file.metadata()?.len();
+        Ok(ContentReader { file, size })
+    }
+
+    /// Deletes a blob file; a blob already gone is fine.
+    pub fn remove(&self, hash: &[u8; 32]) -> DriveResult<()> {
+        match fs::remove_file(self.path_of(hash)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every blob hash on disk (for the orphan sweep).
+    pub fn list(&self) -> DriveResult<Vec<[u8; 32]>> {
+        let mut out = Vec::new();
+        for dir in fs::read_dir(&self.blobs)? {
+            let dir = dir?;
+            if !dir.file_type()?.is_dir() {
+                continue;
+            }
+            let prefix = dir.file_name().to_string_lossy().into_owned();
+            for file in fs::read_dir(dir.path())? {
+                let name = format!("{prefix}{}", file?.file_name().to_string_lossy());
+                let mut hash = [0u8; 32];
+                if hex::decode_to_slice(&name, &mut hash).is_ok() {
+                    out.push(hash);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many temp files exist now (writes in flight or left by a crash).
+    pub fn temp_count(&self) -> DriveResult<usize> {
+        Ok(fs::read_dir(&self.tmp)?.count())
+    }
+}
+
+/// A stream over one stored content: `Read` + `Seek`, so the HTTP layer can serve `Range` requests.
+#[derive(Debug)]
+pub struct ContentReader {
+    file: File,
+    size: u64,
+}
+
+impl ContentReader {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Read for ContentReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl Seek for ContentReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FailsHalfway(usize);
+
+    impl Read for FailsHalfway {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "client went away"));
+            }
+            let n = self.0.min(buf.len());
+            buf[..n].fill(b'x');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn identical_content_is_stored_once_under_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = BlobStore::open(dir.path()).unwrap();
+        let a = store.stage(&mut &b"hello"[..], None).unwrap();
+        store.publish(&a).unwrap();
+        let b = store.stage(&mut &b"hello"[..], None).unwrap();
+        store.publish(&b).unwrap();
+        assert_eq!(a.hash, b.hash);
+        assert_eq!(hash_hex(&a.hash), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        drop((a, b));
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert_eq!(store.temp_count().unwrap(), 0);
+        let mut text = String::new();
+        store.open_blob(&store.list().unwrap()[0]).unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "hello");
+    }
+
+    #[test]
+    fn a_reader_failing_halfway_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = BlobStore::open(dir.path()).unwrap();
+        let err = store.stage(&mut FailsHalfway(600_000), None).unwrap_err();
+        assert_eq!(err.code(), "INTERNAL");
+        assert_eq!(store.temp_count().unwrap(), 0);
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn content_over_the_limit_is_refused_and_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = BlobStore::open(dir.path()).unwrap();
+        let err = store.stage(&mut &[0u8; 10][..], Some(9)).unwrap_err();
+        assert_eq!(err.code(), "QUOTA_EXCEEDED");
+        assert_eq!(store.temp_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn start_up_sweeps_temp_files_left_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        BlobStore::open(dir.path()).unwrap();
+        fs::write(dir.path().join("tmp").join("01J.part"), b"half a file").unwrap();
+        let (store, removed) = BlobStore::open(dir.path()).unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(store.temp_count().unwrap(), 0);
+    }
+}

@@ -1,0 +1,167 @@
+//! The trash: a delete moves the entry (a folder with its whole subtree) out of the live tree in one row move,
+//! keyed under a new trash id, and records where it was, when, and who or what deleted it. Restoring moves it
+//! back, to its old path or another, adding ` (restored)` when the name has been taken meanwhile.
+//! Purging old trash is `retention.rs`'s job.
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::content::Precondition;
+use super::entries::{EntryRef, find};
+use super::error::{DriveError, DriveResult};
+use super::paths::{DrivePath, restored_name};
+use super::tables::{EntryRecord, Locator, TRASH, TrashRecord, child_key, from_nanos, pair_key, to_nanos};
+use super::tree::{WriteTables, get_child, load_share, subtree_totals};
+use super::{Drive, Entry, EntryKind, Origin};
+use crate::ids::{EntryId, ShareId, TrashId, UserId};
+
+/// One trash record as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrashItem {
+    pub id: TrashId,
+    pub entry_id: EntryId,
+    pub original_path: String,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    /// Bytes of the files in it (a folder: its whole subtree).
+    pub size: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub deleted_at: OffsetDateTime,
+    pub deleted_by: Option<UserId>,
+    pub origin: Origin,
+}
+
+fn trash_loc(share_id: ShareId, trash_id: TrashId) -> Locator {
+    Locator { share: share_id.to_bytes(), parent: trash_id.to_bytes(), name: String::new() }
+}
+
+fn item(id: TrashId, r: TrashRecord) -> TrashItem {
+    TrashItem {
+        id,
+        entry_id: r.entry,
+        original_path: r.original_path,
+        kind: if r.folder { EntryKind::Folder } else { EntryKind::File },
+        size: r.size,
+        deleted_at: from_nanos(r.deleted_at),
+        deleted_by: r.origin.user_id(),
+        origin: r.origin,
+    }
+}
+
+impl Drive {
+    /// Moves an entry (with its subtree) to the trash. `precondition` is checked against its etag.
+    pub fn delete_entry(
+        &self,
+        share_id: ShareId,
+        target: &EntryRef,
+        precondition: &Precondition,
+        origin: &Origin,
+    ) -> DriveResult<TrashItem> {
+        let now = to_nanos(self.now());
+        let txn = self.db().begin_write()?;
+        let out = {
+            let mut t = WriteTables::open(&txn)?;
+            let (path, loc, record) = find(&t.entries, &t.children, &t.shares, share_id, target)?;
+            if path.is_root() {
+                return Err(DriveError::InvalidPath { path: "/".into(), reason: "a share's root cannot be deleted" });
+            }
+            precondition.check(&path, Some(&Entry::from_record(share_id, path.clone(), &record)))?;
+            let (files, bytes) = subtree_totals(&t.children, &record)?;
+            let id = TrashId::new();
+            t.relink(&loc, &trash_loc(share_id, id), &record)?;
+            let mut share = load_share(&t.shares, share_id)?;
+            share.file_count = share.file_count.saturating_sub(files);
+            share.used_bytes = share.used_bytes.saturating_sub(bytes);
+            t.save_share(share_id, &share)?;
+            let rec = TrashRecord {
+                entry: record.id,
+                original_path: path.to_string(),
+                deleted_at: now,
+                origin: origin.clone(),
+                size: bytes,
+                folder: record.is_folder(),
+            };
+            txn.open_table(TRASH)?.insert(pair_key(share_id.to_bytes(), id.to_bytes()), rec.encode().as_slice())?;
+            item(id, rec)
+        };
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// The share's trash, oldest deletion first.
+    pub fn trash(&self, share_id: ShareId) -> DriveResult<Vec<TrashItem>> {
+        let txn = self.db().begin_read()?;
+        load_share(&txn.open_table(super::tables::SHARES)?, share_id)?;
+        let trash = txn.open_table(TRASH)?;
+        let share = share_id.to_bytes();
+        let mut out = Vec::new();
+        for row in trash.range(pair_key(share, [0; 16])..=pair_key(share, [0xff; 16]))? {
+            let (k, v) = row?;
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&k.value()[16..]);
+            out.push(item(TrashId::from_bytes(id), TrashRecord::decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Puts a trashed entry back at its original path, or at `to`. Missing parents are created; a taken name
+    /// becomes `name (restored).ext` (then `(restored 2)`, ...). Restoring is never refused for quota: nothing
+    /// is lost by bringing content back.
+    pub fn restore_trash(
+        &self,
+        share_id: ShareId,
+        trash_id: TrashId,
+        to: Option<&DrivePath>,
+        origin: &Origin,
+    ) -> DriveResult<Entry> {
+        let now = to_nanos(self.now());
+        let txn = self.db().begin_write()?;
+        let entry = {
+            let mut t = WriteTables::open(&txn)?;
+            let mut trash = txn.open_table(TRASH)?;
+            let key = pair_key(share_id.to_bytes(), trash_id.to_bytes());
+            let rec = match trash.get(key)? {
+                Some(v) => TrashRecord::decode(v.value())?,
+                None => return Err(DriveError::NotFound(format!("trash item {trash_id}"))),
+            };
+            let target = match to {
+                Some(p) => p.clone(),
+                None => DrivePath::parse(&rec.original_path)?,
+            };
+            let (Some(parent_path), Some(name)) = (target.parent(), target.name()) else {
+                return Err(DriveError::InvalidPath { path: "/".into(), reason: "cannot restore over the root" });
+            };
+            let parent = t.ensure_folder(share_id, &parent_path, now, origin.user_id())?;
+            let name = free_name(&t, parent.id.to_bytes(), name)?;
+            let from = trash_loc(share_id, trash_id);
+            let record: EntryRecord =
+                get_child(&t.children, trash_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_trash"))?;
+            let dest = Locator { share: share_id.to_bytes(), parent: parent.id.to_bytes(), name: name.clone() };
+            t.relink(&from, &dest, &record)?;
+            let (files, bytes) = subtree_totals(&t.children, &record)?;
+            let mut share = load_share(&t.shares, share_id)?;
+            share.file_count += files;
+            share.used_bytes += bytes;
+            t.save_share(share_id, &share)?;
+            trash.remove(key)?;
+            Entry::from_record(share_id, parent_path.child(&name), &record)
+        };
+        txn.commit()?;
+        Ok(entry)
+    }
+}
+
+/// `name` if free in the folder, else the first free `name (restored N)`.
+fn free_name(t: &WriteTables<'_>, parent: [u8; 16], name: &str) -> DriveResult<String> {
+    let mut candidate = name.to_owned();
+    let mut attempt = 0;
+    while t.children.get(child_key(parent, &candidate).as_slice())?.is_some() {
+        attempt += 1;
+        candidate = restored_name(name, attempt);
+        if candidate.len() > super::paths::MAX_NAME_BYTES {
+            return Err(DriveError::InvalidName { name: candidate, reason: "a name may be at most 255 bytes" });
+        }
+    }
+    Ok(candidate)
+}
