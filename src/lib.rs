@@ -3,10 +3,17 @@
 //! Data flows one way: `api` (HTTP edge) -> `actors` (decisions, runs) -> `sync` (pure engine) -> `sides`
 //! (transports) -> `drive` and `store` (the embedded store). See `../shared/design/ARCHITECTURE.md`.
 
+pub mod actors;
+pub mod api;
+pub mod appliance;
 pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod ids;
+pub mod metrics;
 pub mod principals;
 pub mod secrets;
+pub mod setup;
 pub mod store;
+pub mod systemd;
+pub mod tls;

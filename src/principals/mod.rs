@@ -7,7 +7,7 @@ mod tokens;
 mod users;
 
 pub use groups::{Group, GroupPatch, NewGroup};
-pub use tokens::{IssuedToken, NewToken, Token, TokenKind};
+pub use tokens::{IssuedToken, NewToken, Token, TokenKind, TokenView};
 pub use users::{NewUser, Role, User, UserPatch};
 
 use serde::{Deserialize, Deserializer};

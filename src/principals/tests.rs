@@ -69,24 +69,24 @@ fn token_authenticates_until_revoked_or_expired_or_user_inactive() {
     let issued = p
         .issue_token(&acting, NewToken { name: "ci".into(), user_id: None, expires_at: None }, TokenKind::Api)
         .unwrap();
-    let (token, user) = p.authenticate(&issued.token_secret).unwrap().unwrap();
-    assert_eq!((token.id, user.id), (issued.token.id, admin.id));
+    let (token, user) = p.authenticate(&issued.token).unwrap().unwrap();
+    assert_eq!((token.id, user.id), (issued.info.id, admin.id));
     assert!(p.authenticate("sdt_wrong").unwrap().is_none());
-    p.revoke_token(&acting, issued.token.id).unwrap();
-    assert!(p.authenticate(&issued.token_secret).unwrap().is_none());
+    p.revoke_token(&acting, issued.info.id).unwrap();
+    assert!(p.authenticate(&issued.token).unwrap().is_none());
 
     let soon = clock.now() + time::Duration::hours(1);
     let expiring = NewToken { name: "short".into(), user_id: None, expires_at: Some(soon) };
     let issued = p.issue_token(&acting, expiring, TokenKind::Api).unwrap();
-    assert!(p.authenticate(&issued.token_secret).unwrap().is_some());
+    assert!(p.authenticate(&issued.token).unwrap().is_some());
     clock.advance(time::Duration::hours(2));
-    assert!(p.authenticate(&issued.token_secret).unwrap().is_none());
+    assert!(p.authenticate(&issued.token).unwrap().is_none());
 
     let bob = p.create_user(&acting, NewUser::named("bob")).unwrap();
     let for_bob = NewToken { name: "bob".into(), user_id: Some(bob.id), expires_at: None };
     let issued = p.issue_token(&acting, for_bob, TokenKind::Api).unwrap();
     p.update_user(&acting, bob.id, UserPatch { active: Some(false), ..Default::default() }).unwrap();
-    assert!(p.authenticate(&issued.token_secret).unwrap().is_none());
+    assert!(p.authenticate(&issued.token).unwrap().is_none());
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn plain_user_cannot_issue_or_revoke_for_others() {
     let carols = p
         .issue_token(&admin, NewToken { name: "c".into(), user_id: Some(carol.id), expires_at: None }, TokenKind::Api)
         .unwrap();
-    assert!(matches!(p.revoke_token(&as_bob, carols.token.id), Err(PrincipalsError::NotFound { .. })));
+    assert!(matches!(p.revoke_token(&as_bob, carols.info.id), Err(PrincipalsError::NotFound { .. })));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn deleting_a_user_removes_tokens_and_memberships() {
         .unwrap();
     assert_eq!(p.groups_of(bob.id).unwrap(), vec![group.id]);
     p.delete_user(&admin, bob.id).unwrap();
-    assert!(p.authenticate(&issued.token_secret).unwrap().is_none());
+    assert!(p.authenticate(&issued.token).unwrap().is_none());
     assert!(p.get_group(group.id).unwrap().members.is_empty());
     assert!(p.find_user_by_name("bob").unwrap().is_none());
 }

@@ -25,13 +25,11 @@ pub enum TokenKind {
     Scim,
 }
 
-/// A token as stored and listed: never its secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A token as stored: never its secret, only its hash. Responses use `TokenView`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Token {
-    #[schema(value_type = String, example = "tok_01J4M3Z1K8M0Q9R2S3T4V5W6X7")]
     pub id: TokenId,
     pub name: String,
-    #[schema(value_type = String)]
     pub user_id: UserId,
     pub kind: TokenKind,
     #[serde(with = "time::serde::rfc3339")]
@@ -39,7 +37,6 @@ pub struct Token {
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "hex_hash")]
-    #[schema(ignore)]
     pub(crate) hash: [u8; 32],
 }
 
@@ -47,9 +44,9 @@ pub struct Token {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     #[serde(flatten)]
-    pub token: Token,
+    pub info: TokenView,
     /// The bearer secret. Shown once; store it now.
-    pub token_secret: String,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -77,7 +74,6 @@ mod hex_hash {
     }
 }
 
-// Tokens are never serialised for responses with their hash: the API layer uses `TokenView`.
 impl Token {
     pub fn view(&self) -> TokenView {
         TokenView {
@@ -160,7 +156,7 @@ impl Principals {
             .with_details(serde_json::json!({ "user_id": owner, "kind": kind, "name": token.name }));
         audit::record(&txn, &event)?;
         txn.commit()?;
-        Ok(IssuedToken { token, token_secret: secret })
+        Ok(IssuedToken { info: token.view(), token: secret })
     }
 
     /// The token and active user behind a bearer secret, or `None` (unknown, expired, or its user inactive).

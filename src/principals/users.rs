@@ -167,10 +167,8 @@ fn claim_index(
     id: UserId,
 ) -> Result<(), PrincipalsError> {
     let mut index = txn.open_table(table)?;
-    if let Some(owner) = index.get(key)? {
-        if owner.value() != id.to_bytes() {
-            return Err(PrincipalsError::AlreadyExists { kind: "user", field, value: key.to_owned() });
-        }
+    if index.get(key)?.is_some_and(|owner| owner.value() != id.to_bytes()) {
+        return Err(PrincipalsError::AlreadyExists { kind: "user", field, value: key.to_owned() });
     }
     index.insert(key, id.to_bytes())?;
     Ok(())
@@ -294,10 +292,8 @@ impl Principals {
             if let Some(new) = &external_id {
                 claim_index(&txn, USER_EXTERNAL_IDS, "external_id", new, id)?;
             }
-            if let Some(old) = &user.external_id {
-                if external_id.as_ref() != Some(old) {
-                    txn.open_table(USER_EXTERNAL_IDS)?.remove(old.as_str())?;
-                }
+            if let Some(old) = user.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
+                txn.open_table(USER_EXTERNAL_IDS)?.remove(old.as_str())?;
             }
             user.external_id = external_id;
         }

@@ -10,6 +10,8 @@ pub enum StoreError {
         "the database was written by a newer version (schema {found}, this build knows {known}); refusing to downgrade"
     )]
     TooNew { found: u32, known: u32 },
+    #[error("the database has schema {found} but this build knows {known}: use the same version as the service")]
+    SchemaMismatch { found: u32, known: u32 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

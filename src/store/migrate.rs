@@ -10,8 +10,11 @@ use super::tables::{self, META};
 /// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// One upgrade step, run inside the transaction that bumps the version.
+type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
+
 /// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
-const STEPS: &[fn(&WriteTransaction) -> Result<(), StoreError>] = &[];
+const STEPS: &[Step] = &[];
 
 const VERSION_KEY: &str = "schema_version";
 

@@ -27,6 +27,25 @@ impl Store {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// Opens an existing database without changing its schema: for the command-line tools, which may run beside
+    /// a service of another version and must never migrate the file under it.
+    pub fn open_current(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no database at {}", path.display()),
+            )));
+        }
+        let db = redb::Database::builder().set_concurrency_mode(redb::ConcurrencyMode::MultiWriter).open(path)?;
+        let txn = db.begin_write()?;
+        let version = migrate::read_version(&txn)?;
+        txn.abort()?;
+        match version {
+            Some(v) if v == migrate::SCHEMA_VERSION => Ok(Self { db: Arc::new(db) }),
+            found => Err(StoreError::SchemaMismatch { found: found.unwrap_or(0), known: migrate::SCHEMA_VERSION }),
+        }
+    }
+
     pub fn db(&self) -> &redb::Database {
         &self.db
     }

@@ -1,0 +1,123 @@
+//! The HTTP edge. Handlers authenticate, validate, call the layer below and map the answer to JSON or to the
+//! error envelope; nothing else. Every route is registered through `utoipa_axum::routes!`, so the OpenAPI
+//! document at `/api/v1/openapi.json` is generated from the same list the router serves and cannot drift.
+
+mod audit_events;
+pub mod auth;
+pub mod error;
+mod groups;
+mod health;
+pub mod json;
+pub mod pagination;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ractor::ActorRef;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::actors::root::RootMessage;
+use crate::config::Config;
+use crate::principals::Principals;
+use crate::secrets::Sealer;
+use crate::store::Store;
+use error::ApiError;
+use json::BodyLimit;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub principals: Principals,
+    pub sealer: Arc<Sealer>,
+    pub metrics: PrometheusHandle,
+    pub root: ActorRef<RootMessage>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "scaidrive-connectors", description = "ScaiDrive store and connectors appliance API"),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every route with its documentation, before state is attached.
+pub fn openapi_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(users::routes())
+        .merge(groups::routes())
+        .merge(tokens::routes())
+        .merge(audit_events::routes())
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi_router().into_openapi()
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.limits.max_json_body_bytes;
+    let (router, _) = openapi_router().split_for_parts();
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(BodyLimit(limit)))
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
+}
+
+/// Request counts and latencies per route template (never per raw path, which would leak ids into labels).
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("scaidrive_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("scaidrive_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Runs a blocking store call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+}
+
+/// Parses a path id; a malformed one is simply an object that does not exist.
+pub fn parse_id<T: std::str::FromStr>(text: &str, kind: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::NotFound(format!("{kind} {text} not found")))
+}
