@@ -94,7 +94,7 @@ impl Faults {
 
 /// A knob, as JSON: `{"knob": "throttle", "count": 3, "status": 429, "retry_after": 2}`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "knob", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "knob", rename_all = "snake_case")]
 pub enum Knob {
     Throttle { count: u32, #[serde(default = "s429")] status: u16, #[serde(default)] retry_after: Option<u64>, #[serde(default)] method: Option<String>, #[serde(default)] path: Option<String> },
     Fail { count: u32, #[serde(default = "s500")] status: u16, #[serde(default)] method: Option<String>, #[serde(default)] path: Option<String> },

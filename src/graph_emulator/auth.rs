@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -458,13 +458,13 @@ pub async fn authorize(
     let user_id = world.interactive_user.clone();
     let Some(user_id) = user_id.filter(|_| query.get("response_type").map(String::as_str) == Some("code")) else {
         let target = format!("{redirect_uri}{sep}error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&state={}", encode(&state));
-        return Redirect::to(&target).into_response();
+        return found(&target);
     };
     let code = random_token("0.AQ");
     let challenge = query.get("code_challenge").cloned();
     if challenge.is_some() && query.get("code_challenge_method").map(String::as_str) != Some("S256") {
         let target = format!("{redirect_uri}{sep}error=invalid_request&error_description=AADSTS501491%3A+Invalid+code_challenge_method&state={}", encode(&state));
-        return Redirect::to(&target).into_response();
+        return found(&target);
     }
     world.grants.codes.insert(
         code.clone(),
@@ -478,7 +478,7 @@ pub async fn authorize(
             redeemed: false,
         },
     );
-    Redirect::to(&format!("{redirect_uri}{sep}code={}&state={}", encode(&code), encode(&state))).into_response()
+    found(&format!("{redirect_uri}{sep}code={}&state={}", encode(&code), encode(&state)))
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`, fetched by MSAL-based clients before the token call.
@@ -496,6 +496,11 @@ pub async fn discovery(State(emulator): State<Emulator>, Path(tenant): Path<Stri
         "cloud_instance_name": "microsoftonline.com",
     }))
     .into_response()
+}
+
+/// The service answers `/authorize` with 302 Found.
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
 }
 
 /// Percent-encode a query value.
