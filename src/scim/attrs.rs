@@ -125,14 +125,14 @@ fn names(rt: &'static ResourceType, list: &str) -> ScimResult<Vec<Named>> {
     Ok(out)
 }
 
-fn holder_of<'m>(m: &'m Map<String, Value>, c: Container) -> Option<&'m Map<String, Value>> {
+fn holder_of(m: &Map<String, Value>, c: Container) -> Option<&Map<String, Value>> {
     match c {
         Container::Core => Some(m),
         Container::Extension(urn) => m.get(urn).and_then(Value::as_object),
     }
 }
 
-fn holder_of_mut<'m>(m: &'m mut Map<String, Value>, c: Container, create: bool) -> Option<&'m mut Map<String, Value>> {
+fn holder_of_mut(m: &mut Map<String, Value>, c: Container, create: bool) -> Option<&mut Map<String, Value>> {
     match c {
         Container::Core => Some(m),
         Container::Extension(urn) => {
@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn sorting_folds_case_puts_unassigned_last_and_honours_order() {
-        let mut users = vec![
+        let mut users = [
             json!({"id": "3", "userName": "carol"}),
             json!({"id": "1", "userName": "Alice", "displayName": "z"}),
             json!({"id": "2", "userName": "bob"}),

@@ -213,11 +213,7 @@ fn apply_pathless(
 }
 
 /// The object an attribute lives in; extension objects are created on demand when `create`.
-fn holder<'m>(
-    root: &'m mut Map<String, Value>,
-    container: Container,
-    create: bool,
-) -> Option<&'m mut Map<String, Value>> {
+fn holder(root: &mut Map<String, Value>, container: Container, create: bool) -> Option<&mut Map<String, Value>> {
     match container {
         Container::Core => Some(root),
         Container::Extension(urn) => {
