@@ -88,24 +88,14 @@ impl SmbConfig {
     /// address's sub-path becomes the base path.
     pub fn from_address(address: &str, username: &str, password: &str) -> Result<Self, SmbError> {
         let a = ShareAddress::parse(address)?;
-        let mut cfg = Self::new(
-            &a.host,
-            a.port.unwrap_or(Self::DEFAULT_PORT),
-            &a.share,
-            username,
-            password,
-        );
+        let mut cfg = Self::new(&a.host, a.port.unwrap_or(Self::DEFAULT_PORT), &a.share, username, password);
         cfg.base_path = a.sub_path;
         Ok(cfg)
     }
 
     /// `DOMAIN\user` as shown to admins (and in the `test` endpoint's message).
     pub fn account(&self) -> String {
-        if self.domain.is_empty() {
-            self.username.clone()
-        } else {
-            format!(r"{}\{}", self.domain, self.username)
-        }
+        if self.domain.is_empty() { self.username.clone() } else { format!(r"{}\{}", self.domain, self.username) }
     }
 }
 
@@ -134,13 +124,8 @@ impl SmbClient {
         let paths = SmbPath::new(&cfg.base_path)?;
         let t = cfg.call_timeout;
         let addr = resolve(&cfg.host, cfg.port, t).await?;
-        let unreachable = |source| SmbError::Unreachable {
-            addr: addr.to_string(),
-            source,
-        };
-        let transport = NoDelayTransport::connect_to(addr, t)
-            .await
-            .map_err(|e| unreachable(Some(e)))?;
+        let unreachable = |source| SmbError::Unreachable { addr: addr.to_string(), source };
+        let transport = NoDelayTransport::connect_to(addr, t).await.map_err(|e| unreachable(Some(e)))?;
 
         let conn_cfg = ConnectionConfig {
             port: Some(cfg.port),
@@ -161,21 +146,13 @@ impl SmbClient {
         )
         .await?
         .map_err(|e| match SmbError::from_smb(e, "") {
-            SmbError::ConnectionLost { .. } | SmbError::Io { .. } | SmbError::Protocol { .. } => {
-                unreachable(None)
-            }
+            SmbError::ConnectionLost { .. } | SmbError::Io { .. } | SmbError::Protocol { .. } => unreachable(None),
             other => other,
         })?;
 
-        let username = sspi::Username::new(
-            &cfg.username,
-            (!cfg.domain.is_empty()).then_some(cfg.domain.as_str()),
-        )
-        .map_err(|e| SmbError::InvalidConfig(format!("bad user name: {e}")))?;
-        let identity = sspi::AuthIdentity {
-            username,
-            password: cfg.password.clone().into(),
-        };
+        let username = sspi::Username::new(&cfg.username, (!cfg.domain.is_empty()).then_some(cfg.domain.as_str()))
+            .map_err(|e| SmbError::InvalidConfig(format!("bad user name: {e}")))?;
+        let identity = sspi::AuthIdentity { username, password: cfg.password.clone().into() };
         let session = match bounded(t, "login", conn.authenticate(identity)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -202,14 +179,7 @@ impl SmbClient {
                 return Err(e);
             }
         };
-        Ok(SmbClient {
-            tree,
-            session,
-            conn,
-            paths,
-            cfg,
-            shut: AtomicBool::new(false),
-        })
+        Ok(SmbClient { tree, session, conn, paths, cfg, shut: AtomicBool::new(false) })
     }
 
     /// Disconnects the tree, logs off and closes the connection, in that order. Open handles
@@ -251,9 +221,7 @@ impl SmbClient {
     where
         F: Future<Output = smb::Result<T>>,
     {
-        bounded(self.cfg.call_timeout, op, fut)
-            .await?
-            .map_err(|e| SmbError::from_smb(e, path))
+        bounded(self.cfg.call_timeout, op, fut).await?.map_err(|e| SmbError::from_smb(e, path))
     }
 }
 
@@ -263,19 +231,13 @@ pub(crate) async fn bounded<T, F: Future<Output = T>>(
     op: &'static str,
     fut: F,
 ) -> Result<T, SmbError> {
-    tokio::time::timeout(after, fut)
-        .await
-        .map_err(|_| SmbError::Timeout { op, after })
+    tokio::time::timeout(after, fut).await.map_err(|_| SmbError::Timeout { op, after })
 }
 
 async fn resolve(host: &str, port: u16, t: Duration) -> Result<SocketAddr, SmbError> {
-    let unreachable = |source| SmbError::Unreachable {
-        addr: format!("{host}:{port}"),
-        source,
-    };
-    let mut addrs = bounded(t, "resolve", tokio::net::lookup_host((host, port)))
-        .await?
-        .map_err(|e| unreachable(Some(e)))?;
+    let unreachable = |source| SmbError::Unreachable { addr: format!("{host}:{port}"), source };
+    let mut addrs =
+        bounded(t, "resolve", tokio::net::lookup_host((host, port))).await?.map_err(|e| unreachable(Some(e)))?;
     addrs.next().ok_or_else(|| unreachable(None))
 }
 
@@ -284,9 +246,7 @@ async fn resolve(host: &str, port: u16, t: Duration) -> Result<SocketAddr, SmbEr
 fn login_error(e: smb::Error) -> SmbError {
     match SmbError::from_smb(e, "") {
         SmbError::Status { status, .. } => SmbError::AuthFailed { status },
-        SmbError::PermissionDenied { .. } => SmbError::AuthFailed {
-            status: super::errors::status::ACCESS_DENIED,
-        },
+        SmbError::PermissionDenied { .. } => SmbError::AuthFailed { status: super::errors::status::ACCESS_DENIED },
         other => other,
     }
 }

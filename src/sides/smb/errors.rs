@@ -120,9 +120,9 @@ impl SmbError {
     pub fn code(&self) -> &'static str {
         match self {
             SmbError::AuthFailed { .. } => "CONNECTOR_AUTH_FAILED",
-            SmbError::Unreachable { .. }
-            | SmbError::ConnectionLost { .. }
-            | SmbError::Timeout { .. } => "CONNECTOR_UNREACHABLE",
+            SmbError::Unreachable { .. } | SmbError::ConnectionLost { .. } | SmbError::Timeout { .. } => {
+                "CONNECTOR_UNREACHABLE"
+            }
             SmbError::ShareNotFound { .. } => "CONNECTOR_SHARE_NOT_FOUND",
             SmbError::Locked { .. } => "FILE_LOCKED",
             SmbError::PermissionDenied { .. } => "PERMISSION_DENIED",
@@ -135,9 +135,7 @@ impl SmbError {
             SmbError::DiskFull { .. } => "DISK_FULL",
             SmbError::ChangedWhileReading { .. } => "FILE_CHANGED",
             SmbError::InvalidConfig(_) => "VALIDATION_FAILED",
-            SmbError::Status { .. } | SmbError::Protocol { .. } | SmbError::Io { .. } => {
-                "SMB_ERROR"
-            }
+            SmbError::Status { .. } | SmbError::Protocol { .. } | SmbError::Io { .. } => "SMB_ERROR",
         }
     }
 
@@ -168,25 +166,22 @@ impl SmbError {
         use status::*;
         let path = path.to_string();
         match status {
-            SHARING_VIOLATION | FILE_LOCK_CONFLICT | LOCK_NOT_GRANTED | DELETE_PENDING => {
-                SmbError::Locked { path }
-            }
+            SHARING_VIOLATION | FILE_LOCK_CONFLICT | LOCK_NOT_GRANTED | DELETE_PENDING => SmbError::Locked { path },
             ACCESS_DENIED | CANNOT_DELETE => SmbError::PermissionDenied { path },
             OBJECT_NAME_INVALID | OBJECT_PATH_INVALID | OBJECT_PATH_SYNTAX_BAD | NAME_TOO_LONG => {
                 SmbError::InvalidName { path }
             }
-            OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND | FILE_DELETED => {
-                SmbError::NotFound { path }
-            }
+            OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND | FILE_DELETED => SmbError::NotFound { path },
             OBJECT_NAME_COLLISION => SmbError::AlreadyExists { path },
             DIRECTORY_NOT_EMPTY => SmbError::DirectoryNotEmpty { path },
             FILE_IS_A_DIRECTORY => SmbError::IsADirectory { path },
             NOT_A_DIRECTORY => SmbError::NotADirectory { path },
             STOPPED_ON_SYMLINK => SmbError::SymlinkSkipped { path },
             DISK_FULL | QUOTA_EXCEEDED => SmbError::DiskFull { path },
-            NO_SUCH_USER | WRONG_PASSWORD | LOGON_FAILURE | ACCOUNT_RESTRICTION
-            | INVALID_LOGON_HOURS | INVALID_WORKSTATION | PASSWORD_EXPIRED | ACCOUNT_DISABLED
-            | PASSWORD_MUST_CHANGE | ACCOUNT_LOCKED_OUT => SmbError::AuthFailed { status },
+            NO_SUCH_USER | WRONG_PASSWORD | LOGON_FAILURE | ACCOUNT_RESTRICTION | INVALID_LOGON_HOURS
+            | INVALID_WORKSTATION | PASSWORD_EXPIRED | ACCOUNT_DISABLED | PASSWORD_MUST_CHANGE | ACCOUNT_LOCKED_OUT => {
+                SmbError::AuthFailed { status }
+            }
             BAD_NETWORK_NAME => SmbError::ShareNotFound { share: path },
             NETWORK_NAME_DELETED | USER_SESSION_DELETED | NETWORK_SESSION_EXPIRED => {
                 SmbError::ConnectionLost { source: None }
@@ -201,23 +196,12 @@ impl SmbError {
             smb::Error::ReceivedErrorMessage(status, _) | smb::Error::UnexpectedMessageStatus(status) => {
                 Self::from_status(status, path)
             }
-            smb::Error::TransportError(_)
-            | smb::Error::ConnectionStopped
-            | smb::Error::SignatureVerificationFailed => SmbError::ConnectionLost {
-                source: Some(err),
-            },
-            smb::Error::IoError(source) => SmbError::Io {
-                path: path.to_string(),
-                source,
-            },
-            smb::Error::OperationTimeout(_, after) => SmbError::Timeout {
-                op: "receive",
-                after,
-            },
-            other => SmbError::Protocol {
-                path: path.to_string(),
-                source: other,
-            },
+            smb::Error::TransportError(_) | smb::Error::ConnectionStopped | smb::Error::SignatureVerificationFailed => {
+                SmbError::ConnectionLost { source: Some(err) }
+            }
+            smb::Error::IoError(source) => SmbError::Io { path: path.to_string(), source },
+            smb::Error::OperationTimeout(_, after) => SmbError::Timeout { op: "receive", after },
+            other => SmbError::Protocol { path: path.to_string(), source: other },
         }
     }
 
@@ -237,10 +221,7 @@ impl SmbError {
         if text.contains("Transport error") || text.contains("connection is stopped") {
             return SmbError::ConnectionLost { source: None };
         }
-        SmbError::Io {
-            path: path.to_string(),
-            source: err,
-        }
+        SmbError::Io { path: path.to_string(), source: err }
     }
 }
 
@@ -280,18 +261,13 @@ mod tests {
 
     #[test]
     fn a_flattened_sharing_violation_from_a_read_is_still_file_locked() {
-        let io = std::io::Error::other(
-            "Server returned an error message with status: Sharing Violation (0xc0000043).",
-        );
+        let io = std::io::Error::other("Server returned an error message with status: Sharing Violation (0xc0000043).");
         assert_eq!(SmbError::from_io(io, "x").code(), "FILE_LOCKED");
     }
 
     #[test]
     fn a_timeout_stops_the_run_as_unreachable() {
-        let e = SmbError::Timeout {
-            op: "read",
-            after: Duration::from_secs(30),
-        };
+        let e = SmbError::Timeout { op: "read", after: Duration::from_secs(30) };
         assert_eq!(e.code(), "CONNECTOR_UNREACHABLE");
         assert_eq!(e.scope(), ErrorScope::Connection);
     }

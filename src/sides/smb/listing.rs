@@ -46,18 +46,14 @@ impl SmbClient {
         let rel = rel.trim_matches('/');
         let smb_path = self.smb_path(rel)?;
         let args = FileCreateArgs::make_open_existing(
-            FileAccessMask::new()
-                .with_file_read_data(true)
-                .with_file_read_attributes(true),
+            FileAccessMask::new().with_file_read_data(true).with_file_read_attributes(true),
         );
         let dir = match self.open_smb(&smb_path, rel, &args).await? {
             // The crate's query takes `&Arc<Directory>`.
             Resource::Directory(d) => Arc::new(d),
             other => {
                 self.close_handle(&other, rel).await?;
-                return Err(SmbError::NotADirectory {
-                    path: rel.to_string(),
-                });
+                return Err(SmbError::NotADirectory { path: rel.to_string() });
             }
         };
         let out = self.query_all(&dir, rel).await;
@@ -70,15 +66,7 @@ impl SmbClient {
 
     async fn query_all(&self, dir: &Arc<Directory>, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
         let mut stream = self
-            .call(
-                "list",
-                rel,
-                Directory::query_with_options::<FileIdBothDirectoryInformation>(
-                    dir,
-                    "*",
-                    QUERY_BUFFER,
-                ),
-            )
+            .call("list", rel, Directory::query_with_options::<FileIdBothDirectoryInformation>(dir, "*", QUERY_BUFFER))
             .await?;
         let mut out = Vec::new();
         loop {
@@ -117,10 +105,7 @@ impl SmbClient {
             failed: false,
         };
         let fetch = walk.spawn_list(root);
-        walk.stack.push(Level {
-            children: VecDeque::new(),
-            pending: Some(fetch),
-        });
+        walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch) });
         walk
     }
 }
@@ -208,10 +193,7 @@ impl Walk {
                 match got {
                     Ok(children) => {
                         if let Some(level) = self.stack.last_mut() {
-                            level.children = children
-                                .into_iter()
-                                .map(|entry| Child { entry, fetch: None })
-                                .collect();
+                            level.children = children.into_iter().map(|entry| Child { entry, fetch: None }).collect();
                         }
                         self.top_up();
                     }
@@ -231,10 +213,7 @@ impl Walk {
                     Some(f) => f,
                     None => self.spawn_list(child.entry.path.clone()),
                 };
-                self.stack.push(Level {
-                    children: VecDeque::new(),
-                    pending: Some(fetch),
-                });
+                self.stack.push(Level { children: VecDeque::new(), pending: Some(fetch) });
             }
             return Some(Ok(child.entry));
         }
@@ -242,9 +221,7 @@ impl Walk {
 
     /// The walk as a `Stream`.
     pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<SmbEntry, SmbError>> {
-        futures_util::stream::unfold(self, |mut walk| async move {
-            walk.next().await.map(|item| (item, walk))
-        })
+        futures_util::stream::unfold(self, |mut walk| async move { walk.next().await.map(|item| (item, walk)) })
     }
 }
 

@@ -33,20 +33,12 @@ impl ShareAddress {
             )));
         };
         let mut parts = rest.split(['\\', '/']).filter(|p| !p.is_empty());
-        let authority = parts
-            .next()
-            .ok_or_else(|| SmbError::InvalidConfig("the share address names no host".into()))?;
-        let share = parts
-            .next()
-            .ok_or_else(|| SmbError::InvalidConfig("the share address names no share".into()))?;
+        let authority =
+            parts.next().ok_or_else(|| SmbError::InvalidConfig("the share address names no host".into()))?;
+        let share = parts.next().ok_or_else(|| SmbError::InvalidConfig("the share address names no share".into()))?;
         let sub_path = parts.collect::<Vec<_>>().join("/");
         let (host, port) = split_host_port(authority)?;
-        Ok(ShareAddress {
-            host,
-            port,
-            share: share.to_string(),
-            sub_path,
-        })
+        Ok(ShareAddress { host, port, share: share.to_string(), sub_path })
     }
 
     /// The UNC form the `smb` crate takes for a tree connect (`\\host\share`).
@@ -63,9 +55,8 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 fn split_host_port(authority: &str) -> Result<(String, Option<u16>), SmbError> {
     let bad_port = || SmbError::InvalidConfig(format!("bad port in {authority:?}"));
     if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| SmbError::InvalidConfig(format!("unclosed [ in {authority:?}")))?;
+        let (host, after) =
+            v6.split_once(']').ok_or_else(|| SmbError::InvalidConfig(format!("unclosed [ in {authority:?}")))?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p.parse::<u16>().map_err(|_| bad_port())?),
             None if after.is_empty() => None,
@@ -91,9 +82,7 @@ pub struct SmbPath {
 impl SmbPath {
     pub fn new(base_path: &str) -> Result<Self, SmbError> {
         let comps = components(base_path)?;
-        Ok(SmbPath {
-            base: comps.join("\\"),
-        })
+        Ok(SmbPath { base: comps.join("\\") })
     }
 
     /// The share-relative SMB path of `rel` (`""` or `"/"` is the connector root).
@@ -120,9 +109,7 @@ fn components(path: &str) -> Result<Vec<&str>, SmbError> {
     let mut out = Vec::new();
     for c in path.split('/').filter(|c| !c.is_empty()) {
         if c == "." || c == ".." || c.contains('\\') || c.contains('\0') {
-            return Err(SmbError::InvalidName {
-                path: path.to_string(),
-            });
+            return Err(SmbError::InvalidName { path: path.to_string() });
         }
         out.push(c);
     }
@@ -132,11 +119,7 @@ fn components(path: &str) -> Result<Vec<&str>, SmbError> {
 /// Joins a connector-relative parent and a child name with `/`.
 pub fn join(parent: &str, name: &str) -> String {
     let parent = parent.trim_matches('/');
-    if parent.is_empty() {
-        name.to_string()
-    } else {
-        format!("{parent}/{name}")
-    }
+    if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
 }
 
 /// Splits a connector-relative path into its parent and last component.
@@ -158,11 +141,7 @@ pub fn windows_name_problem(name: &str) -> Option<&'static str> {
         return Some("longer than 255 UTF-16 units");
     }
     if let Some(c) = name.chars().find(|c| (*c as u32) < 32 || r#"<>:"/\|?*"#.contains(*c)) {
-        return Some(if (c as u32) < 32 {
-            "control character"
-        } else {
-            "character forbidden on Windows"
-        });
+        return Some(if (c as u32) < 32 { "control character" } else { "character forbidden on Windows" });
     }
     if name.ends_with(' ') || name.ends_with('.') {
         return Some("ends with a space or a period");
@@ -260,8 +239,21 @@ mod tests {
     #[test]
     fn windows_refuses_these_names() {
         for bad in [
-            "a:b.txt", "q?.txt", "a<b", "pipe|", "star*", "quote\"", "tab\t", "CON", "con.txt",
-            "NUL.tar.gz", "com1", "LPT9.log", "trail.", "trail ", "",
+            "a:b.txt",
+            "q?.txt",
+            "a<b",
+            "pipe|",
+            "star*",
+            "quote\"",
+            "tab\t",
+            "CON",
+            "con.txt",
+            "NUL.tar.gz",
+            "com1",
+            "LPT9.log",
+            "trail.",
+            "trail ",
+            "",
         ] {
             assert!(windows_name_problem(bad).is_some(), "{bad:?} should be refused");
         }

@@ -6,9 +6,9 @@
 //! happen at close, and our opens share read|write|delete).
 
 use smb::{
-    AdditionalInfo, CreateDisposition, CreateOptions, FileAccessMask, FileAllInformation,
-    FileAttributes, FileBasicInformation, FileCreateArgs, FileDispositionInformation,
-    FileRenameInformation, Resource, ResourceHandle, SecurityDescriptor,
+    AdditionalInfo, CreateDisposition, CreateOptions, FileAccessMask, FileAllInformation, FileAttributes,
+    FileBasicInformation, FileCreateArgs, FileDispositionInformation, FileRenameInformation, Resource, ResourceHandle,
+    SecurityDescriptor,
 };
 
 use super::client::SmbClient;
@@ -67,13 +67,10 @@ impl SmbClient {
 
     /// Metadata of one file or folder (`""` is the connector root).
     pub async fn stat(&self, rel: &str) -> Result<SmbEntry, SmbError> {
-        let args = FileCreateArgs::make_open_existing(
-            FileAccessMask::new().with_file_read_attributes(true),
-        );
+        let args = FileCreateArgs::make_open_existing(FileAccessMask::new().with_file_read_attributes(true));
         let info = self
             .with_open(rel, args, async |r| {
-                self.call("stat", rel, handle_of(r).query_info::<FileAllInformation>())
-                    .await
+                self.call("stat", rel, handle_of(r).query_info::<FileAllInformation>()).await
             })
             .await?;
         let rel = rel.trim_matches('/');
@@ -131,9 +128,9 @@ impl SmbClient {
             Err(SmbError::NotADirectory { path }) => return Err(SmbError::NotADirectory { path }),
             Err(e) if windows_name_problem(name).is_some() => {
                 return Err(match e {
-                    SmbError::Status { .. } | SmbError::NotFound { .. } => SmbError::InvalidName {
-                        path: rel.to_string(),
-                    },
+                    SmbError::Status { .. } | SmbError::NotFound { .. } => {
+                        SmbError::InvalidName { path: rel.to_string() }
+                    }
                     other => other,
                 });
             }
@@ -141,30 +138,17 @@ impl SmbClient {
         };
         let is_dir = matches!(r, Resource::Directory(_));
         self.close_handle(&r, rel).await?;
-        if is_dir {
-            Ok(())
-        } else {
-            Err(SmbError::NotADirectory {
-                path: rel.to_string(),
-            })
-        }
+        if is_dir { Ok(()) } else { Err(SmbError::NotADirectory { path: rel.to_string() }) }
     }
 
     /// Deletes one file or one empty folder.
     pub async fn delete(&self, rel: &str) -> Result<(), SmbError> {
         if rel.trim_matches('/').is_empty() {
-            return Err(SmbError::InvalidName {
-                path: rel.to_string(),
-            });
+            return Err(SmbError::InvalidName { path: rel.to_string() });
         }
         let args = FileCreateArgs::make_open_existing(FileAccessMask::new().with_delete(true));
         self.with_open(rel, args, async |r| {
-            self.call(
-                "delete",
-                rel,
-                handle_of(r).set_info(FileDispositionInformation::default()),
-            )
-            .await
+            self.call("delete", rel, handle_of(r).set_info(FileDispositionInformation::default())).await
         })
         .await
     }
@@ -186,16 +170,11 @@ impl SmbClient {
     pub async fn rename(&self, from: &str, to: &str, replace: bool) -> Result<(), SmbError> {
         let (_, new_name) = split_parent(to);
         if windows_name_problem(new_name).is_some() {
-            return Err(SmbError::InvalidName {
-                path: to.to_string(),
-            });
+            return Err(SmbError::InvalidName { path: to.to_string() });
         }
         let target = self.smb_path(to)?;
-        let args = FileCreateArgs::make_open_existing(
-            FileAccessMask::new()
-                .with_delete(true)
-                .with_file_read_attributes(true),
-        );
+        let args =
+            FileCreateArgs::make_open_existing(FileAccessMask::new().with_delete(true).with_file_read_attributes(true));
         self.with_open(from, args, async |r| {
             let info = FileRenameInformation {
                 replace_if_exists: replace.into(),
@@ -210,21 +189,14 @@ impl SmbClient {
     /// Sets hidden/system/readonly on `rel` (other attributes as the server keeps them).
     pub async fn set_attributes(&self, rel: &str, attrs: SmbAttributes) -> Result<(), SmbError> {
         let args = FileCreateArgs::make_open_existing(
-            FileAccessMask::new()
-                .with_file_read_attributes(true)
-                .with_file_write_attributes(true),
+            FileAccessMask::new().with_file_read_attributes(true).with_file_write_attributes(true),
         );
         self.with_open(rel, args, async |r| {
             let h = handle_of(r);
-            let mut basic = self
-                .call("stat", rel, h.query_info::<FileBasicInformation>())
-                .await?;
+            let mut basic = self.call("stat", rel, h.query_info::<FileBasicInformation>()).await?;
             let a = basic.file_attributes;
-            basic.file_attributes = a
-                .with_hidden(attrs.hidden)
-                .with_system(attrs.system)
-                .with_readonly(attrs.readonly)
-                .with_normal(false);
+            basic.file_attributes =
+                a.with_hidden(attrs.hidden).with_system(attrs.system).with_readonly(attrs.readonly).with_normal(false);
             // Zero times mean "leave unchanged" (MS-FSCC 2.4.7).
             basic.creation_time = 0u64.into();
             basic.last_access_time = 0u64.into();
@@ -238,39 +210,24 @@ impl SmbClient {
     /// Owner, group and DACL of `rel`.
     pub async fn security(&self, rel: &str) -> Result<SecurityDescriptor, SmbError> {
         let args = FileCreateArgs::make_open_existing(
-            FileAccessMask::new()
-                .with_read_control(true)
-                .with_file_read_attributes(true),
+            FileAccessMask::new().with_read_control(true).with_file_read_attributes(true),
         );
         self.with_open(rel, args, async |r| {
-            self.call(
-                "query security",
-                rel,
-                handle_of(r).query_security_info(owner_group_dacl()),
-            )
-            .await
+            self.call("query security", rel, handle_of(r).query_security_info(owner_group_dacl())).await
         })
         .await
     }
 
     /// Writes the parts of `sd` named by `which` (e.g. [`owner_group_dacl`]) to `rel`.
     /// Needs WRITE_DAC (and WRITE_OWNER for the owner) on the file.
-    pub async fn set_security(
-        &self,
-        rel: &str,
-        sd: SecurityDescriptor,
-        which: AdditionalInfo,
-    ) -> Result<(), SmbError> {
-        let mut access = FileAccessMask::new()
-            .with_read_control(true)
-            .with_write_dacl(true);
+    pub async fn set_security(&self, rel: &str, sd: SecurityDescriptor, which: AdditionalInfo) -> Result<(), SmbError> {
+        let mut access = FileAccessMask::new().with_read_control(true).with_write_dacl(true);
         if which.owner_security_information() || which.group_security_information() {
             access = access.with_write_owner(true);
         }
         let args = FileCreateArgs::make_open_existing(access);
         self.with_open(rel, args, async |r| {
-            self.call("set security", rel, handle_of(r).set_security_info(sd, which))
-                .await
+            self.call("set security", rel, handle_of(r).set_security_info(sd, which)).await
         })
         .await
     }

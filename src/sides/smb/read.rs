@@ -44,9 +44,7 @@ impl SmbClient {
             Resource::File(f) => f,
             other => {
                 self.close_handle(&other, rel).await?;
-                return Err(SmbError::IsADirectory {
-                    path: rel.to_string(),
-                });
+                return Err(SmbError::IsADirectory { path: rel.to_string() });
             }
         };
         let size = self.call("size", rel, file.get_len()).await?;
@@ -75,13 +73,7 @@ impl SmbClient {
     }
 }
 
-async fn read_at(
-    file: &File,
-    offset: u64,
-    len: usize,
-    timeout: Duration,
-    rel: &str,
-) -> Result<Vec<u8>, SmbError> {
+async fn read_at(file: &File, offset: u64, len: usize, timeout: Duration, rel: &str) -> Result<Vec<u8>, SmbError> {
     let mut buf = vec![0u8; len];
     let n = bounded(timeout, "read", file.read_block(&mut buf, offset, None, false))
         .await?
@@ -103,8 +95,7 @@ impl SmbReader {
             let len = (self.size - offset).min(self.chunk as u64) as usize;
             let file = self.file.clone();
             let rel = self.rel.clone();
-            let task =
-                tokio::spawn(async move { read_at(&file, offset, len, timeout, &rel).await });
+            let task = tokio::spawn(async move { read_at(&file, offset, len, timeout, &rel).await });
             self.pending.push_back(PendingRead { offset, len, task });
             self.next_offset += len as u64;
         }
@@ -129,18 +120,10 @@ impl SmbReader {
         // gap is filled here before the chunk is handed out.
         while data.len() < p.len {
             let offset = p.offset + data.len() as u64;
-            let more = read_at(
-                &self.file,
-                offset,
-                p.len - data.len(),
-                self.client.config().call_timeout,
-                &self.rel,
-            )
-            .await?;
+            let more =
+                read_at(&self.file, offset, p.len - data.len(), self.client.config().call_timeout, &self.rel).await?;
             if more.is_empty() {
-                return Err(SmbError::ChangedWhileReading {
-                    path: self.rel.clone(),
-                });
+                return Err(SmbError::ChangedWhileReading { path: self.rel.clone() });
             }
             data.extend_from_slice(&more);
         }
@@ -154,9 +137,7 @@ impl SmbReader {
             p.task.abort();
             let _ = p.task.await;
         }
-        self.client
-            .call("close", &self.rel, self.file.handle().close())
-            .await
+        self.client.call("close", &self.rel, self.file.handle().close()).await
     }
 }
 

@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use smb::transport::{
-    IoVec, SmbTransport, SmbTransportRead, SmbTransportWrite, TransportError,
-};
+use smb::transport::{IoVec, SmbTransport, SmbTransportRead, SmbTransportWrite, TransportError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -49,13 +47,7 @@ impl std::fmt::Debug for NoDelayTransport {
 impl NoDelayTransport {
     /// A transport not yet connected; `SmbTransport::connect` opens it.
     pub fn new(connect_timeout: Duration) -> Self {
-        Self {
-            reader: None,
-            writer: None,
-            peer: None,
-            connect_timeout,
-            frame: Vec::new(),
-        }
+        Self { reader: None, writer: None, peer: None, connect_timeout, frame: Vec::new() }
     }
 
     /// Connects to `addr` within `connect_timeout`, with `TCP_NODELAY` set.
@@ -133,9 +125,7 @@ impl SmbTransport for NoDelayTransport {
         445
     }
 
-    fn split(
-        self: Box<Self>,
-    ) -> Result<(Box<dyn SmbTransportRead>, Box<dyn SmbTransportWrite>), TransportError> {
+    fn split(self: Box<Self>) -> Result<(Box<dyn SmbTransportRead>, Box<dyn SmbTransportWrite>), TransportError> {
         let this = *self;
         let read_half = NoDelayTransport {
             reader: this.reader,
@@ -175,10 +165,7 @@ impl SmbTransportWrite for NoDelayTransport {
 }
 
 impl SmbTransportRead for NoDelayTransport {
-    fn receive_exact<'a>(
-        &'a mut self,
-        out_buf: &'a mut [u8],
-    ) -> BoxFuture<'a, Result<(), TransportError>> {
+    fn receive_exact<'a>(&'a mut self, out_buf: &'a mut [u8]) -> BoxFuture<'a, Result<(), TransportError>> {
         async move {
             let reader = self.reader.as_mut().ok_or(TransportError::NotConnected)?;
             reader.read_exact(out_buf).await.map_err(map_io)?;
@@ -202,14 +189,10 @@ mod tests {
             let mut got = vec![0u8; 4 + 7];
             sock.read_exact(&mut got).await.expect("read");
             // Echo one frame back for the receive side.
-            sock.write_all(&[0, 0, 0, 3, b'x', b'y', b'z'])
-                .await
-                .expect("write");
+            sock.write_all(&[0, 0, 0, 3, b'x', b'y', b'z']).await.expect("write");
             got
         });
-        let transport = NoDelayTransport::connect_to(addr, Duration::from_secs(5))
-            .await
-            .expect("connect");
+        let transport = NoDelayTransport::connect_to(addr, Duration::from_secs(5)).await.expect("connect");
         assert_eq!(transport.remote_address().expect("peer"), addr);
         let (mut r, mut w) = Box::new(transport).split().expect("split");
         let body = IoVec::from(vec![b"abc".to_vec(), b"defg".to_vec()]);
@@ -228,9 +211,7 @@ mod tests {
             let (sock, _) = listener.accept().await.expect("accept");
             drop(sock);
         });
-        let transport = NoDelayTransport::connect_to(addr, Duration::from_secs(5))
-            .await
-            .expect("connect");
+        let transport = NoDelayTransport::connect_to(addr, Duration::from_secs(5)).await.expect("connect");
         server.await.expect("join");
         let (mut r, _w) = Box::new(transport).split().expect("split");
         let err = r.receive().await.expect_err("closed");

@@ -42,10 +42,7 @@ pub struct SmbUpload {
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn temp_tag() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
     nanos.rotate_left(20) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id())
 }
@@ -157,13 +154,9 @@ impl SmbUpload {
             // A server may take less than offered; send the rest until the block is written.
             while done < block.len() {
                 let rest: Arc<[u8]> = block[done..].into();
-                let n = bounded(
-                    timeout,
-                    "write",
-                    file.write_block_zc(rest, offset + done as u64, None),
-                )
-                .await?
-                .map_err(|e| SmbError::from_io(e, &rel))?;
+                let n = bounded(timeout, "write", file.write_block_zc(rest, offset + done as u64, None))
+                    .await?
+                    .map_err(|e| SmbError::from_io(e, &rel))?;
                 if n == 0 {
                     return Err(SmbError::DiskFull { path: rel });
                 }
@@ -219,21 +212,15 @@ impl SmbUpload {
             change_time: 0u64.into(),
             file_attributes: FileAttributes::new().with_archive(true),
         };
-        client
-            .call("set times", rel, file.handle().set_info(basic))
-            .await?;
+        client.call("set times", rel, file.handle().set_info(basic)).await?;
         let target = client.smb_path(rel)?;
         let rename = FileRenameInformation {
             replace_if_exists: true.into(),
             root_directory: 0,
             file_name: target.as_str().into(),
         };
-        client
-            .call("rename", rel, file.handle().set_info(rename))
-            .await?;
-        let info = client
-            .call("stat", rel, file.handle().query_info::<FileAllInformation>())
-            .await?;
+        client.call("rename", rel, file.handle().set_info(rename)).await?;
+        let info = client.call("stat", rel, file.handle().query_info::<FileAllInformation>()).await?;
         self.file = None;
         client.call("close", rel, file.handle().close()).await?;
         Ok(SmbEntry {
@@ -265,15 +252,9 @@ impl SmbUpload {
         };
         let client = self.client.clone();
         let deleted = client
-            .call(
-                "delete temp",
-                &self.temp_rel,
-                file.handle().set_info(FileDispositionInformation::default()),
-            )
+            .call("delete temp", &self.temp_rel, file.handle().set_info(FileDispositionInformation::default()))
             .await;
-        let closed = client
-            .call("close", &self.temp_rel, file.handle().close())
-            .await;
+        let closed = client.call("close", &self.temp_rel, file.handle().close()).await;
         deleted?;
         closed
     }
@@ -292,12 +273,8 @@ impl Drop for SmbUpload {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let timeout = self.client.config().call_timeout;
             rt.spawn(async move {
-                let _ = bounded(
-                    timeout,
-                    "delete temp",
-                    file.handle().set_info(FileDispositionInformation::default()),
-                )
-                .await;
+                let _ = bounded(timeout, "delete temp", file.handle().set_info(FileDispositionInformation::default()))
+                    .await;
                 let _ = bounded(timeout, "close", file.handle().close()).await;
             });
         }

@@ -746,7 +746,9 @@ pub mod iter_stream {
             match this.receiver.poll_recv(cx) {
                 Poll::Ready(Some(value)) => {
                     if this.receiver.is_empty() {
-                        this.notify_fetch_next.notify_waiters() // Notify that batch is done
+                        // notify_one stores a permit when the fetch loop is not waiting yet;
+                        // notify_waiters would drop the wake-up and the stream would hang.
+                        this.notify_fetch_next.notify_one() // Notify that batch is done
                     }
                     Poll::Ready(Some(value))
                 }
