@@ -196,8 +196,14 @@ impl SmbError {
             smb::Error::ReceivedErrorMessage(status, _) | smb::Error::UnexpectedMessageStatus(status) => {
                 Self::from_status(status, path)
             }
-            smb::Error::TransportError(_) | smb::Error::ConnectionStopped | smb::Error::SignatureVerificationFailed => {
-                SmbError::ConnectionLost { source: Some(err) }
+            // MessageProcessingError is what callers get once the connection's worker task has
+            // stopped (the server went away mid-request).
+            smb::Error::TransportError(_)
+            | smb::Error::ConnectionStopped
+            | smb::Error::MessageProcessingError(_)
+            | smb::Error::SignatureVerificationFailed => SmbError::ConnectionLost { source: Some(err) },
+            smb::Error::IoError(source) if is_disconnect(&source) => {
+                SmbError::ConnectionLost { source: Some(smb::Error::IoError(source)) }
             }
             smb::Error::IoError(source) => SmbError::Io { path: path.to_string(), source },
             smb::Error::OperationTimeout(_, after) => SmbError::Timeout { op: "receive", after },
@@ -218,11 +224,20 @@ impl SmbError {
         if let Some((_, st)) = known.iter().find(|(name, _)| text.contains(name)) {
             return Self::from_status(*st, path);
         }
-        if text.contains("Transport error") || text.contains("connection is stopped") {
+        if is_disconnect(&err)
+            || text.contains("Transport error")
+            || text.contains("connection is stopped")
+            || text.contains("Message processing failed")
+        {
             return SmbError::ConnectionLost { source: None };
         }
         SmbError::Io { path: path.to_string(), source: err }
     }
+}
+
+fn is_disconnect(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), NotConnected | ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
 }
 
 #[cfg(test)]
