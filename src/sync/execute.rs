@@ -1,0 +1,464 @@
+//! Carries a plan out through the sides, one action at a time.
+//!
+//! - Every transfer is the destination side's atomic write (temp name, hash while streaming, verify, recheck,
+//!   rename) guarded by the entry the plan expects to find there.
+//! - The recoverability rule: before anything overwrites or deletes a file on the source, the source's content
+//!   is saved into the drive's versions of that path. Drive overwrites and deletes are recoverable by the drive
+//!   itself (versions, trash).
+//! - Base changes go to a [`BaseSink`] in batches, each after the actions it records. A crash between an action
+//!   and its record is harmless: the next run finds equal content and only records it.
+//! - A failed file is an event in the job log and the run goes on; only errors whose disposition is `StopRun`
+//!   stop it. Between actions the run checks the [`StopSignal`] (pause, shutdown) and says it stopped.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use time::OffsetDateTime;
+
+use crate::ids::ConflictId;
+
+use super::conflict::{ConflictRecord, conflict_name};
+use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId};
+use super::path::SyncPath;
+use super::plan::{Action, Plan};
+use super::side::{
+    ByteStream, Disposition, DriveSide, ErrorCode, Precondition, Side, SideError, VersionOrigin, WriteRequest,
+    Written,
+};
+
+/// A change to the file-state records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaseChange {
+    Put(BaseRecord),
+    Forget(SyncPath),
+    OpenConflict(ConflictRecord),
+    SettleConflict(ConflictId),
+}
+
+/// The file-state records could not be written: the run stops (what it did is found again next run).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file states could not be saved: {0}")]
+pub struct SinkError(pub String);
+
+/// Where base changes go (the file-state actor, which commits each batch in one write transaction).
+pub trait BaseSink: Send {
+    fn commit(&mut self, batch: Vec<BaseChange>) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// What happened to one path, for the job's per-file log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEvent {
+    pub path: SyncPath,
+    pub action: &'static str,
+    pub result: EventResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventResult {
+    Done,
+    Failed { code: &'static str, message: String },
+    /// A note that changes nothing (case collision, invalid name, symlink, untracked, pending conflict).
+    Noted { code: &'static str },
+}
+
+/// The job's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub files_scanned: u64,
+    pub files_synced: u64,
+    pub bytes_transferred: u64,
+    pub error_count: u64,
+    pub conflicts: u64,
+    pub deleted_on_source: u64,
+    pub deleted_on_drive: u64,
+}
+
+/// Receives per-file events and progress (the jobs actor).
+pub trait Observer: Send {
+    fn file_event(&mut self, event: FileEvent);
+    fn progress(&mut self, _counters: &Counters) {}
+}
+
+/// Asked between actions whether the run should stop (pause, cancel, shutdown).
+pub trait StopSignal: Send + Sync {
+    fn stop_requested(&self) -> bool;
+}
+
+/// A stop signal the caller sets.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn request_stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl StopSignal for StopFlag {
+    fn stop_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    Completed,
+    CompletedWithErrors,
+    /// Stopped between actions on request; a later run continues from what was recorded.
+    Stopped,
+    Failed { code: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub counters: Counters,
+}
+
+/// Base changes per batch: large enough to make redb commits cheap, small enough that a crash loses little.
+pub const BATCH: usize = 256;
+
+/// Carries out plans against one source and one drive.
+pub struct Executor<'a, S, D, K, O> {
+    pub source: &'a S,
+    pub drive: &'a D,
+    pub sink: &'a mut K,
+    pub observer: &'a mut O,
+    pub stop: &'a dyn StopSignal,
+    pub now: OffsetDateTime,
+    batch: Vec<BaseChange>,
+    counters: Counters,
+    /// Entries as our own moves left them, by side and new path: later actions on those paths expect these.
+    moved: HashMap<(SideId, SyncPath), Entry>,
+    /// Targets of moves that failed: nothing under them is touched this run.
+    failed_moves: Vec<SyncPath>,
+}
+
+/// Why an action did not complete.
+enum Failure {
+    Skip(SideError),
+    Stop(String, &'static str),
+}
+
+impl From<SideError> for Failure {
+    fn from(e: SideError) -> Self {
+        match e.disposition() {
+            Disposition::StopRun => Failure::Stop(e.message, e.code.as_str()),
+            _ => Failure::Skip(e),
+        }
+    }
+}
+
+impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, O> {
+    pub fn new(
+        source: &'a S,
+        drive: &'a D,
+        sink: &'a mut K,
+        observer: &'a mut O,
+        stop: &'a dyn StopSignal,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            source,
+            drive,
+            sink,
+            observer,
+            stop,
+            now,
+            batch: Vec::new(),
+            counters: Counters::default(),
+            moved: HashMap::new(),
+            failed_moves: Vec::new(),
+        }
+    }
+
+    /// Runs every action of the plan in order and reports how the run ended.
+    pub async fn execute(mut self, plan: &Plan) -> Outcome {
+        self.counters.files_scanned = plan.stats.source_listed.max(plan.stats.drive_listed);
+        for report in &plan.reports {
+            let code = report.kind.code();
+            self.observer.file_event(FileEvent { path: report.path.clone(), action: "report", result: EventResult::Noted { code } });
+        }
+        for (path, error) in &plan.errors {
+            self.fail(path, "hash", error);
+        }
+        for action in plan.all_actions() {
+            if self.stop.stop_requested() {
+                return self.finish(RunStatus::Stopped).await;
+            }
+            if self.failed_moves.iter().any(|p| p == action.path() || p.is_ancestor_of(action.path())) {
+                let error = SideError::new(ErrorCode::PreconditionFailed, "a move this depends on failed");
+                self.fail(action.path(), action.name(), &error);
+                continue;
+            }
+            match self.perform_with_retry(action).await {
+                Ok(()) => {
+                    let event = FileEvent { path: action.path().clone(), action: action.name(), result: EventResult::Done };
+                    self.observer.file_event(event);
+                }
+                Err(Failure::Skip(error)) => {
+                    if let Action::Move { to, .. } = action {
+                        self.failed_moves.push(to.clone());
+                    }
+                    self.fail(action.path(), action.name(), &error);
+                }
+                Err(Failure::Stop(message, code)) => {
+                    return self.finish(RunStatus::Failed { code, message }).await;
+                }
+            }
+            if self.batch.len() >= BATCH
+                && let Err(e) = self.flush().await
+            {
+                return self.finish(RunStatus::Failed { code: "INTERNAL", message: e.to_string() }).await;
+            }
+            self.observer.progress(&self.counters);
+        }
+        let status =
+            if self.counters.error_count == 0 { RunStatus::Completed } else { RunStatus::CompletedWithErrors };
+        self.finish(status).await
+    }
+
+    fn fail(&mut self, path: &SyncPath, action: &'static str, error: &SideError) {
+        self.counters.error_count += 1;
+        let result = EventResult::Failed { code: error.code.as_str(), message: error.message.clone() };
+        self.observer.file_event(FileEvent { path: path.clone(), action, result });
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.sink.commit(batch).await
+    }
+
+    async fn finish(mut self, status: RunStatus) -> Outcome {
+        // What was done is true whatever stopped the run: record it.
+        let status = match self.flush().await {
+            Ok(()) => status,
+            Err(e) => RunStatus::Failed { code: "INTERNAL", message: e.to_string() },
+        };
+        self.observer.progress(&self.counters);
+        Outcome { status, counters: self.counters }
+    }
+
+    async fn perform_with_retry(&mut self, action: &Action) -> Result<(), Failure> {
+        let mut attempts = 0;
+        loop {
+            match self.perform(action).await {
+                Err(Failure::Skip(e)) if e.disposition() == Disposition::Retry && attempts < 2 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// The entry as it stands after this run's own moves.
+    fn current(&self, side: SideId, entry: &Entry) -> Entry {
+        self.moved.get(&(side, entry.path.clone())).cloned().unwrap_or_else(|| entry.clone())
+    }
+
+    fn put(&mut self, path: &SyncPath, source: &Entry, drive: &Entry, sha256: Option<Sha256Digest>) {
+        let record = BaseRecord { path: path.clone(), source: source.state(), drive: drive.state(), sha256 };
+        self.batch.push(BaseChange::Put(record));
+    }
+
+    async fn perform(&mut self, action: &Action) -> Result<(), Failure> {
+        match action {
+            Action::Copy { from, origin, dest } => {
+                let origin = self.current(*from, origin);
+                let dest = dest.as_ref().map(|d| self.current(from.other(), d));
+                let written = self.copy(*from, &origin, &origin.path, dest.as_ref()).await?;
+                let (s, d) = arrange(*from, &origin, &written.entry);
+                self.put(&origin.path, s, d, Some(written.sha256));
+                self.counters.files_synced += 1;
+                self.counters.bytes_transferred += written.entry.size;
+            }
+            Action::MakeFolder { on, origin } => {
+                let made = self.make_folder(*on, &origin.path).await?;
+                let (s, d) = arrange(on.other(), origin, &made);
+                self.put(&origin.path, s, d, None);
+                self.counters.files_synced += 1;
+            }
+            Action::Delete { on, entry } => {
+                let entry = self.current(*on, entry);
+                if *on == SideId::Source && entry.kind == Kind::File {
+                    self.save_source(&entry, VersionOrigin::SourceBeforeDelete).await?;
+                }
+                self.delete(*on, &entry).await?;
+                self.batch.push(BaseChange::Forget(entry.path.clone()));
+                match on {
+                    SideId::Source => self.counters.deleted_on_source += 1,
+                    SideId::Drive => self.counters.deleted_on_drive += 1,
+                }
+            }
+            Action::Move { on, entry, to, base, old_base, implied } => {
+                let moved = if *implied { entry.relocated(to) } else { self.move_entry(*on, entry, to).await? };
+                self.moved.insert((*on, to.clone()), moved);
+                if old_base != &base.path {
+                    self.batch.push(BaseChange::Forget(old_base.clone()));
+                }
+                self.batch.push(BaseChange::Put(base.clone()));
+            }
+            Action::Record { source, drive, sha256, settles } => {
+                let (s, d) = (self.current(SideId::Source, source), self.current(SideId::Drive, drive));
+                self.put(&d.path, &s, &d, *sha256);
+                if let Some(id) = settles {
+                    self.batch.push(BaseChange::SettleConflict(*id));
+                }
+            }
+            Action::Forget { path } => self.batch.push(BaseChange::Forget(path.clone())),
+            Action::KeepBoth { source, drive, aside, both_sides } => {
+                let (s, d) = (self.current(SideId::Source, source), self.current(SideId::Drive, drive));
+                self.keep_both(&s, &d, *aside, *both_sides).await?;
+                self.counters.conflicts += 1;
+            }
+            Action::OpenConflict { source, drive, base } => {
+                let record = ConflictRecord {
+                    id: ConflictId::new(),
+                    path: source.path.clone(),
+                    source: source.clone(),
+                    drive: drive.clone(),
+                    base: base.clone(),
+                    opened_at: self.now,
+                };
+                self.batch.push(BaseChange::OpenConflict(record));
+                self.counters.conflicts += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `origin` (on `from`) to `to_path` on the other side, over `dest` or where nothing exists. Saves the
+    /// source's content first when the copy replaces it.
+    async fn copy(
+        &mut self,
+        from: SideId,
+        origin: &Entry,
+        to_path: &SyncPath,
+        dest: Option<&Entry>,
+    ) -> Result<Written, Failure> {
+        if from == SideId::Drive
+            && let Some(dest) = dest
+        {
+            self.save_source(dest, VersionOrigin::SourceBeforeOverwrite).await?;
+        }
+        let content = self.read(from, origin).await?;
+        let request = WriteRequest {
+            path: to_path.clone(),
+            precondition: dest.map_or(Precondition::MustNotExist, |d| Precondition::Matches(d.state())),
+            size: origin.size,
+            sha256: origin.sha256(),
+            modified: origin.modified,
+        };
+        Ok(self.write(from.other(), request, content).await?)
+    }
+
+    /// The recoverability rule: the source's content goes into the drive's versions of its path first.
+    async fn save_source(&mut self, entry: &Entry, origin: VersionOrigin) -> Result<(), Failure> {
+        let content = self.source.read(&entry.path, &entry.state()).await?;
+        self.drive.save_version(&entry.path, content, origin).await?;
+        Ok(())
+    }
+
+    /// KEEP_BOTH: the `aside` entry steps aside to a free `(conflict)` name (copied there on the other side too
+    /// when `both_sides`), and the other side's entry takes the name on the `aside` side.
+    async fn keep_both(&mut self, source: &Entry, drive: &Entry, aside: SideId, both_sides: bool) -> Result<(), Failure> {
+        let (a, o) = match aside {
+            SideId::Source => (source, drive),
+            SideId::Drive => (drive, source),
+        };
+        let path = a.path.clone();
+        let mut name = None;
+        for n in 1..=1000 {
+            let candidate = conflict_name(&path, n, a.is_folder());
+            if self.stat(aside, &candidate).await?.is_none()
+                && (!both_sides || self.stat(aside.other(), &candidate).await?.is_none())
+            {
+                name = Some(candidate);
+                break;
+            }
+        }
+        let Some(name) = name else {
+            return Err(Failure::Skip(SideError::new(ErrorCode::AlreadyExists, "no free conflict name")));
+        };
+        let stepped = self.move_entry(aside, a, &name).await?;
+        if both_sides {
+            let copied = if stepped.is_folder() {
+                self.make_folder(aside.other(), &name).await?
+            } else {
+                let written = self.copy(aside, &stepped, &name, None).await?;
+                self.counters.bytes_transferred += written.entry.size;
+                written.entry
+            };
+            let (s, d) = arrange(aside, &stepped, &copied);
+            self.put(&name, s, d, stepped.sha256().or(copied.sha256()).filter(|_| !stepped.is_folder()));
+        }
+        let taken = if o.is_folder() {
+            self.make_folder(aside, &path).await?
+        } else {
+            let written = self.copy(aside.other(), o, &path, None).await?;
+            self.counters.bytes_transferred += written.entry.size;
+            let (s, d) = arrange(aside.other(), o, &written.entry);
+            self.put(&path, s, d, Some(written.sha256));
+            self.counters.files_synced += 1;
+            return Ok(());
+        };
+        let (s, d) = arrange(aside.other(), o, &taken);
+        self.put(&path, s, d, None);
+        self.counters.files_synced += 1;
+        Ok(())
+    }
+
+    async fn read(&self, side: SideId, entry: &Entry) -> Result<ByteStream, SideError> {
+        match side {
+            SideId::Source => self.source.read(&entry.path, &entry.state()).await,
+            SideId::Drive => self.drive.read(&entry.path, &entry.state()).await,
+        }
+    }
+
+    async fn write(&self, side: SideId, request: WriteRequest, content: ByteStream) -> Result<Written, SideError> {
+        match side {
+            SideId::Source => self.source.write(request, content).await,
+            SideId::Drive => self.drive.write(request, content).await,
+        }
+    }
+
+    async fn delete(&self, side: SideId, entry: &Entry) -> Result<(), SideError> {
+        match side {
+            SideId::Source => self.source.delete(&entry.path, &entry.state()).await,
+            SideId::Drive => self.drive.delete(&entry.path, &entry.state()).await,
+        }
+    }
+
+    async fn move_entry(&self, side: SideId, entry: &Entry, to: &SyncPath) -> Result<Entry, SideError> {
+        match side {
+            SideId::Source => self.source.move_entry(&entry.path, to, &entry.state()).await,
+            SideId::Drive => self.drive.move_entry(&entry.path, to, &entry.state()).await,
+        }
+    }
+
+    async fn make_folder(&self, side: SideId, path: &SyncPath) -> Result<Entry, SideError> {
+        match side {
+            SideId::Source => self.source.make_folder(path).await,
+            SideId::Drive => self.drive.make_folder(path).await,
+        }
+    }
+
+    async fn stat(&self, side: SideId, path: &SyncPath) -> Result<Option<Entry>, SideError> {
+        match side {
+            SideId::Source => self.source.stat(path).await,
+            SideId::Drive => self.drive.stat(path).await,
+        }
+    }
+}
+
+/// Orders a pair of entries as (source, drive), given the side the first one is on.
+fn arrange<'e>(first_side: SideId, first: &'e Entry, second: &'e Entry) -> (&'e Entry, &'e Entry) {
+    match first_side {
+        SideId::Source => (first, second),
+        SideId::Drive => (second, first),
+    }
+}

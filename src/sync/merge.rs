@@ -1,0 +1,123 @@
+//! Walks three sorted streams in step (rclone's march): the source listing, the drive listing and the base
+//! records, all in [`SyncPath`] order. Each step hands over the entries of one exact path, so memory stays
+//! constant whatever the size of the tree. A stream out of order is an error, never a guess: a misordered listing
+//! would look like deletes.
+
+use std::cmp::Ordering;
+
+use futures::{Stream, StreamExt};
+
+use super::entry::{BaseRecord, Entry, SideId};
+use super::path::SyncPath;
+use super::side::SideError;
+
+/// Why the walk could not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("the {side} listing failed: {error}")]
+    Listing { side: SideId, error: SideError },
+    #[error("the file-state records could not be read: {0}")]
+    Base(String),
+    #[error("the {stream} stream is out of order: '{next}' came after '{previous}'")]
+    OutOfOrder { stream: &'static str, previous: SyncPath, next: SyncPath },
+}
+
+/// One stream with its next item pulled.
+struct Cursor<S, T> {
+    stream: S,
+    head: Option<T>,
+    name: &'static str,
+}
+
+trait HasPath {
+    fn path(&self) -> &SyncPath;
+}
+
+impl HasPath for Entry {
+    fn path(&self) -> &SyncPath {
+        &self.path
+    }
+}
+
+impl HasPath for BaseRecord {
+    fn path(&self) -> &SyncPath {
+        &self.path
+    }
+}
+
+impl<S, T, E> Cursor<S, T>
+where
+    S: Stream<Item = Result<T, E>> + Unpin,
+    T: HasPath,
+{
+    /// Pulls the next item, which must sort after `previous` (the item just taken).
+    async fn advance(&mut self, previous: Option<&SyncPath>, wrap: impl Fn(E) -> MergeError) -> Result<(), MergeError> {
+        self.head = match self.stream.next().await {
+            None => None,
+            Some(Err(e)) => return Err(wrap(e)),
+            Some(Ok(item)) => {
+                if let Some(previous) = previous
+                    && item.path().cmp(previous) != Ordering::Greater
+                {
+                    return Err(MergeError::OutOfOrder {
+                        stream: self.name,
+                        previous: previous.clone(),
+                        next: item.path().clone(),
+                    });
+                }
+                Some(item)
+            }
+        };
+        Ok(())
+    }
+}
+
+fn min_path<'a>(paths: impl Iterator<Item = Option<&'a SyncPath>>) -> Option<&'a SyncPath> {
+    paths.flatten().min()
+}
+
+/// Calls `visit` once per path present in any stream, in order, with what each stream holds for it.
+pub async fn march<SS, DS, BS, BE>(
+    source: SS,
+    drive: DS,
+    base: BS,
+    mut visit: impl FnMut(Option<Entry>, Option<Entry>, Option<BaseRecord>),
+) -> Result<(), MergeError>
+where
+    SS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    DS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+    BE: std::fmt::Display,
+{
+    let mut s = Cursor { stream: source, head: None, name: "source" };
+    let mut d = Cursor { stream: drive, head: None, name: "drive" };
+    let mut b = Cursor { stream: base, head: None, name: "base" };
+    let source_error = |error| MergeError::Listing { side: SideId::Source, error };
+    let drive_error = |error| MergeError::Listing { side: SideId::Drive, error };
+    let base_error = |e: BE| MergeError::Base(e.to_string());
+    s.advance(None, source_error).await?;
+    d.advance(None, drive_error).await?;
+    b.advance(None, base_error).await?;
+    loop {
+        let (take_s, take_d, take_b) = {
+            let heads =
+                [s.head.as_ref().map(|e| &e.path), d.head.as_ref().map(|e| &e.path), b.head.as_ref().map(|r| &r.path)];
+            let Some(min) = min_path(heads.iter().copied()) else { break };
+            (heads[0] == Some(min), heads[1] == Some(min), heads[2] == Some(min))
+        };
+        let se = if take_s { s.head.take() } else { None };
+        let de = if take_d { d.head.take() } else { None };
+        let be = if take_b { b.head.take() } else { None };
+        if let Some(e) = &se {
+            s.advance(Some(&e.path), source_error).await?;
+        }
+        if let Some(e) = &de {
+            d.advance(Some(&e.path), drive_error).await?;
+        }
+        if let Some(r) = &be {
+            b.advance(Some(&r.path), base_error).await?;
+        }
+        visit(se, de, be);
+    }
+    Ok(())
+}

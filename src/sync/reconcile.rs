@@ -1,0 +1,458 @@
+//! The three-way reconcile: source listing, drive listing and base records in, a [`Plan`] out. Pure: no I/O, no
+//! clock; the same inputs always give the same plan.
+//!
+//! The streams are merged in step ([`super::merge::march`]). Rows whose entries are as the base recorded them
+//! cost a comparison and are dropped at once, so memory follows the number of changes. Rows that may be half of
+//! a rename (a base whose entry vanished from a side; an entry new on one side) are set aside, because their
+//! other half can come anywhere later in the walk; at the end they are paired by identity (SMB file id, Graph
+//! item id, drive entry id), and the unpaired ones are decided as creates and deletes. Names that cannot cross
+//! (refused by the destination, or colliding in case on a case-insensitive destination) are checked then, when
+//! every spelling in the name's fold group is known.
+
+use std::collections::HashMap;
+
+use futures::Stream;
+use futures::stream;
+
+use crate::ids::ConflictId;
+
+use super::config::{Direction, RunConfig, Strategy};
+use super::decide::{Decision, Row, decide};
+use super::entry::{BaseRecord, Entry, Kind, SideId};
+use super::filters::{FilterError, Filters, Skip};
+use super::merge::{MergeError, march};
+use super::names::{NamingRules, is_temp_name};
+use super::path::SyncPath;
+use super::plan::{Action, Plan, Report, ReportKind};
+use super::side::SideError;
+
+/// Everything the reconcile needs besides the three streams.
+pub struct Context {
+    pub config: RunConfig,
+    pub filters: Filters,
+    pub source_naming: NamingRules,
+    pub drive_naming: NamingRules,
+    /// Paths with an open MANUAL conflict: frozen until an admin resolves them or both sides agree.
+    pub open_conflicts: HashMap<SyncPath, ConflictId>,
+}
+
+impl Context {
+    pub fn new(
+        config: RunConfig,
+        source_naming: NamingRules,
+        drive_naming: NamingRules,
+        open_conflicts: HashMap<SyncPath, ConflictId>,
+    ) -> Result<Self, FilterError> {
+        let s = &config.settings;
+        let filters =
+            Filters::new(&s.include_patterns, &s.exclude_patterns, s.sync_hidden_files, s.sync_system_files)?;
+        Ok(Self { config, filters, source_naming, drive_naming, open_conflicts })
+    }
+
+    fn naming(&self, side: SideId) -> &NamingRules {
+        match side {
+            SideId::Source => &self.source_naming,
+            SideId::Drive => &self.drive_naming,
+        }
+    }
+
+    /// Decides a row; a path with an open conflict stays frozen unless both sides now agree.
+    pub fn decide(&self, row: &Row) -> Decision {
+        let decision = decide(row, self.config.direction, self.config.strategy);
+        match decision {
+            Decision::Act(Action::Record { .. }) | Decision::NeedHash(_) => decision,
+            _ if row.conflict.is_some() => Decision::Report(ReportKind::ConflictPending, None),
+            _ => decision,
+        }
+    }
+}
+
+/// Reconciles listings held in memory (tests, benchmarks). Same result as [`reconcile_streams`].
+pub fn reconcile(
+    source: impl IntoIterator<Item = Entry>,
+    drive: impl IntoIterator<Item = Entry>,
+    base: impl IntoIterator<Item = BaseRecord>,
+    ctx: &Context,
+) -> Result<Plan, MergeError> {
+    let source = stream::iter(source.into_iter().map(Ok::<_, SideError>));
+    let drive = stream::iter(drive.into_iter().map(Ok::<_, SideError>));
+    let base = stream::iter(base.into_iter().map(Ok::<_, std::convert::Infallible>));
+    // Every stream is always ready, so this never parks the thread.
+    futures::executor::block_on(reconcile_streams(source, drive, base, ctx))
+}
+
+/// Reconciles three sorted streams into a plan.
+pub async fn reconcile_streams<SS, DS, BS, BE>(source: SS, drive: DS, base: BS, ctx: &Context) -> Result<Plan, MergeError>
+where
+    SS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    DS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+    BE: std::fmt::Display,
+{
+    let mut reconciler = Reconciler::new(ctx);
+    march(source, drive, base, |s, d, b| reconciler.push(s, d, b)).await?;
+    Ok(reconciler.finish())
+}
+
+/// Decides a row that was waiting for hashes, once they are filled in.
+pub fn settle(plan: &mut Plan, row: Row, ctx: &Context) {
+    let decision = ctx.decide(&row);
+    apply(plan, row, decision);
+}
+
+fn apply(plan: &mut Plan, row: Row, decision: Decision) {
+    match decision {
+        Decision::Nothing => {}
+        Decision::Act(action) => plan.push(action),
+        Decision::Report(kind, side) => plan.reports.push(Report { path: row.path, side, kind }),
+        Decision::NeedHash(_) => plan.pending.push(row),
+    }
+}
+
+/// A folder whose content is not walked this run.
+struct Prune {
+    path: SyncPath,
+    /// Filtered out: base records under it are forgotten.
+    forget: bool,
+}
+
+/// A row set aside until the end of the walk, with what its fold group looked like.
+struct Deferred {
+    row: Row,
+    /// Another spelling of the same name is present on [source, drive].
+    occupied: [bool; 2],
+}
+
+fn slot(side: SideId) -> usize {
+    match side {
+        SideId::Source => 0,
+        SideId::Drive => 1,
+    }
+}
+
+struct Reconciler<'c> {
+    ctx: &'c Context,
+    plan: Plan,
+    /// Rows whose paths are equal after case folding, waiting for the group to end.
+    group: Vec<Row>,
+    prune: Vec<Prune>,
+    deferred: Vec<Deferred>,
+}
+
+impl<'c> Reconciler<'c> {
+    fn new(ctx: &'c Context) -> Self {
+        Self { ctx, plan: Plan::default(), group: Vec::new(), prune: Vec::new(), deferred: Vec::new() }
+    }
+
+    fn push(&mut self, source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) {
+        let stats = &mut self.plan.stats;
+        stats.source_listed += u64::from(source.is_some());
+        stats.drive_listed += u64::from(drive.is_some());
+        stats.base_records += u64::from(base.is_some());
+        let path = match (&source, &drive, &base) {
+            (Some(e), _, _) | (_, Some(e), _) => e.path.clone(),
+            (_, _, Some(b)) => b.path.clone(),
+            _ => return,
+        };
+        if is_temp_name(&path) {
+            return;
+        }
+        if self.group.first().is_some_and(|first| first.path.folded() != path.folded()) {
+            self.flush_group();
+        }
+        self.group.push(Row {
+            path,
+            source,
+            drive,
+            base,
+            source_sha: None,
+            drive_sha: None,
+            renamed: None,
+            conflict: None,
+        });
+    }
+
+    fn flush_group(&mut self) {
+        let mut group = std::mem::take(&mut self.group);
+        let occupied: Vec<[bool; 2]> = if group.len() > 1 {
+            (0..group.len())
+                .map(|i| {
+                    let others = || group.iter().enumerate().filter(move |(j, _)| *j != i).map(|(_, r)| r);
+                    [others().any(|r| r.source.is_some()), others().any(|r| r.drive.is_some())]
+                })
+                .collect()
+        } else {
+            vec![[false, false]]
+        };
+        for (row, occupied) in group.drain(..).zip(occupied) {
+            self.consider(row, occupied);
+        }
+        // Keep the buffer's allocation for the next group.
+        self.group = group;
+    }
+
+    fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
+        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(&row.path)) {
+            self.prune.pop();
+        }
+        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(&row.path)) {
+            if p.forget && row.base.is_some() {
+                self.plan.push(Action::Forget { path: row.path });
+            }
+            return;
+        }
+        if let Some(skip) = self.skip(&row) {
+            if skip == Skip::ReparsePoint {
+                for side in [SideId::Source, SideId::Drive] {
+                    if row.entry(side).is_some_and(|e| e.attrs.reparse_point) {
+                        let report = Report { path: row.path.clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
+                        self.plan.reports.push(report);
+                    }
+                }
+            }
+            let is_folder = [&row.source, &row.drive].into_iter().flatten().any(Entry::is_folder);
+            if is_folder {
+                self.prune.push(Prune { path: row.path.clone(), forget: true });
+            }
+            if row.base.is_some() {
+                self.plan.push(Action::Forget { path: row.path });
+            }
+            return;
+        }
+        if row.base.as_ref().is_some_and(|b| b.kind() == Kind::File) {
+            self.plan.stats.tracked_files += 1;
+        }
+        if !self.ctx.open_conflicts.is_empty() {
+            row.conflict = self.ctx.open_conflicts.get(&row.path).copied();
+        }
+        // The common case by far: nothing changed on either side.
+        if let (Some(s), Some(d), Some(b)) = (&row.source, &row.drive, &row.base)
+            && row.conflict.is_none()
+            && s.matches(&b.source)
+            && d.matches(&b.drive)
+        {
+            return;
+        }
+        let half_rename = match &row.base {
+            Some(_) => row.source.is_none() || row.drive.is_none(),
+            None => row.source.is_some() != row.drive.is_some(),
+        };
+        if half_rename {
+            self.deferred.push(Deferred { row, occupied });
+            return;
+        }
+        row.fill_known_hashes();
+        let decision = self.ctx.decide(&row);
+        if let Decision::Act(Action::KeepBoth { aside, source, drive, .. }) = &decision {
+            // A folder stepping aside takes its content along: what was listed under it is walked next run.
+            let stepping = if *aside == SideId::Source { source } else { drive };
+            if stepping.is_folder() {
+                self.prune.push(Prune { path: row.path.clone(), forget: false });
+            }
+        }
+        apply(&mut self.plan, row, decision);
+    }
+
+    /// Whether filters or attributes leave the row out.
+    fn skip(&self, row: &Row) -> Option<Skip> {
+        let filters = &self.ctx.filters;
+        let mut skip = None;
+        for entry in [&row.source, &row.drive].into_iter().flatten() {
+            match filters.attribute_skip(entry) {
+                Some(Skip::ReparsePoint) => return Some(Skip::ReparsePoint),
+                Some(s) => skip = Some(s),
+                None => {}
+            }
+        }
+        let kinds = [&row.source, &row.drive].into_iter().flatten().map(|e| e.kind);
+        let kinds = kinds.chain(row.base.as_ref().map(BaseRecord::kind));
+        for kind in kinds {
+            if let Some(s) = filters.path_skip(&row.path, kind) {
+                skip = Some(s);
+            }
+        }
+        skip
+    }
+
+    fn finish(mut self) -> Plan {
+        self.flush_group();
+        let deferred = std::mem::take(&mut self.deferred);
+        let mut consumed = vec![false; deferred.len()];
+        let paired = self.pair_renames(&deferred, &mut consumed);
+        for mut row in paired {
+            row.fill_known_hashes();
+            let decision = self.ctx.decide(&row);
+            apply(&mut self.plan, row, decision);
+        }
+        self.decide_unpaired(deferred, &consumed);
+        self.plan.order();
+        self.plan
+    }
+
+    /// Which side's rename wins when both sides renamed the same entry to different names.
+    fn rename_winner(&self) -> SideId {
+        match (self.ctx.config.direction, self.ctx.config.strategy) {
+            (Direction::DriveToSource, _) | (Direction::Bidirectional, Strategy::DriveWins) => SideId::Drive,
+            _ => SideId::Source,
+        }
+    }
+
+    /// Pairs vanished base entries with new entries of the same identity and kind on the same side, emits the
+    /// moves that carry a rename to the other side, and returns the rows to decide at their new paths.
+    fn pair_renames(&mut self, deferred: &[Deferred], consumed: &mut [bool]) -> Vec<Row> {
+        let mut appeared: HashMap<(SideId, &str), usize> = HashMap::new();
+        for (i, d) in deferred.iter().enumerate() {
+            if d.row.base.is_none() {
+                for side in [SideId::Source, SideId::Drive] {
+                    if let Some(e) = d.row.entry(side) {
+                        appeared.insert((side, &*e.id), i);
+                    }
+                }
+            }
+        }
+        if appeared.is_empty() {
+            return Vec::new();
+        }
+        let mut folder_moves: Vec<(SideId, SyncPath, SyncPath)> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, vanished) in deferred.iter().enumerate() {
+            let Some(base) = &vanished.row.base else { continue };
+            let partner = |side: SideId| {
+                if vanished.row.entry(side).is_some() {
+                    return None;
+                }
+                let j = *appeared.get(&(side, &*base.side(side).id))?;
+                let entry = deferred[j].row.entry(side)?;
+                (!consumed[j] && entry.kind == base.kind()).then_some(j)
+            };
+            // (side the user renamed on, side that moves, entry that moves, entry that stays, target path,
+            // row whose fold group the target belongs to)
+            let (renamed, mover, moving, fixed, target, at) = match (partner(SideId::Source), partner(SideId::Drive)) {
+                (Some(js), Some(jd)) => {
+                    let winner = self.rename_winner();
+                    let (jw, jl) = if winner == SideId::Source { (js, jd) } else { (jd, js) };
+                    let loser = winner.other();
+                    let (Some(moving), Some(fixed)) = (deferred[jl].row.entry(loser), deferred[jw].row.entry(winner))
+                    else {
+                        continue;
+                    };
+                    consumed[jl] = true;
+                    consumed[jw] = true;
+                    (winner, loser, moving.clone(), fixed.clone(), deferred[jw].row.path.clone(), jw)
+                }
+                (Some(j), None) | (None, Some(j)) => {
+                    let renamed = if deferred[j].row.source.is_some() { SideId::Source } else { SideId::Drive };
+                    let other = renamed.other();
+                    // Only when the other side still holds the entry; otherwise a rename against a delete is
+                    // decided as a new file against a gone one (the change beats the delete).
+                    let (Some(there), Some(here)) = (deferred[j].row.entry(renamed), vanished.row.entry(other)) else {
+                        continue;
+                    };
+                    let mirror_renamed = match self.ctx.config.direction {
+                        Direction::SourceToDrive => renamed == SideId::Drive,
+                        Direction::DriveToSource => renamed == SideId::Source,
+                        Direction::Bidirectional => false,
+                    };
+                    consumed[j] = true;
+                    if mirror_renamed {
+                        // The mirror side does not get to rename: move it back.
+                        (renamed, renamed, there.clone(), here.clone(), vanished.row.path.clone(), i)
+                    } else {
+                        (renamed, other, here.clone(), there.clone(), deferred[j].row.path.clone(), j)
+                    }
+                }
+                (None, None) => continue,
+            };
+            consumed[i] = true;
+            let fixed = fixed.relocated(&target);
+            let rules = self.ctx.naming(mover);
+            let case_only = moving.path.same_folded(&target);
+            let kind = if !rules.accepts(&target, moving.is_folder()) {
+                Some(ReportKind::InvalidName)
+            } else if rules.case_insensitive && !case_only && deferred[at].occupied[slot(mover)] {
+                Some(ReportKind::CaseCollision)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                // Neither half moves: the entry stays tracked at its old path on the side that kept it.
+                self.plan.reports.push(Report { path: target, side: Some(mover), kind });
+                continue;
+            }
+            let implied = folder_moves
+                .iter()
+                .any(|(side, from, to)| *side == mover && moving.path.rebase(from, to).as_ref() == Some(&target));
+            if moving.is_folder() {
+                folder_moves.push((mover, moving.path.clone(), target.clone()));
+            }
+            let moved = moving.relocated(&target);
+            let new_base = base.relocated(&target);
+            let (source, drive) = if mover == SideId::Source { (moved, fixed) } else { (fixed, moved) };
+            self.plan.push(Action::Move {
+                on: mover,
+                entry: moving,
+                to: target.clone(),
+                base: new_base.clone(),
+                old_base: base.path.clone(),
+                implied,
+            });
+            let conflict = self.ctx.open_conflicts.get(&target).copied();
+            rows.push(Row {
+                path: target,
+                source: Some(source),
+                drive: Some(drive),
+                base: Some(new_base),
+                source_sha: None,
+                drive_sha: None,
+                renamed: Some(renamed),
+                conflict,
+            });
+        }
+        rows
+    }
+
+    /// Decides the rows that were not renames: creates (checked against the destination's naming rules) and
+    /// deletes.
+    fn decide_unpaired(&mut self, deferred: Vec<Deferred>, consumed: &[bool]) {
+        let mut prune: Vec<SyncPath> = Vec::new();
+        let mut claimed: [HashMap<String, SyncPath>; 2] = [HashMap::new(), HashMap::new()];
+        for (d, done) in deferred.into_iter().zip(consumed) {
+            if *done || prune.iter().any(|p| p.is_ancestor_of(&d.row.path)) {
+                continue;
+            }
+            let mut row = d.row;
+            row.fill_known_hashes();
+            let decision = self.ctx.decide(&row);
+            let create = match &decision {
+                Decision::Act(Action::Copy { from, origin, dest: None }) => Some((from.other(), origin.is_folder())),
+                Decision::Act(Action::MakeFolder { on, origin }) => Some((*on, origin.is_folder())),
+                _ => None,
+            };
+            if let Some((dest, is_folder)) = create {
+                let rules = self.ctx.naming(dest);
+                let refused = if !rules.accepts(&row.path, is_folder) {
+                    Some(ReportKind::InvalidName)
+                } else if rules.case_insensitive {
+                    let folded = row.path.folded().to_owned();
+                    let taken = claimed[slot(dest)].get(&folded).is_some_and(|p| *p != row.path);
+                    if d.occupied[slot(dest)] || taken {
+                        Some(ReportKind::CaseCollision)
+                    } else {
+                        claimed[slot(dest)].insert(folded, row.path.clone());
+                        None
+                    }
+                } else {
+                    None
+                };
+                if let Some(kind) = refused {
+                    if is_folder {
+                        prune.push(row.path.clone());
+                    }
+                    self.plan.reports.push(Report { path: row.path, side: Some(dest), kind });
+                    continue;
+                }
+            }
+            apply(&mut self.plan, row, decision);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine-level tests: SYNC.md tables, properties, crash injection.
