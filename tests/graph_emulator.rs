@@ -16,7 +16,8 @@ const DRIVE: &str = "b!ZHJpdmUtb25lLWZvci10aGUtZ3JhcGgtZW11bGF0b3ItdGVzdHMtMDAwM
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 fn seed() -> Seed {
-    let mut files: Vec<Value> = (0..25).map(|n| json!({"path": format!("Many/file-{n:02}.txt"), "text": format!("file {n}")})).collect();
+    let mut files: Vec<Value> =
+        (0..25).map(|n| json!({"path": format!("Many/file-{n:02}.txt"), "text": format!("file {n}")})).collect();
     files.push(json!({"path": "Docs/plan.docx", "text": "third", "versions": ["first", "second"], "author": "alice@contoso.com"}));
     files.push(json!({"path": "Docs/budget.xlsx", "text": "numbers", "permissions": [{"roles": ["write"], "user": "bob@contoso.com"}]}));
     files.push(json!({"path": "Docs/shared.txt", "text": "shared"}));
@@ -100,7 +101,13 @@ impl Fixture {
     }
 
     async fn knob(&self, name: &str, body: Value) {
-        let response = self.http.post(format!("{}/_emulator/{name}", self.emulator.base_url)).json(&body).send().await.expect("knob");
+        let response = self
+            .http
+            .post(format!("{}/_emulator/{name}", self.emulator.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("knob");
         assert_eq!(response.status(), StatusCode::OK, "knob {name}: {}", response.text().await.unwrap_or_default());
     }
 
@@ -131,7 +138,12 @@ impl Fixture {
 async fn token_endpoint_answers_the_documented_errors() {
     let f = Fixture::start().await;
     let wrong = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", "nope"), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", "nope"),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let body: Value = wrong.json().await.expect("json");
@@ -139,18 +151,34 @@ async fn token_endpoint_answers_the_documented_errors() {
     assert_eq!(body["error_codes"], json!([7000215]));
 
     let unknown = f
-        .token_request(&[("client_id", "33333333-0000-0000-0000-000000000000"), ("client_secret", SECRET), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .token_request(&[
+            ("client_id", "33333333-0000-0000-0000-000000000000"),
+            ("client_secret", SECRET),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert_eq!(unknown.json::<Value>().await.expect("json")["error_codes"], json!([700016]));
 
     let scope = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", SECRET), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/Sites.Read.All")])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/Sites.Read.All"),
+        ])
         .await;
     assert_eq!(scope.status(), StatusCode::BAD_REQUEST);
     assert_eq!(scope.json::<Value>().await.expect("json")["error"], "invalid_scope");
 
-    let tenant = f.http.post(f.emulator.token_url("nosuch.onmicrosoft.com")).form(&[("client_id", CLIENT)]).send().await.expect("send");
+    let tenant = f
+        .http
+        .post(f.emulator.token_url("nosuch.onmicrosoft.com"))
+        .form(&[("client_id", CLIENT)])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(tenant.status(), StatusCode::BAD_REQUEST);
     assert_eq!(tenant.json::<Value>().await.expect("json")["error_codes"], json!([90002]));
 
@@ -159,7 +187,11 @@ async fn token_endpoint_answers_the_documented_errors() {
         .http
         .post(f.emulator.token_url("contoso.onmicrosoft.com"))
         .basic_auth(CLIENT, Some(SECRET))
-        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default"), ("client_info", "1")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("client_info", "1"),
+        ])
         .send()
         .await
         .expect("send");
@@ -221,7 +253,12 @@ async fn a_revoked_secret_fails_new_token_requests_but_issued_tokens_keep_workin
     f.knob("revoke_secret", json!({"client_id": CLIENT})).await;
     assert_eq!(f.get(&format!("/drives/{DRIVE}")).await.status(), StatusCode::OK);
     let response = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", SECRET), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.json::<Value>().await.expect("json")["error_codes"], json!([7000215]));
@@ -229,7 +266,12 @@ async fn a_revoked_secret_fails_new_token_requests_but_issued_tokens_keep_workin
     f.knob("add_secret", json!({"client_id": CLIENT, "value": "new"})).await;
     f.knob("consent", json!({"client_id": CLIENT, "granted": false})).await;
     let response = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", "new"), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", "new"),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .await;
     let token = response.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_string();
     let refused = f.http.get(f.url(&format!("/drives/{DRIVE}"))).bearer_auth(token).send().await.expect("send");
@@ -243,8 +285,7 @@ async fn authorization_code_with_pkce_then_rotating_refresh_tokens() {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let authorize = format!(
         "{}/{TENANT}/oauth2/v2.0/authorize?client_id={CLIENT}&response_type=code&redirect_uri={}&scope=offline_access%20https%3A%2F%2Fgraph.microsoft.com%2FSites.ReadWrite.All&state=xyz&code_challenge={challenge}&code_challenge_method=S256",
-        f.emulator.base_url,
-        "http%3A%2F%2F127.0.0.1%3A9%2Fcallback"
+        f.emulator.base_url, "http%3A%2F%2F127.0.0.1%3A9%2Fcallback"
     );
     let response = f.http.get(&authorize).send().await.expect("authorize");
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -278,7 +319,12 @@ async fn authorization_code_with_pkce_then_rotating_refresh_tokens() {
     assert_eq!(again.json::<Value>().await.expect("json")["error_codes"], json!([54005]));
 
     let refreshed = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", SECRET), ("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ])
         .await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let body: Value = refreshed.json().await.expect("json");
@@ -299,7 +345,12 @@ async fn authorization_code_with_pkce_then_rotating_refresh_tokens() {
 
     f.knob("revoke_refresh_tokens", json!({})).await;
     let revoked = f
-        .token_request(&[("client_id", CLIENT), ("client_secret", SECRET), ("grant_type", "refresh_token"), ("refresh_token", rotated)])
+        .token_request(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rotated),
+        ])
         .await;
     assert_eq!(revoked.status(), StatusCode::BAD_REQUEST);
     assert_eq!(revoked.json::<Value>().await.expect("json")["error_codes"], json!([50173]));
@@ -336,7 +387,14 @@ async fn items_have_the_sharepoint_shape() {
     assert!(folder.get("cTag").is_none());
     assert_eq!(folder["folder"]["childCount"], 3);
     assert_eq!(folder["size"], json!("third".len() + "numbers".len() + "shared".len()));
-    let not_modified = f.http.get(f.url(&format!("/drives/{DRIVE}/root:/Docs/plan.docx"))).bearer_auth(&f.token).header("If-None-Match", etag).send().await.expect("send");
+    let not_modified = f
+        .http
+        .get(f.url(&format!("/drives/{DRIVE}/root:/Docs/plan.docx")))
+        .bearer_auth(&f.token)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
     let missing = f.get(&format!("/drives/{DRIVE}/root:/nope.txt")).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
@@ -352,7 +410,9 @@ async fn children_page_with_top_and_absolute_next_links() {
     loop {
         let page = f.get_json(&url).await;
         pages += 1;
-        names.extend(page["value"].as_array().expect("value").iter().map(|v| v["name"].as_str().unwrap_or("").to_string()));
+        names.extend(
+            page["value"].as_array().expect("value").iter().map(|v| v["name"].as_str().unwrap_or("").to_string()),
+        );
         match page["@odata.nextLink"].as_str() {
             Some(next) => {
                 assert!(next.starts_with(&f.emulator.base_url), "{next}");
@@ -383,17 +443,37 @@ async fn delta_enumerates_then_reports_only_changes() {
     // A rename, an upload, a delete.
     let shared = f.item("Docs/shared.txt").await;
     let id = shared["id"].as_str().expect("id");
-    let renamed = f.http.patch(f.url(&format!("/drives/{DRIVE}/items/{id}"))).bearer_auth(&f.token).json(&json!({"name": "renamed.txt"})).send().await.expect("patch");
+    let renamed = f
+        .http
+        .patch(f.url(&format!("/drives/{DRIVE}/items/{id}")))
+        .bearer_auth(&f.token)
+        .json(&json!({"name": "renamed.txt"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(renamed.status(), StatusCode::OK);
-    let put = f.http.put(f.url(&format!("/drives/{DRIVE}/root:/Docs/new.txt:/content"))).bearer_auth(&f.token).body("new").send().await.expect("put");
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/new.txt:/content")))
+        .bearer_auth(&f.token)
+        .body("new")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(put.status(), StatusCode::CREATED);
     let victim = f.item("Many/file-00.txt").await;
     let victim_id = victim["id"].as_str().expect("id");
-    let deleted = f.http.delete(f.url(&format!("/drives/{DRIVE}/items/{victim_id}"))).bearer_auth(&f.token).send().await.expect("delete");
+    let deleted = f
+        .http
+        .delete(f.url(&format!("/drives/{DRIVE}/items/{victim_id}")))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
     let (changes, _, _) = f.delta_all(&delta_link).await;
-    let by_id = |id: &str| changes.iter().filter(|c| c["id"] == id).last().cloned();
+    let by_id = |id: &str| changes.iter().rfind(|c| c["id"] == id).cloned();
     assert_eq!(by_id(id).expect("renamed item")["name"], "renamed.txt");
     let gone = by_id(victim_id).expect("deleted item");
     assert_eq!(gone["deleted"]["state"], "deleted");
@@ -503,7 +583,8 @@ async fn upload_sessions_take_aligned_fragments_in_order_and_resume() {
     assert_eq!(put(unit, unit + 1000).await.expect("unaligned").status(), StatusCode::RANGE_NOT_SATISFIABLE);
     // Resume: ask where to continue.
     let status: Value = f.http.get(&upload_url).send().await.expect("status").json().await.expect("json");
-    let next: usize = status["nextExpectedRanges"][0].as_str().and_then(|r| r.trim_end_matches('-').parse().ok()).expect("range");
+    let next: usize =
+        status["nextExpectedRanges"][0].as_str().and_then(|r| r.trim_end_matches('-').parse().ok()).expect("range");
     assert_eq!(next, unit);
     assert_eq!(put(unit, unit * 3).await.expect("middle").status(), StatusCode::ACCEPTED);
     let done = put(unit * 3, total).await.expect("last");
@@ -520,43 +601,136 @@ async fn stale_if_match_gets_412_and_name_clashes_409() {
     let item = f.item("Docs/plan.docx").await;
     let id = item["id"].as_str().expect("id");
     let etag = item["eTag"].as_str().expect("etag").to_string();
-    let ok = f.http.put(f.url(&format!("/drives/{DRIVE}/items/{id}/content"))).bearer_auth(&f.token).header("If-Match", &etag).body("fourth").send().await.expect("put");
+    let ok = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .header("If-Match", &etag)
+        .body("fourth")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(ok.status(), StatusCode::OK);
-    let stale = f.http.put(f.url(&format!("/drives/{DRIVE}/items/{id}/content"))).bearer_auth(&f.token).header("If-Match", &etag).body("fifth").send().await.expect("put");
+    let stale = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .header("If-Match", &etag)
+        .body("fifth")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
     let body: Value = stale.json().await.expect("json");
     assert_eq!(body["error"]["code"], "resourceModified");
-    let patch = f.http.patch(f.url(&format!("/drives/{DRIVE}/items/{id}"))).bearer_auth(&f.token).header("If-Match", &etag).json(&json!({"name": "x.docx"})).send().await.expect("patch");
+    let patch = f
+        .http
+        .patch(f.url(&format!("/drives/{DRIVE}/items/{id}")))
+        .bearer_auth(&f.token)
+        .header("If-Match", &etag)
+        .json(&json!({"name": "x.docx"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(patch.status(), StatusCode::PRECONDITION_FAILED);
-    let clash = f.http.patch(f.url(&format!("/drives/{DRIVE}/items/{id}"))).bearer_auth(&f.token).json(&json!({"name": "BUDGET.xlsx"})).send().await.expect("patch");
+    let clash = f
+        .http
+        .patch(f.url(&format!("/drives/{DRIVE}/items/{id}")))
+        .bearer_auth(&f.token)
+        .json(&json!({"name": "BUDGET.xlsx"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(clash.status(), StatusCode::CONFLICT);
-    let fail = f.http.put(f.url(&format!("/drives/{DRIVE}/root:/Docs/shared.txt:/content?@microsoft.graph.conflictBehavior=fail"))).bearer_auth(&f.token).body("x").send().await.expect("put");
+    let fail = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/shared.txt:/content?@microsoft.graph.conflictBehavior=fail")))
+        .bearer_auth(&f.token)
+        .body("x")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(fail.status(), StatusCode::CONFLICT);
-    let renamed = f.http.put(f.url(&format!("/drives/{DRIVE}/root:/Docs/shared.txt:/content?@microsoft.graph.conflictBehavior=rename"))).bearer_auth(&f.token).body("x").send().await.expect("put");
+    let renamed = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/shared.txt:/content?@microsoft.graph.conflictBehavior=rename")))
+        .bearer_auth(&f.token)
+        .body("x")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(renamed.json::<Value>().await.expect("json")["name"], "shared 1.txt");
-    let bad_name = f.http.put(f.url(&format!("/drives/{DRIVE}/root:/Docs/a%3Fb.txt:/content"))).bearer_auth(&f.token).body("x").send().await.expect("put");
+    let bad_name = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/a%3Fb.txt:/content")))
+        .bearer_auth(&f.token)
+        .body("x")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(bad_name.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn a_file_checked_out_by_someone_else_refuses_writes_with_423() {
     let f = Fixture::start().await;
-    f.knob("act", json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "checkout"})).await;
+    f.knob(
+        "act",
+        json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "checkout"}),
+    )
+    .await;
     let item = f.get_json(&format!("/drives/{DRIVE}/root:/Docs/shared.txt?$select=id,name,publication")).await;
     assert_eq!(item["publication"]["level"], "checkout");
     assert_eq!(item["publication"]["checkedOutBy"]["user"]["displayName"], "Bob Dylan");
     let id = item["id"].as_str().expect("id");
-    let put = f.http.put(f.url(&format!("/drives/{DRIVE}/items/{id}/content"))).bearer_auth(&f.token).body("mine").send().await.expect("put");
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .body("mine")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(put.status(), StatusCode::LOCKED);
-    let delete = f.http.delete(f.url(&format!("/drives/{DRIVE}/items/{id}"))).bearer_auth(&f.token).send().await.expect("delete");
+    let delete = f
+        .http
+        .delete(f.url(&format!("/drives/{DRIVE}/items/{id}")))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(delete.status(), StatusCode::LOCKED);
-    f.knob("act", json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "checkin"})).await;
-    let put = f.http.put(f.url(&format!("/drives/{DRIVE}/items/{id}/content"))).bearer_auth(&f.token).body("mine").send().await.expect("put");
+    f.knob(
+        "act",
+        json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "checkin"}),
+    )
+    .await;
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .body("mine")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(put.status(), StatusCode::OK);
     // Our own check-out does not lock us out.
-    let out = f.http.post(f.url(&format!("/drives/{DRIVE}/items/{id}/checkout"))).bearer_auth(&f.token).send().await.expect("checkout");
+    let out = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/items/{id}/checkout")))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .expect("checkout");
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let put = f.http.put(f.url(&format!("/drives/{DRIVE}/items/{id}/content"))).bearer_auth(&f.token).body("again").send().await.expect("put");
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .body("again")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(put.status(), StatusCode::OK);
 }
 
@@ -566,13 +740,20 @@ async fn versions_list_newest_first_and_restore_adds_a_version() {
     let item = f.item("Docs/plan.docx").await;
     let id = item["id"].as_str().expect("id");
     let versions = f.get_json(&format!("/drives/{DRIVE}/items/{id}/versions")).await;
-    let labels: Vec<&str> = versions["value"].as_array().expect("value").iter().filter_map(|v| v["id"].as_str()).collect();
+    let labels: Vec<&str> =
+        versions["value"].as_array().expect("value").iter().filter_map(|v| v["id"].as_str()).collect();
     assert_eq!(labels, vec!["3.0", "2.0", "1.0"]);
     let old = f.get(&format!("/drives/{DRIVE}/items/{id}/versions/1.0/content")).await;
     assert_eq!(old.status(), StatusCode::FOUND);
     let location = old.headers()["location"].to_str().expect("location").to_string();
     assert_eq!(&f.http.get(location).send().await.expect("get").bytes().await.expect("bytes")[..], b"first");
-    let restore = f.http.post(f.url(&format!("/drives/{DRIVE}/items/{id}/versions/1.0/restoreVersion"))).bearer_auth(&f.token).send().await.expect("restore");
+    let restore = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/items/{id}/versions/1.0/restoreVersion")))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .expect("restore");
     assert_eq!(restore.status(), StatusCode::NO_CONTENT);
     let versions = f.get_json(&format!("/drives/{DRIVE}/items/{id}/versions")).await;
     assert_eq!(versions["value"][0]["id"], "4.0");
@@ -599,7 +780,13 @@ async fn permissions_inherit_unless_broken() {
     assert_ne!(folder, unique);
     assert_eq!(unique[0]["grantedToV2"]["user"]["id"], "u2");
     assert!(inherited.as_array().expect("array").iter().all(|p| p.get("inheritedFrom").is_none()));
-    assert!(folder.as_array().expect("array").iter().any(|p| p["grantedToV2"]["siteGroup"]["displayName"] == "Marketing Owners"));
+    assert!(
+        folder
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|p| p["grantedToV2"]["siteGroup"]["displayName"] == "Marketing Owners")
+    );
     f.knob("act", json!({"user": "alice@contoso.com", "drive_id": DRIVE, "path": "Docs/plan.docx", "action": "break_inheritance", "permissions": [{"roles": ["read"], "user": "alice@contoso.com"}]})).await;
     assert_ne!(perms("Docs/plan.docx").await, folder);
 }
@@ -612,10 +799,24 @@ async fn list_item_fields_are_readable_and_only_writable_columns_change() {
     let fields = f.get_json(&format!("/drives/{DRIVE}/items/{id}/listItem?expand=fields")).await;
     assert_eq!(fields["fields"]["FileLeafRef"], "plan.docx");
     assert_eq!(fields["fields"]["_UIVersionString"], "3.0");
-    let ok = f.http.patch(f.url(&format!("/drives/{DRIVE}/items/{id}/listItem/fields"))).bearer_auth(&f.token).json(&json!({"Department": "Sales"})).send().await.expect("patch");
+    let ok = f
+        .http
+        .patch(f.url(&format!("/drives/{DRIVE}/items/{id}/listItem/fields")))
+        .bearer_auth(&f.token)
+        .json(&json!({"Department": "Sales"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(ok.json::<Value>().await.expect("json")["Department"], "Sales");
-    let read_only = f.http.patch(f.url(&format!("/drives/{DRIVE}/items/{id}/listItem/fields"))).bearer_auth(&f.token).json(&json!({"DocId": "X"})).send().await.expect("patch");
+    let read_only = f
+        .http
+        .patch(f.url(&format!("/drives/{DRIVE}/items/{id}/listItem/fields")))
+        .bearer_auth(&f.token)
+        .json(&json!({"DocId": "X"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(read_only.status(), StatusCode::BAD_REQUEST);
 }
 

@@ -45,13 +45,15 @@ async fn main() -> ExitCode {
     };
     let seed = match &args.seed {
         None => Seed::default(),
-        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Seed::from_json(&t)) {
-            Ok(seed) => seed,
-            Err(e) => {
-                eprintln!("cannot read seed {}: {e}", path.display());
-                return ExitCode::from(2);
+        Some(path) => {
+            match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Seed::from_json(&t)) {
+                Ok(seed) => seed,
+                Err(e) => {
+                    eprintln!("cannot read seed {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
     };
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(scaidrive_connectors::graph_emulator::TlsFiles { cert, key }),

@@ -38,7 +38,8 @@ impl IntoResponse for FaultAction {
                 GraphError::throttled(status, retry_after).into_response()
             }
             FaultAction::Fail(status) => {
-                GraphError::internal(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).into_response()
+                GraphError::internal(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                    .into_response()
             }
             FaultAction::Unauthorized => {
                 GraphError::unauthenticated("Access token has expired or is not yet valid.").into_response()
@@ -96,28 +97,98 @@ impl Faults {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "knob", rename_all = "snake_case")]
 pub enum Knob {
-    Throttle { count: u32, #[serde(default = "s429")] status: u16, #[serde(default)] retry_after: Option<u64>, #[serde(default)] method: Option<String>, #[serde(default)] path: Option<String> },
-    Fail { count: u32, #[serde(default = "s500")] status: u16, #[serde(default)] method: Option<String>, #[serde(default)] path: Option<String> },
-    Unauthorized { count: u32 },
-    Delay { ms: u64, #[serde(default)] count: Option<u32>, #[serde(default)] method: Option<String>, #[serde(default)] path: Option<String> },
+    Throttle {
+        count: u32,
+        #[serde(default = "s429")]
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    Fail {
+        count: u32,
+        #[serde(default = "s500")]
+        status: u16,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    Unauthorized {
+        count: u32,
+    },
+    Delay {
+        ms: u64,
+        #[serde(default)]
+        count: Option<u32>,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
     ClearFaults,
-    ExpireTokens { #[serde(default)] client_id: Option<String> },
-    TokenLifetime { seconds: i64 },
-    RevokeSecret { client_id: String, #[serde(default)] value: Option<String> },
-    AddSecret { client_id: String, value: String },
-    ExpireSecret { client_id: String, #[serde(default)] value: Option<String> },
-    Consent { client_id: String, granted: bool },
-    RevokeRefreshTokens { #[serde(default)] client_id: Option<String> },
-    InvalidateDelta { drive_id: String, #[serde(default)] code: Option<String> },
-    DeltaShape { child_first: bool },
-    SubfolderDelta { enabled: bool },
-    RejectAuthOnUpload { enabled: bool },
-    PartialFragment { bytes: u64 },
+    ExpireTokens {
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    TokenLifetime {
+        seconds: i64,
+    },
+    RevokeSecret {
+        client_id: String,
+        #[serde(default)]
+        value: Option<String>,
+    },
+    AddSecret {
+        client_id: String,
+        value: String,
+    },
+    ExpireSecret {
+        client_id: String,
+        #[serde(default)]
+        value: Option<String>,
+    },
+    Consent {
+        client_id: String,
+        granted: bool,
+    },
+    RevokeRefreshTokens {
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    InvalidateDelta {
+        drive_id: String,
+        #[serde(default)]
+        code: Option<String>,
+    },
+    DeltaShape {
+        child_first: bool,
+    },
+    SubfolderDelta {
+        enabled: bool,
+    },
+    RejectAuthOnUpload {
+        enabled: bool,
+    },
+    PartialFragment {
+        bytes: u64,
+    },
     ExpireUploadSessions,
-    AdvanceClock { seconds: i64 },
+    AdvanceClock {
+        seconds: i64,
+    },
     ResetCounters,
     /// Act as a seeded user on the item at `path` of `drive_id`.
-    Act { user: String, drive_id: String, path: String, #[serde(flatten)] action: Action },
+    Act {
+        user: String,
+        drive_id: String,
+        path: String,
+        #[serde(flatten)]
+        action: Action,
+    },
 }
 
 fn s429() -> u16 {
@@ -131,15 +202,25 @@ fn s500() -> u16 {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Create or overwrite a file (a new version).
-    Upload { text: String },
+    Upload {
+        text: String,
+    },
     Mkdir,
-    Rename { new_name: String },
-    Move { to_folder: String },
+    Rename {
+        new_name: String,
+    },
+    Move {
+        to_folder: String,
+    },
     Delete,
     Checkout,
     Checkin,
-    SetFields { fields: serde_json::Map<String, Value> },
-    BreakInheritance { permissions: Vec<PermissionSpec> },
+    SetFields {
+        fields: serde_json::Map<String, Value>,
+    },
+    BreakInheritance {
+        permissions: Vec<PermissionSpec>,
+    },
     RestoreInheritance,
 }
 
@@ -207,7 +288,9 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
         Knob::RevokeSecret { client_id, value } => {
             app_mut(world, &client_id)?.secrets.retain(|s| value.as_ref().is_some_and(|v| v != &s.value));
         }
-        Knob::AddSecret { client_id, value } => app_mut(world, &client_id)?.secrets.push(Secret { value, expires: None }),
+        Knob::AddSecret { client_id, value } => {
+            app_mut(world, &client_id)?.secrets.push(Secret { value, expires: None })
+        }
         Knob::ExpireSecret { client_id, value } => {
             for secret in &mut app_mut(world, &client_id)?.secrets {
                 if value.as_ref().is_none_or(|v| v == &secret.value) {
@@ -245,7 +328,14 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
 }
 
 /// Another user's change, made directly in the store as SharePoint's own UI would.
-fn act(world: &mut World, user: &str, drive_id: &str, path: &str, action: Action, now: time::OffsetDateTime) -> Result<Value, GraphError> {
+fn act(
+    world: &mut World,
+    user: &str,
+    drive_id: &str,
+    path: &str,
+    action: Action,
+    now: time::OffsetDateTime,
+) -> Result<Value, GraphError> {
     let user = world.user(user).cloned().ok_or_else(|| GraphError::invalid_request(format!("unknown user {user}")))?;
     let actor = Actor { user: Some(user), app: None };
     let permissions = match &action {

@@ -98,7 +98,9 @@ impl Caller {
         let has = |names: &[&str]| self.permissions.iter().any(|p| names.contains(&p.as_str()));
         let write = ["Sites.ReadWrite.All", "Sites.Manage.All", "Sites.FullControl.All", "Files.ReadWrite.All"];
         let ok = match need {
-            Need::Read => has(&write) || has(&["Sites.Read.All", "Files.Read.All"]) || self.selected(world, site_id, false),
+            Need::Read => {
+                has(&write) || has(&["Sites.Read.All", "Files.Read.All"]) || self.selected(world, site_id, false)
+            }
             Need::Write => has(&write) || self.selected(world, site_id, true),
             Need::Users => has(&["User.Read.All", "User.ReadBasic.All", "Directory.Read.All"]),
             Need::Groups => has(&["Group.Read.All", "Directory.Read.All"]),
@@ -185,7 +187,10 @@ fn authenticate_client(
     let bad = |code: u32, text: &str| OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, text);
     if let Some(secret) = form.get("client_secret").cloned().or(basic_secret) {
         let Some(found) = app.secrets.iter().find(|s| s.value == secret) else {
-            return Err(bad(7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."));
+            return Err(bad(
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            ));
         };
         if found.expires.is_some_and(|e| e <= now) {
             return Err(bad(7000222, "The provided client secret keys are expired."));
@@ -277,7 +282,13 @@ fn new_access_token(claims: &Value) -> String {
     format!("{head}.{body}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
-fn issue_access(world: &mut World, client_id: &str, user_id: Option<String>, permissions: Vec<String>, now: OffsetDateTime) -> (String, i64) {
+fn issue_access(
+    world: &mut World,
+    client_id: &str,
+    user_id: Option<String>,
+    permissions: Vec<String>,
+    now: OffsetDateTime,
+) -> (String, i64) {
     let lifetime = world.grants.access_lifetime;
     let expires = now + lifetime;
     let claims = json!({
@@ -288,17 +299,16 @@ fn issue_access(world: &mut World, client_id: &str, user_id: Option<String>, per
         "jti": random_token(""),
     });
     let token = new_access_token(&claims);
-    world.grants.access.insert(token.clone(), AccessGrant { client_id: client_id.to_string(), user_id, permissions, expires });
+    world
+        .grants
+        .access
+        .insert(token.clone(), AccessGrant { client_id: client_id.to_string(), user_id, permissions, expires });
     (token, lifetime.whole_seconds())
 }
 
 /// Scope strings to short permission names: `https://graph.microsoft.com/Sites.ReadWrite.All` -> `Sites.ReadWrite.All`.
 fn short_scopes(scope: &str) -> Vec<String> {
-    scope
-        .split_whitespace()
-        .map(|s| s.rsplit('/').next().unwrap_or(s).to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    scope.split_whitespace().map(|s| s.rsplit('/').next().unwrap_or(s).to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -325,11 +335,15 @@ fn token_inner(
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
     let basic = basic_secret(headers);
-    let client_id = form
-        .get("client_id")
-        .cloned()
-        .or_else(|| basic.as_ref().map(|(id, _)| id.clone()))
-        .ok_or_else(|| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."))?;
+    let client_id =
+        form.get("client_id").cloned().or_else(|| basic.as_ref().map(|(id, _)| id.clone())).ok_or_else(|| {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'client_id'.",
+            )
+        })?;
     let app = find_app(world, tenant, &client_id)?.clone();
     authenticate_client(world, &app, tenant, form, basic.map(|(_, s)| s), now)?;
     let scope = form.get("scope").cloned().unwrap_or_default();
@@ -337,38 +351,79 @@ fn token_inner(
         Some("client_credentials") => {
             let scopes: Vec<&str> = scope.split_whitespace().collect();
             if scopes.is_empty() {
-                return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."));
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'scope'.",
+                ));
             }
             if scopes.iter().any(|s| !s.ends_with("/.default")) {
-                return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")));
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    1002012,
+                    format!(
+                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
+                ));
             }
-            if scopes.iter().any(|s| !s.starts_with("https://graph.microsoft.com/") && !s.starts_with("00000003-0000-0000-c000-000000000000")) {
-                return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", 70011, format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.")));
+            if scopes.iter().any(|s| {
+                !s.starts_with("https://graph.microsoft.com/") && !s.starts_with("00000003-0000-0000-c000-000000000000")
+            }) {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    70011,
+                    format!(
+                        "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+                    ),
+                ));
             }
             // Without admin consent the request still succeeds, with a token that carries no roles (GRAPH.md 1.2).
             let roles = if app.admin_consent { app.roles.clone() } else { Vec::new() };
             let (token, lifetime) = issue_access(world, &client_id, None, roles, now);
-            Ok(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}))
+            Ok(
+                json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
+            )
         }
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
-            let grant = world.grants.codes.get_mut(&code).ok_or_else(|| invalid_grant(70000, "The provided authorization code is invalid."))?;
+            let grant = world
+                .grants
+                .codes
+                .get_mut(&code)
+                .ok_or_else(|| invalid_grant(70000, "The provided authorization code is invalid."))?;
             if grant.redeemed {
-                return Err(invalid_grant(54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."));
+                return Err(invalid_grant(
+                    54005,
+                    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                ));
             }
             if grant.expires <= now {
-                return Err(invalid_grant(70008, "The provided authorization code or refresh token has expired due to inactivity."));
+                return Err(invalid_grant(
+                    70008,
+                    "The provided authorization code or refresh token has expired due to inactivity.",
+                ));
             }
             if grant.client_id != client_id {
                 return Err(invalid_grant(70000, "The code was issued to another client."));
             }
             if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-                return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", 50148, "The redirect_uri does not match the one used in the authorization request."));
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    50148,
+                    "The redirect_uri does not match the one used in the authorization request.",
+                ));
             }
             if let Some(challenge) = &grant.code_challenge {
                 let verifier = form.get("code_verifier").cloned().unwrap_or_default();
                 if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-                    return Err(invalid_grant(501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
+                    return Err(invalid_grant(
+                        501481,
+                        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                    ));
                 }
             }
             grant.redeemed = true;
@@ -377,9 +432,17 @@ fn token_inner(
         }
         Some("refresh_token") => {
             let token = form.get("refresh_token").cloned().unwrap_or_default();
-            let grant = world.grants.refresh.get(&token).cloned().ok_or_else(|| invalid_grant(9002313, "Invalid request. Request is malformed or invalid."))?;
+            let grant = world
+                .grants
+                .refresh
+                .get(&token)
+                .cloned()
+                .ok_or_else(|| invalid_grant(9002313, "Invalid request. Request is malformed or invalid."))?;
             if grant.revoked {
-                return Err(invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."));
+                return Err(invalid_grant(
+                    50173,
+                    "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+                ));
             }
             if grant.expires <= now {
                 return Err(invalid_grant(700082, "The refresh token has expired due to inactivity."));
@@ -405,11 +468,21 @@ fn invalid_grant(code: u32, text: &str) -> OAuthError {
 }
 
 /// Delegated tokens: `scp` from the consented scopes; a rotated refresh token only with `offline_access`.
-fn issue_delegated(world: &mut World, client_id: &str, user_id: &str, scopes: Vec<String>, now: OffsetDateTime) -> Value {
-    let permissions: Vec<String> =
-        scopes.iter().filter(|s| !matches!(s.as_str(), "offline_access" | "openid" | "profile" | "email")).cloned().collect();
+fn issue_delegated(
+    world: &mut World,
+    client_id: &str,
+    user_id: &str,
+    scopes: Vec<String>,
+    now: OffsetDateTime,
+) -> Value {
+    let permissions: Vec<String> = scopes
+        .iter()
+        .filter(|s| !matches!(s.as_str(), "offline_access" | "openid" | "profile" | "email"))
+        .cloned()
+        .collect();
     let (token, lifetime) = issue_access(world, client_id, Some(user_id.to_string()), permissions.clone(), now);
-    let scope_text = permissions.iter().map(|p| format!("https://graph.microsoft.com/{p}")).collect::<Vec<_>>().join(" ");
+    let scope_text =
+        permissions.iter().map(|p| format!("https://graph.microsoft.com/{p}")).collect::<Vec<_>>().join(" ");
     let mut body = json!({
         "token_type": "Bearer",
         "scope": scope_text,
@@ -457,13 +530,19 @@ pub async fn authorize(
     let sep = if redirect_uri.contains('?') { '&' } else { '?' };
     let user_id = world.interactive_user.clone();
     let Some(user_id) = user_id.filter(|_| query.get("response_type").map(String::as_str) == Some("code")) else {
-        let target = format!("{redirect_uri}{sep}error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&state={}", encode(&state));
+        let target = format!(
+            "{redirect_uri}{sep}error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&state={}",
+            encode(&state)
+        );
         return found(&target);
     };
     let code = random_token("0.AQ");
     let challenge = query.get("code_challenge").cloned();
     if challenge.is_some() && query.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        let target = format!("{redirect_uri}{sep}error=invalid_request&error_description=AADSTS501491%3A+Invalid+code_challenge_method&state={}", encode(&state));
+        let target = format!(
+            "{redirect_uri}{sep}error=invalid_request&error_description=AADSTS501491%3A+Invalid+code_challenge_method&state={}",
+            encode(&state)
+        );
         return found(&target);
     }
     world.grants.codes.insert(

@@ -42,7 +42,9 @@ const DEVICE_NAMES: &[&str] = &["CON", "PRN", "AUX", "NUL"];
 
 /// SharePoint's naming rules (GRAPH.md 14), checked on every create, rename and upload.
 pub fn validate_name(drive: &Drive, parent: &str, name: &str, folder: bool) -> Result<(), GraphError> {
-    let invalid = |why: &str| GraphError::invalid_request(format!("The provided name is not valid: {why}.")).with_inner("invalidPath");
+    let invalid = |why: &str| {
+        GraphError::invalid_request(format!("The provided name is not valid: {why}.")).with_inner("invalidPath")
+    };
     if name.is_empty() {
         return Err(invalid("empty"));
     }
@@ -54,7 +56,9 @@ pub fn validate_name(drive: &Drive, parent: &str, name: &str, folder: bool) -> R
     }
     let upper = name.to_uppercase();
     let device = DEVICE_NAMES.contains(&upper.as_str())
-        || ((upper.starts_with("COM") || upper.starts_with("LPT")) && upper.len() == 4 && upper.as_bytes()[3].is_ascii_digit());
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit());
     if device || upper == ".LOCK" || upper == "DESKTOP.INI" || upper.contains("_VTI_") || name.starts_with("~$") {
         return Err(invalid("reserved name"));
     }
@@ -65,7 +69,11 @@ pub fn validate_name(drive: &Drive, parent: &str, name: &str, folder: bool) -> R
         return Err(invalid("'forms' is reserved at the library root"));
     }
     let parent_path = drive.path_of(parent);
-    let full = if parent_path.is_empty() { name.chars().count() } else { parent_path.chars().count() + 1 + name.chars().count() };
+    let full = if parent_path.is_empty() {
+        name.chars().count()
+    } else {
+        parent_path.chars().count() + 1 + name.chars().count()
+    };
     if full > 400 {
         return Err(GraphError::invalid_request("The path is too long.").with_inner("pathIsTooLong"));
     }
@@ -84,7 +92,13 @@ pub fn free_name(drive: &Drive, parent: &str, name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-fn item_response(world: &super::state::World, ctx: &Ctx, drive_id: &str, id: &str, status: StatusCode) -> Result<Response, GraphError> {
+fn item_response(
+    world: &super::state::World,
+    ctx: &Ctx,
+    drive_id: &str,
+    id: &str,
+    status: StatusCode,
+) -> Result<Response, GraphError> {
     let drive = world.drive(drive_id).ok_or_else(GraphError::not_found)?;
     let item = drive.item(id).ok_or_else(GraphError::not_found)?;
     Ok((status, axum::Json(item_json(world, drive, item, &Render::from_ctx(world, ctx, false)))).into_response())
@@ -104,10 +118,10 @@ pub fn update(world: &mut super::state::World, ctx: &Ctx, item: &ItemRef) -> Res
     let is_folder = found.is_folder();
     let new_parent = match &body["parentReference"] {
         Value::Object(reference) => {
-            if let Some(other) = reference.get("driveId").and_then(Value::as_str) {
-                if other != drive_id {
-                    return Err(GraphError::invalid_request("Cross-drive moves are not supported; use copy."));
-                }
+            if let Some(other) = reference.get("driveId").and_then(Value::as_str)
+                && other != drive_id
+            {
+                return Err(GraphError::invalid_request("Cross-drive moves are not supported; use copy."));
             }
             match reference.get("id").and_then(Value::as_str) {
                 Some("root") => Some(drive.root_id.clone()),
@@ -132,7 +146,8 @@ pub fn update(world: &mut super::state::World, ctx: &Ctx, item: &ItemRef) -> Res
         drive.rename_move(&id, name.as_deref(), new_parent.as_deref(), &actor, ctx.now).map_err(change_error)?;
     }
     if let Value::Object(info) = &body["fileSystemInfo"] {
-        let parse = |key: &str| info.get(key).and_then(Value::as_str).and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
+        let parse =
+            |key: &str| info.get(key).and_then(Value::as_str).and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
         if let Some(item) = drive.items.get_mut(&id) {
             if let Some(t) = parse("createdDateTime") {
                 item.fs_created = t;
@@ -214,8 +229,10 @@ mod tests {
     fn rename_picks_the_next_free_number() {
         let mut d = drive();
         let root = d.root_id.clone();
-        d.create(&root, "a.txt", Some(std::sync::Arc::new(vec![])), &Actor::system(), OffsetDateTime::UNIX_EPOCH).expect("a");
-        d.create(&root, "a 1.txt", Some(std::sync::Arc::new(vec![])), &Actor::system(), OffsetDateTime::UNIX_EPOCH).expect("a1");
+        d.create(&root, "a.txt", Some(std::sync::Arc::new(vec![])), &Actor::system(), OffsetDateTime::UNIX_EPOCH)
+            .expect("a");
+        d.create(&root, "a 1.txt", Some(std::sync::Arc::new(vec![])), &Actor::system(), OffsetDateTime::UNIX_EPOCH)
+            .expect("a1");
         assert_eq!(free_name(&d, &root, "a.txt"), "a 2.txt");
     }
 }

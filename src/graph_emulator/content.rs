@@ -95,21 +95,23 @@ pub async fn download(
     let world = emulator.lock();
     let token = query.get("token").map(String::as_str).unwrap_or("");
     let Some((drive, item, version)) = verify_download(&world.url_key, token, now) else {
-        return GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "The download URL is invalid or has expired.")
-            .with_inner("expiredToken")
-            .into_response();
+        return GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "The download URL is invalid or has expired.",
+        )
+        .with_inner("expiredToken")
+        .into_response();
     };
     let Some(found) = world.drive(&drive).and_then(|d| d.item(&item)) else {
         return GraphError::not_found().into_response();
     };
     let content = match (&found.body, version) {
         (super::state::Body::File { content, .. }, None) => content.clone(),
-        (super::state::Body::File { versions, .. }, Some(label)) => {
-            match versions.iter().find(|v| v.label == label) {
-                Some(v) => v.content.clone(),
-                None => return GraphError::not_found().into_response(),
-            }
-        }
+        (super::state::Body::File { versions, .. }, Some(label)) => match versions.iter().find(|v| v.label == label) {
+            Some(v) => v.content.clone(),
+            None => return GraphError::not_found().into_response(),
+        },
         _ => return GraphError::not_found().into_response(),
     };
     drop(world);
@@ -132,9 +134,12 @@ fn serve_range(content: &Arc<Vec<u8>>, range: Option<&str>) -> Response {
     match parsed {
         Some((s, e)) if s < len => {
             let body = content[s as usize..=e as usize].to_vec();
-            (StatusCode::PARTIAL_CONTENT, [(header::CONTENT_RANGE, format!("bytes {s}-{e}/{len}"))], body).into_response()
+            (StatusCode::PARTIAL_CONTENT, [(header::CONTENT_RANGE, format!("bytes {s}-{e}/{len}"))], body)
+                .into_response()
         }
-        Some(_) => (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{len}"))]).into_response(),
+        Some(_) => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{len}"))]).into_response()
+        }
         // A range the service cannot serve gets the whole body.
         None => (StatusCode::OK, content.as_ref().clone()).into_response(),
     }
@@ -150,13 +155,18 @@ fn check_if_match(ctx: &Ctx, etag: &str, ctag: &str) -> Result<(), GraphError> {
 /// `PUT …/content`: simple upload; 201 for a new file, 200 for a replaced one.
 pub fn put_content(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response, GraphError> {
     if ctx.body.len() as u64 > world.max_simple_upload {
-        return Err(GraphError::new(StatusCode::PAYLOAD_TOO_LARGE, "requestTooLarge", "The request is too large for a simple upload; use an upload session."));
+        return Err(GraphError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "requestTooLarge",
+            "The request is too large for a simple upload; use an upload session.",
+        ));
     }
     let (drive_id, parent, name, existing) = resolve_target(world, ctx, item)?;
     let behaviour = ctx.query.get("@microsoft.graph.conflictBehavior").map(String::as_str).unwrap_or("replace");
     let content = Arc::new(ctx.body.to_vec());
     let actor = ctx.caller.actor.clone();
-    let (id, created) = write_file(world, ctx, &drive_id, &parent, name.as_deref(), existing, behaviour, content, &actor)?;
+    let (id, created) =
+        write_file(world, ctx, &drive_id, &parent, name.as_deref(), existing, behaviour, content, &actor)?;
     let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
     let found = drive.item(&id).ok_or_else(GraphError::not_found)?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -194,7 +204,9 @@ fn write_file(
             "fail" => Err(GraphError::name_exists()),
             "rename" => {
                 let fresh = free_name(drive, parent, name);
-                let id = drive.create(parent, &fresh, Some(content.clone()), actor, ctx.now).map_err(super::changes::change_error)?;
+                let id = drive
+                    .create(parent, &fresh, Some(content.clone()), actor, ctx.now)
+                    .map_err(super::changes::change_error)?;
                 Ok((id, true))
             }
             _ => {
@@ -204,7 +216,9 @@ fn write_file(
         },
         (None, Some(name)) => {
             validate_name(drive, parent, name, false)?;
-            let id = drive.create(parent, name, Some(content.clone()), actor, ctx.now).map_err(super::changes::change_error)?;
+            let id = drive
+                .create(parent, name, Some(content.clone()), actor, ctx.now)
+                .map_err(super::changes::change_error)?;
             Ok((id, true))
         }
         (None, None) => Err(GraphError::not_found()),
@@ -322,14 +336,19 @@ fn upload_inner(
         return Err(GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "The upload URL token is invalid."));
     }
     if now >= session.token_expires {
-        return Err(GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "The upload URL has expired.").with_inner("expiredToken"));
+        return Err(GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "The upload URL has expired.")
+            .with_inner("expiredToken"));
     }
     if now >= session.expires {
         world.sessions.remove(id);
         return Err(session_gone());
     }
     if world.faults.reject_auth_on_upload && headers.contains_key(header::AUTHORIZATION) {
-        return Err(GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authorization must not be sent to the upload URL."));
+        return Err(GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authorization must not be sent to the upload URL.",
+        ));
     }
     match *method {
         Method::GET => Ok(axum::Json(status_json(session)).into_response()),
@@ -349,7 +368,13 @@ fn upload_inner(
     }
 }
 
-fn put_fragment(world: &mut World, id: &str, headers: &HeaderMap, body: Bytes, now: OffsetDateTime) -> Result<Response, GraphError> {
+fn put_fragment(
+    world: &mut World,
+    id: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    now: OffsetDateTime,
+) -> Result<Response, GraphError> {
     let range = headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let parsed = range.strip_prefix("bytes ").and_then(|r| {
         let (span, total) = r.split_once('/')?;
@@ -357,14 +382,22 @@ fn put_fragment(world: &mut World, id: &str, headers: &HeaderMap, body: Bytes, n
         Some((start.parse::<u64>().ok()?, end.parse::<u64>().ok()?, total.parse::<u64>().ok()?))
     });
     let Some((start, end, total)) = parsed.filter(|(s, e, t)| s <= e && e < t) else {
-        return Err(GraphError::invalid_request("The Content-Range header is missing or malformed.").with_inner("invalidContentRangeHeader"));
+        return Err(GraphError::invalid_request("The Content-Range header is missing or malformed.")
+            .with_inner("invalidContentRangeHeader"));
     };
     let length = end - start + 1;
     if length > MAX_FRAGMENT {
-        return Err(GraphError::new(StatusCode::PAYLOAD_TOO_LARGE, "requestTooLarge", "Fragments must be smaller than 60 MiB."));
+        return Err(GraphError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "requestTooLarge",
+            "Fragments must be smaller than 60 MiB.",
+        ));
     }
     if body.len() as u64 != length {
-        return Err(GraphError::invalid_range("fragmentLengthMismatch", "The Content-Range length does not match the body."));
+        return Err(GraphError::invalid_range(
+            "fragmentLengthMismatch",
+            "The Content-Range length does not match the body.",
+        ));
     }
     let partial = world.faults.partial_fragment.take();
     let session = world.sessions.get_mut(id).ok_or_else(session_gone)?;
@@ -379,7 +412,10 @@ fn put_fragment(world: &mut World, id: &str, headers: &HeaderMap, body: Bytes, n
         return Err(GraphError::invalid_range("fragmentOutOfOrder", "Fragments must be uploaded in order."));
     }
     if end + 1 < total && length % FRAGMENT_UNIT != 0 {
-        return Err(GraphError::invalid_range("fragmentLengthMismatch", "Fragments other than the last must be a multiple of 320 KiB."));
+        return Err(GraphError::invalid_range(
+            "fragmentLengthMismatch",
+            "Fragments other than the last must be a multiple of 320 KiB.",
+        ));
     }
     let accepted = partial.map_or(body.len(), |n| (n as usize).min(body.len()));
     session.received.extend_from_slice(&body[..accepted]);
@@ -414,7 +450,9 @@ fn commit(world: &mut World, id: &str, session: UploadSession, now: OffsetDateTi
                 "fail" => return Err(GraphError::name_exists()),
                 "rename" => {
                     let fresh = free_name(drive, &session.parent_id, name);
-                    let id = drive.create(&session.parent_id, &fresh, Some(content), &session.actor, now).map_err(super::changes::change_error)?;
+                    let id = drive
+                        .create(&session.parent_id, &fresh, Some(content), &session.actor, now)
+                        .map_err(super::changes::change_error)?;
                     (id, true)
                 }
                 _ => {
@@ -428,7 +466,9 @@ fn commit(world: &mut World, id: &str, session: UploadSession, now: OffsetDateTi
                 }
             },
             None => {
-                let id = drive.create(&session.parent_id, name, Some(content), &session.actor, now).map_err(super::changes::change_error)?;
+                let id = drive
+                    .create(&session.parent_id, name, Some(content), &session.actor, now)
+                    .map_err(super::changes::change_error)?;
                 (id, true)
             }
         },
@@ -438,7 +478,15 @@ fn commit(world: &mut World, id: &str, session: UploadSession, now: OffsetDateTi
     let drive = world.drive(&session.drive_id).ok_or_else(GraphError::not_found)?;
     let item = drive.item(&item_id).ok_or_else(GraphError::not_found)?;
     let base = world.public_base.clone();
-    let render = Render { base: &base, select: None, expand_list_item: false, expand_fields: false, for_delta: false, now, url_key: world.url_key };
+    let render = Render {
+        base: &base,
+        select: None,
+        expand_list_item: false,
+        expand_fields: false,
+        for_delta: false,
+        now,
+        url_key: world.url_key,
+    };
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(item_json(world, drive, item, &render))).into_response())
 }

@@ -72,7 +72,12 @@ fn resync(drive: &Drive, restart: String) -> GraphError {
     GraphError::new(StatusCode::GONE, &drive.resync_code, message).with_header(header::LOCATION, restart)
 }
 
-pub fn delta(world: &mut World, ctx: &Ctx, item: &ItemRef, function_token: Option<String>) -> Result<Response, GraphError> {
+pub fn delta(
+    world: &mut World,
+    ctx: &Ctx,
+    item: &ItemRef,
+    function_token: Option<String>,
+) -> Result<Response, GraphError> {
     let drive_id = resolve_drive(world, ctx, &item.drive, Need::Read)?;
     let (_, scope_id) = resolve_item(world, ctx, item, Need::Read)?;
     let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
@@ -141,10 +146,10 @@ pub fn delta(world: &mut World, ctx: &Ctx, item: &ItemRef, function_token: Optio
             ancestors.truncate(pos + 1);
         }
         for ancestor in ancestors {
-            if let Some(a) = drive.item(&ancestor) {
-                if emitted.insert(a.id.as_str()) {
-                    chain.push(item_json(world, drive, a, &render));
-                }
+            if let Some(a) = drive.item(&ancestor)
+                && emitted.insert(a.id.as_str())
+            {
+                chain.push(item_json(world, drive, a, &render));
             }
         }
         emitted.insert(it.id.as_str());

@@ -21,7 +21,11 @@ fn parse_startswith(filter: &str) -> Option<(String, String)> {
 fn matches(ctx: &Ctx, record: &Value) -> Result<bool, GraphError> {
     if let Some(filter) = ctx.option("filter") {
         let (prop, value) = parse_startswith(filter).ok_or_else(|| {
-            GraphError::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.")
+            GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                "Unsupported or invalid query filter clause specified.",
+            )
         })?;
         if !record[prop.as_str()].as_str().is_some_and(|s| s.to_lowercase().starts_with(&value)) {
             return Ok(false);
@@ -38,7 +42,9 @@ fn matches(ctx: &Ctx, record: &Value) -> Result<bool, GraphError> {
         let term = search.trim_matches('"');
         let (prop, word) = term.split_once(':').unwrap_or(("displayName", term));
         let word = word.to_lowercase();
-        let words_match = record[prop].as_str().is_some_and(|s| s.to_lowercase().split([' ', '.', '@', '-', '_']).any(|w| w.starts_with(&word)));
+        let words_match = record[prop]
+            .as_str()
+            .is_some_and(|s| s.to_lowercase().split([' ', '.', '@', '-', '_']).any(|w| w.starts_with(&word)));
         if !words_match {
             return Ok(false);
         }
@@ -47,7 +53,8 @@ fn matches(ctx: &Ctx, record: &Value) -> Result<bool, GraphError> {
 }
 
 fn respond(ctx: &Ctx, kind: &str, records: Vec<Value>) -> Result<Response, GraphError> {
-    let select: Option<Vec<String>> = ctx.option("select").map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
+    let select: Option<Vec<String>> =
+        ctx.option("select").map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
     let mut value = Vec::new();
     for record in records {
         if matches(ctx, &record)? {

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::auth::Need;
-use super::changes::{check_lock, change_error, validate_name};
+use super::changes::{change_error, check_lock, validate_name};
 use super::errors::GraphError;
 use super::items::{resolve_drive, resolve_item, time};
 use super::server::{Ctx, DriveRef, ItemRef, SiteRef};
@@ -125,10 +125,10 @@ pub fn list_item(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Respons
     let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
     let found = drive.item(&id).ok_or_else(GraphError::not_found)?;
     let mut v = list_item_json(drive, found, "");
-    if !ctx.option("expand").is_some_and(|e| e.contains("fields")) {
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("fields");
-        }
+    if !ctx.option("expand").is_some_and(|e| e.contains("fields"))
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.remove("fields");
     }
     Ok(axum::Json(v).into_response())
 }
@@ -140,7 +140,13 @@ pub fn fields(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response, 
     fields_of(world, ctx, &drive_id, &id)
 }
 
-pub fn list_item_by_list(world: &mut World, ctx: &Ctx, site: &SiteRef, list: &str, item: &str) -> Result<Response, GraphError> {
+pub fn list_item_by_list(
+    world: &mut World,
+    ctx: &Ctx,
+    site: &SiteRef,
+    list: &str,
+    item: &str,
+) -> Result<Response, GraphError> {
     let drive = drive_of_list(world, ctx, site, list)?;
     let id = drive
         .items
@@ -158,7 +164,9 @@ pub fn list_item_by_list(world: &mut World, ctx: &Ctx, site: &SiteRef, list: &st
 fn fields_of(world: &mut World, ctx: &Ctx, drive_id: &str, id: &str) -> Result<Response, GraphError> {
     if ctx.method == axum::http::Method::PATCH {
         let body = ctx.json_body()?;
-        let Value::Object(changes) = body else { return Err(GraphError::invalid_request("The body must be an object.")) };
+        let Value::Object(changes) = body else {
+            return Err(GraphError::invalid_request("The body must be an object."));
+        };
         let drive = world.drives.get_mut(drive_id).ok_or_else(GraphError::not_found)?;
         let found = drive.item(id).ok_or_else(GraphError::not_found)?;
         if ctx.header("if-match").is_some_and(|tag| tag != "*" && tag != found.etag()) {
@@ -170,7 +178,9 @@ fn fields_of(world: &mut World, ctx: &Ctx, drive_id: &str, id: &str) -> Result<R
             match column {
                 None => return Err(GraphError::invalid_request(format!("Field '{key}' is not recognized"))),
                 Some(c) if c.read_only => {
-                    return Err(GraphError::invalid_request(format!("Field '{key}' is read-only")).with_inner("fieldReadOnly"));
+                    return Err(
+                        GraphError::invalid_request(format!("Field '{key}' is read-only")).with_inner("fieldReadOnly")
+                    );
                 }
                 Some(_) => {}
             }

@@ -67,7 +67,8 @@ pub fn resolve_target(
         return Ok((drive, parent.unwrap_or_default(), None, Some(id)));
     };
     let (parent_segments, name) = segments.split_at(segments.len() - 1);
-    let parent_ref = ItemRef { drive: item.drive.clone(), base: item.base.clone(), path: Some(parent_segments.to_vec()) };
+    let parent_ref =
+        ItemRef { drive: item.drive.clone(), base: item.base.clone(), path: Some(parent_segments.to_vec()) };
     let (drive_id, parent) = resolve_item(world, ctx, &parent_ref, Need::Write)?;
     let name = name.first().cloned().unwrap_or_default();
     let existing = world.drive(&drive_id).and_then(|d| d.child_by_name(&parent, &name)).map(str::to_string);
@@ -77,10 +78,7 @@ pub fn resolve_target(
 pub fn identity_set(actor: &Actor) -> Value {
     let mut set = Map::new();
     if let Some(user) = &actor.user {
-        set.insert(
-            "user".into(),
-            json!({"email": user.mail, "id": user.id, "displayName": user.display_name}),
-        );
+        set.insert("user".into(), json!({"email": user.mail, "id": user.id, "displayName": user.display_name}));
     }
     if let Some((id, name)) = &actor.app {
         set.insert("application".into(), json!({"id": id, "displayName": name}));
@@ -191,7 +189,9 @@ pub fn item_json(world: &World, drive: &Drive, item: &Item, render: &Render) -> 
             if render.selected("publication") {
                 let label = versions.last().map(|v| v.label.clone()).unwrap_or_default();
                 let publication = match &item.checkout {
-                    Some(holder) => json!({"level": "checkout", "versionId": label, "checkedOutBy": identity_set(holder)}),
+                    Some(holder) => {
+                        json!({"level": "checkout", "versionId": label, "checkedOutBy": identity_set(holder)})
+                    }
                     None => json!({"level": "published", "versionId": label}),
                 };
                 v.insert("publication".into(), publication);
@@ -213,10 +213,10 @@ pub fn item_json(world: &World, drive: &Drive, item: &Item, render: &Render) -> 
     }
     if render.expand_list_item && item.parent_id.is_some() {
         let mut list_item = super::fields::list_item_json(drive, item, &web_url);
-        if !render.expand_fields {
-            if let Some(obj) = list_item.as_object_mut() {
-                obj.remove("fields");
-            }
+        if !render.expand_fields
+            && let Some(obj) = list_item.as_object_mut()
+        {
+            obj.remove("fields");
         }
         v.insert("listItem".into(), list_item);
     }
@@ -275,16 +275,15 @@ pub fn children(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response
     let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
     let folder = drive.item(&id).ok_or_else(GraphError::not_found)?;
     let top = page_size(ctx)?;
-    let after = match ctx.option("skiptoken").or_else(|| ctx.option("skipToken")) {
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| GraphError::invalid_request("Invalid skip token").with_inner("invalidQueryOption"))?,
-        ),
-        None => None,
-    };
+    let after =
+        match ctx.option("skiptoken").or_else(|| ctx.option("skipToken")) {
+            Some(token) => {
+                Some(URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+                    GraphError::invalid_request("Invalid skip token").with_inner("invalidQueryOption")
+                })?)
+            }
+            None => None,
+        };
     let render = Render::from_ctx(world, ctx, false);
     let mut value = Vec::new();
     let mut last_key = None;

@@ -23,8 +23,8 @@ mod permissions;
 pub mod seed;
 mod server;
 mod sites;
-mod tls;
 pub mod state;
+mod tls;
 mod versions;
 
 #[path = "../sides/sharepoint/quickxor.rs"]
@@ -112,11 +112,8 @@ impl GraphEmulator {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = seed.public_base_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
         let world = seed.build(base_url.clone(), clock.now()).map_err(StartError::Seed)?;
-        let emulator = Emulator(Arc::new(Shared {
-            world: Mutex::new(world),
-            clock,
-            offset_seconds: AtomicI64::new(0),
-        }));
+        let emulator =
+            Emulator(Arc::new(Shared { world: Mutex::new(world), clock, offset_seconds: AtomicI64::new(0) }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let task = server::serve(emulator.clone(), listener, tls, stop_rx).map_err(StartError::Tls)?;
         Ok(EmulatorHandle { base_url, addr: local, emulator, stop: Some(stop_tx), task: Some(task) })
@@ -150,7 +147,13 @@ impl EmulatorHandle {
 
     /// Total Graph requests (token endpoint and knobs excluded).
     pub fn graph_requests(&self) -> u64 {
-        self.emulator.lock().counters.iter().filter(|(k, _)| k.contains(" /v1.0/") || k.contains("/_")).map(|(_, v)| v).sum()
+        self.emulator
+            .lock()
+            .counters
+            .iter()
+            .filter(|(k, _)| k.contains(" /v1.0/") || k.contains("/_"))
+            .map(|(_, v)| v)
+            .sum()
     }
 
     pub fn reset_counters(&self) {

@@ -268,7 +268,12 @@ impl Seed {
             world.grants.access_lifetime = time::Duration::seconds(seconds);
         }
         world.interactive_user = match &self.interactive_user {
-            Some(u) => Some(world.user(u).map(|u| u.id.clone()).ok_or_else(|| format!("interactive_user {u} is not a seeded user"))?),
+            Some(u) => Some(
+                world
+                    .user(u)
+                    .map(|u| u.id.clone())
+                    .ok_or_else(|| format!("interactive_user {u} is not a seeded user"))?,
+            ),
             None => None,
         };
         for app in &self.apps {
@@ -332,7 +337,11 @@ pub fn permission_from_spec(world: &World, spec: &PermissionSpec) -> Result<Perm
         let u = world.user(user).ok_or_else(|| format!("permission names unknown user {user}"))?;
         json!({"user": {"id": u.id, "displayName": u.display_name, "email": u.mail}})
     } else if let Some(group) = &spec.group {
-        let g = world.groups.iter().find(|g| &g.id == group || &g.display_name == group).ok_or_else(|| format!("permission names unknown group {group}"))?;
+        let g = world
+            .groups
+            .iter()
+            .find(|g| &g.id == group || &g.display_name == group)
+            .ok_or_else(|| format!("permission names unknown group {group}"))?;
         json!({"group": {"id": g.id, "displayName": g.display_name, "email": g.mail}})
     } else if let Some(site_group) = &spec.site_group {
         json!({"siteGroup": {"id": format!("{}", site_group.len() + 2), "displayName": site_group, "loginName": site_group}})
@@ -360,7 +369,12 @@ fn actor_for(world: &World, user: Option<&String>) -> Result<Actor, String> {
 }
 
 /// Create the folders of `path` that are missing below the root; returns the deepest folder's id.
-pub fn ensure_folders(drive: &mut Drive, segments: &[&str], actor: &Actor, now: OffsetDateTime) -> Result<String, String> {
+pub fn ensure_folders(
+    drive: &mut Drive,
+    segments: &[&str],
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<String, String> {
     let mut current = drive.root_id.clone();
     for segment in segments.iter().filter(|s| !s.is_empty()) {
         current = match drive.child_by_name(&current, segment) {
@@ -371,7 +385,13 @@ pub fn ensure_folders(drive: &mut Drive, segments: &[&str], actor: &Actor, now: 
     Ok(current)
 }
 
-fn build_drive(world: &World, id: String, site_id: String, seed: &SeedDrive, now: OffsetDateTime) -> Result<Drive, String> {
+fn build_drive(
+    world: &World,
+    id: String,
+    site_id: String,
+    seed: &SeedDrive,
+    now: OffsetDateTime,
+) -> Result<Drive, String> {
     let mut drive = Drive::new(id, seed.name.clone(), site_id, now);
     for c in &seed.columns {
         drive.columns.push(Column {
@@ -408,7 +428,9 @@ fn build_drive(world: &World, id: String, site_id: String, seed: &SeedDrive, now
         contents.push(current);
         let mut iter = contents.into_iter();
         let first = iter.next().unwrap_or_default();
-        let id = drive.create(&parent, name, Some(Arc::new(first)), &actor, now).map_err(|e| format!("{}: {e}", file.path))?;
+        let id = drive
+            .create(&parent, name, Some(Arc::new(first)), &actor, now)
+            .map_err(|e| format!("{}: {e}", file.path))?;
         for later in iter {
             drive.write_content(&id, Arc::new(later), &actor, now);
         }
@@ -449,7 +471,9 @@ fn generate_tree(drive: &mut Drive, spec: &Generate, now: OffsetDateTime) -> Res
         let folder = &folders[n % folders.len()];
         let mut bytes = vec![0u8; spec.size];
         rng.fill(bytes.as_mut_slice());
-        drive.create(folder, &format!("file-{n:06}.bin"), Some(Arc::new(bytes)), &actor, now).map_err(|e| e.to_string())?;
+        drive
+            .create(folder, &format!("file-{n:06}.bin"), Some(Arc::new(bytes)), &actor, now)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -334,11 +334,8 @@ fn parse_drive(drive: DriveRef, rest: &str) -> Result<Route, GraphError> {
     let (path, rest) = match rest.strip_prefix(':') {
         Some(after) => {
             let end = after.find(':').unwrap_or(after.len());
-            let segments = after[..end]
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(percent_decode)
-                .collect::<Result<Vec<_>, _>>()?;
+            let segments =
+                after[..end].split('/').filter(|s| !s.is_empty()).map(percent_decode).collect::<Result<Vec<_>, _>>()?;
             (Some(segments), after.get(end + 1..).unwrap_or(""))
         }
         None => (None, rest),
@@ -419,7 +416,8 @@ impl Ctx {
         if self.body.is_empty() {
             return Ok(serde_json::Value::Object(Default::default()));
         }
-        serde_json::from_slice(&self.body).map_err(|_| GraphError::invalid_request("Invalid request body: malformed JSON."))
+        serde_json::from_slice(&self.body)
+            .map_err(|_| GraphError::invalid_request("Invalid request body: malformed JSON."))
     }
 }
 
@@ -497,7 +495,11 @@ fn dispatch(world: &mut World, ctx: &Ctx, route: Route) -> Result<Response, Grap
 }
 
 fn method_not_allowed() -> GraphError {
-    GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "invalidRequest", "The HTTP method is not allowed on this resource.")
+    GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalidRequest",
+        "The HTTP method is not allowed on this resource.",
+    )
 }
 
 #[cfg(test)]
@@ -529,7 +531,13 @@ mod tests {
             ("/v1.0/drives/d/root/delta(token=%27abc%27)", Some("abc")),
         ] {
             let route = parse_route(path).expect("route");
-            assert_eq!(route, Route::Item(ItemRef { drive: DriveRef::Id("d".into()), base: ItemBase::Root, path: None }, ItemAction::Delta(token.map(String::from))));
+            assert_eq!(
+                route,
+                Route::Item(
+                    ItemRef { drive: DriveRef::Id("d".into()), base: ItemBase::Root, path: None },
+                    ItemAction::Delta(token.map(String::from))
+                )
+            );
         }
     }
 

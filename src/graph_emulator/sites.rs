@@ -14,11 +14,13 @@ pub fn resolve_site<'a>(world: &'a World, site: &SiteRef) -> Result<&'a Site, Gr
     let found = match site {
         SiteRef::Root => world.sites.iter().find(|s| s.path.is_empty()),
         // Ids are `{host},{guid},{guid}`; a bare host names that host's root site.
-        SiteRef::Id(id) => world.sites.iter().find(|s| s.id.eq_ignore_ascii_case(id) || (s.path.is_empty() && s.hostname.eq_ignore_ascii_case(id))),
-        SiteRef::Path { host, path } => world
+        SiteRef::Id(id) => world
             .sites
             .iter()
-            .find(|s| s.hostname.eq_ignore_ascii_case(host) && s.path.eq_ignore_ascii_case(path)),
+            .find(|s| s.id.eq_ignore_ascii_case(id) || (s.path.is_empty() && s.hostname.eq_ignore_ascii_case(id))),
+        SiteRef::Path { host, path } => {
+            world.sites.iter().find(|s| s.hostname.eq_ignore_ascii_case(host) && s.path.eq_ignore_ascii_case(path))
+        }
     };
     found.ok_or_else(GraphError::not_found)
 }
@@ -62,10 +64,12 @@ pub fn drive_json(world: &World, drive: &Drive) -> Value {
 }
 
 pub fn search(world: &mut World, ctx: &Ctx) -> Result<Response, GraphError> {
-    let query = ctx.query.get("search").or_else(|| ctx.query.get("$search")).map(|q| q.trim_matches('"').to_lowercase());
+    let query =
+        ctx.query.get("search").or_else(|| ctx.query.get("$search")).map(|q| q.trim_matches('"').to_lowercase());
     let Some(query) = query else {
         // Listing all sites needs the search parameter on v1.0 for app-only callers.
-        return Err(GraphError::invalid_request("The request is missing the search query option.").with_inner("invalidQueryOption"));
+        return Err(GraphError::invalid_request("The request is missing the search query option.")
+            .with_inner("invalidQueryOption"));
     };
     let value: Vec<Value> = world
         .sites
@@ -83,9 +87,12 @@ pub fn search(world: &mut World, ctx: &Ctx) -> Result<Response, GraphError> {
     if value.is_empty() {
         // Either nothing matches or the caller may read nothing: the service answers an empty list either way,
         // but a token without roles is still refused.
-        ctx.caller.require(world, Need::Read, None).or_else(|e| if e.status.as_u16() == 403 { Ok(()) } else { Err(e) })?;
+        ctx.caller
+            .require(world, Need::Read, None)
+            .or_else(|e| if e.status.as_u16() == 403 { Ok(()) } else { Err(e) })?;
     }
-    Ok(axum::Json(json!({"@odata.context": format!("{}/v1.0/$metadata#sites", ctx.base), "value": value})).into_response())
+    Ok(axum::Json(json!({"@odata.context": format!("{}/v1.0/$metadata#sites", ctx.base), "value": value}))
+        .into_response())
 }
 
 pub fn get(world: &mut World, ctx: &Ctx, site: &SiteRef) -> Result<Response, GraphError> {
@@ -97,8 +104,10 @@ pub fn get(world: &mut World, ctx: &Ctx, site: &SiteRef) -> Result<Response, Gra
 pub fn drives(world: &mut World, ctx: &Ctx, site: &SiteRef) -> Result<Response, GraphError> {
     let site = resolve_site(world, site)?;
     ctx.caller.require(world, Need::Read, Some(&site.id))?;
-    let value: Vec<Value> = site.drive_ids.iter().filter_map(|d| world.drive(d)).map(|d| drive_json(world, d)).collect();
-    Ok(axum::Json(json!({"@odata.context": format!("{}/v1.0/$metadata#drives", ctx.base), "value": value})).into_response())
+    let value: Vec<Value> =
+        site.drive_ids.iter().filter_map(|d| world.drive(d)).map(|d| drive_json(world, d)).collect();
+    Ok(axum::Json(json!({"@odata.context": format!("{}/v1.0/$metadata#drives", ctx.base), "value": value}))
+        .into_response())
 }
 
 pub fn drive(world: &mut World, ctx: &Ctx, drive: &DriveRef) -> Result<Response, GraphError> {

@@ -422,12 +422,7 @@ impl Drive {
             *hash = quick_xor_hash(&content);
             *current = content.clone();
             let major = versions.len() + 1;
-            versions.push(Version {
-                label: format!("{major}.0"),
-                content,
-                modified: now,
-                modified_by: actor.clone(),
-            });
+            versions.push(Version { label: format!("{major}.0"), content, modified: now, modified_by: actor.clone() });
         }
         item.size = new;
         item.etag_n += 1;
@@ -462,10 +457,10 @@ impl Drive {
         if parent == id || self.ancestors(&parent).iter().any(|a| a == id) {
             return Err(ChangeError::IntoItself);
         }
-        if let Some(existing) = self.child_by_name(&parent, &name) {
-            if existing != id {
-                return Err(ChangeError::NameExists);
-            }
+        if let Some(existing) = self.child_by_name(&parent, &name)
+            && existing != id
+        {
+            return Err(ChangeError::NameExists);
         }
         if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(&old_parent) {
             children.remove(&child_key(&old_name));

@@ -14,7 +14,12 @@ use super::items::{identity_set, resolve_item, time};
 use super::server::{Ctx, ItemRef};
 use super::state::{Body, Version, World};
 
-fn versions_of<'a>(world: &'a World, ctx: &Ctx, item: &ItemRef, need: Need) -> Result<(String, String, &'a [Version]), GraphError> {
+fn versions_of<'a>(
+    world: &'a World,
+    ctx: &Ctx,
+    item: &ItemRef,
+    need: Need,
+) -> Result<(String, String, &'a [Version]), GraphError> {
     let (drive_id, id) = resolve_item(world, ctx, item, need)?;
     let found = world.drive(&drive_id).and_then(|d| d.item(&id)).ok_or_else(GraphError::not_found)?;
     match &found.body {
@@ -54,7 +59,8 @@ pub fn content(world: &mut World, ctx: &Ctx, item: &ItemRef, label: &str) -> Res
 
 pub fn restore(world: &mut World, ctx: &Ctx, item: &ItemRef, label: &str) -> Result<Response, GraphError> {
     let (drive_id, id, versions) = versions_of(world, ctx, item, Need::Write)?;
-    let content = versions.iter().find(|v| v.label == label).map(|v| v.content.clone()).ok_or_else(GraphError::not_found)?;
+    let content =
+        versions.iter().find(|v| v.label == label).map(|v| v.content.clone()).ok_or_else(GraphError::not_found)?;
     let drive = world.drives.get_mut(&drive_id).ok_or_else(GraphError::not_found)?;
     let found = drive.item(&id).ok_or_else(GraphError::not_found)?;
     check_lock(found, &ctx.caller.actor)?;
