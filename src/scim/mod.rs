@@ -18,5 +18,7 @@ pub mod list;
 pub mod members;
 pub(crate) mod normalize;
 pub mod patch;
+#[cfg(test)]
+mod replay;
 pub mod resource;
 pub mod schema;
