@@ -1,1 +1,5 @@
-//! Engine-level tests: SYNC.md tables, properties, crash injection.
+//! Engine-level tests through the real pipeline and in-memory sides: SYNC.md's tables cell by cell, conflicts,
+//! renames, names, filters, execution, properties over random histories, and crash injection.
+
+mod harness;
+mod table;
