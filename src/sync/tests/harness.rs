@@ -57,13 +57,23 @@ impl RunResult {
     }
 }
 
-struct Sink<'a> {
+pub struct TestSink<'a> {
     base: &'a mut BTreeMap<SyncPath, BaseRecord>,
     conflicts: &'a mut BTreeMap<SyncPath, ConflictRecord>,
     crashed: Arc<AtomicBool>,
 }
 
-impl BaseSink for Sink<'_> {
+impl<'a> TestSink<'a> {
+    pub fn new(
+        base: &'a mut BTreeMap<SyncPath, BaseRecord>,
+        conflicts: &'a mut BTreeMap<SyncPath, ConflictRecord>,
+        crashed: Arc<AtomicBool>,
+    ) -> Self {
+        Self { base, conflicts, crashed }
+    }
+}
+
+impl BaseSink for TestSink<'_> {
     async fn commit(&mut self, batch: Vec<BaseChange>) -> Result<(), SinkError> {
         if self.crashed.load(Ordering::SeqCst) {
             // The process is gone: nothing more reaches the database.
@@ -172,7 +182,7 @@ impl World {
         let now = self.now();
         let outcome = match &plan {
             Ok(plan) => {
-                let mut sink = Sink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
+                let mut sink = TestSink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
                 let executor = Executor::new(&self.source, &self.drive, &mut sink, &mut log, stop, now);
                 Some(block_on(executor.execute(plan)))
             }

@@ -2,4 +2,5 @@
 //! renames, names, filters, execution, properties over random histories, and crash injection.
 
 mod harness;
+mod conflicts;
 mod table;
