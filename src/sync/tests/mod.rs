@@ -3,4 +3,5 @@
 
 mod harness;
 mod conflicts;
+mod renames;
 mod table;
