@@ -98,6 +98,10 @@ impl<S: Side> FaultySide<S> {
         self.lock().path_errors.push((op, SyncPath::new(path), code));
     }
 
+    pub fn clear_path_errors(&self) {
+        self.lock().path_errors.clear();
+    }
+
     pub fn break_listing(&self, broken: bool) {
         self.lock().break_listing = broken;
     }
