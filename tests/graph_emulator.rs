@@ -864,3 +864,41 @@ async fn a_large_generated_library_enumerates_at_the_largest_page_size() {
     assert_eq!(pages, 1);
     assert_eq!(changes.iter().filter(|c| c.get("file").is_some()).count(), 10);
 }
+
+#[tokio::test]
+async fn the_token_endpoint_and_graph_are_served_over_tls_when_asked() {
+    let dir = std::env::temp_dir().join(format!("graph-emulator-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write key");
+    let clock = std::sync::Arc::new(scaidrive_connectors::clock::SystemClock);
+    let tls = scaidrive_connectors::graph_emulator::TlsFiles { cert, key };
+    let emulator = GraphEmulator::start_with(seed(), "127.0.0.1:0", clock, Some(tls)).await.expect("TLS emulator");
+    assert!(emulator.base_url.starts_with("https://"));
+    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
+    let http = reqwest::Client::builder().add_root_certificate(root).build().expect("client");
+    let discovery: Value = http
+        .get(format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", emulator.base_url))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(discovery["token_endpoint"], emulator.token_url(TENANT));
+    let token = http
+        .post(emulator.token_url(TENANT))
+        .form(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(token.status(), StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -316,9 +316,11 @@ pub async fn token(
     State(emulator): State<Emulator>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<HashMap<String, String>>,
+    body: axum::body::Bytes,
 ) -> Response {
     emulator.count("POST /{tenant}/oauth2/v2.0/token");
+    // Form fields, percent-decoded; unknown fields (MSAL's `client_info=1`, …) are ignored.
+    let form = super::server::parse_query(std::str::from_utf8(&body).ok());
     let now = emulator.now();
     let mut world = emulator.lock();
     match token_inner(&mut world, &tenant, &headers, &form, now) {

@@ -115,7 +115,7 @@ impl GraphEmulator {
         let emulator =
             Emulator(Arc::new(Shared { world: Mutex::new(world), clock, offset_seconds: AtomicI64::new(0) }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let task = server::serve(emulator.clone(), listener, tls, stop_rx).map_err(StartError::Tls)?;
+        let task = server::serve(emulator.clone(), listener, tls, stop_rx).await.map_err(StartError::Tls)?;
         Ok(EmulatorHandle { base_url, addr: local, emulator, stop: Some(stop_tx), task: Some(task) })
     }
 }

@@ -45,7 +45,7 @@ pub fn router(emulator: Emulator) -> Router {
 }
 
 /// Start serving; the task ends when `stop` fires.
-pub fn serve(
+pub async fn serve(
     emulator: Emulator,
     listener: tokio::net::TcpListener,
     tls: Option<TlsFiles>,
@@ -53,7 +53,7 @@ pub fn serve(
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let app = router(emulator);
     if let Some(files) = tls {
-        return super::tls::serve_tls(app, listener, &files, stop);
+        return super::tls::serve_tls(app, listener, &files, stop).await;
     }
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app)

@@ -1,16 +1,31 @@
-//! TLS for clients that insist on an https token endpoint (MSAL-based SDKs).
+//! TLS for clients that insist on an https token endpoint (MSAL-based SDKs such as azure-identity): the same
+//! router served through axum-server's rustls acceptor, with the ring provider the appliance uses.
 
-use std::sync::atomic::AtomicBool;
+use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 
 use super::server::TlsFiles;
 
-/// Serve `app` over TLS with the given certificate and key.
-pub fn serve_tls(
-    _app: axum::Router,
-    _listener: tokio::net::TcpListener,
+/// Serve `app` over TLS on `listener` until `stop` fires.
+pub async fn serve_tls(
+    app: Router,
+    listener: tokio::net::TcpListener,
     files: &TlsFiles,
-    _stop: tokio::sync::oneshot::Receiver<()>,
+    stop: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let _ = AtomicBool::new(false);
-    Err(format!("TLS is not built into this emulator yet ({})", files.cert.display()))
+    // Installing fails harmlessly when a provider is already installed (the appliance installs ring too).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .map_err(|e| format!("cannot load {} and {}: {e}", files.cert.display(), files.key.display()))?;
+    let listener = listener.into_std().map_err(|e| e.to_string())?;
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, config).map_err(|e| e.to_string())?.handle(handle.clone());
+    tokio::spawn(async move {
+        let _ = stop.await;
+        handle.graceful_shutdown(None);
+    });
+    Ok(tokio::spawn(async move {
+        let _ = server.serve(app.into_make_service()).await;
+    }))
 }
