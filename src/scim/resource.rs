@@ -80,7 +80,14 @@ pub struct ScimEmail {
     pub value: String,
     /// `work`, `home`, ... as the client labelled it.
     pub kind: Option<String>,
-    pub primary: bool,
+    /// As the client sent it: `Some(false)` reads back as `false`, unassigned stays unassigned.
+    pub primary: Option<bool>,
+}
+
+impl ScimEmail {
+    pub fn is_primary(&self) -> bool {
+        self.primary == Some(true)
+    }
 }
 
 /// The `urn:scaidrive:scim:User:role` values.
@@ -168,10 +175,10 @@ impl ScimUser {
         // RFC 7643 section 2.4: at most one primary value. Keep the first the client marked.
         let mut seen_primary = false;
         for e in &mut user.emails {
-            if e.primary && seen_primary {
-                e.primary = false;
+            if e.is_primary() && seen_primary {
+                e.primary = Some(false);
             }
-            seen_primary |= e.primary;
+            seen_primary |= e.is_primary();
         }
         Ok(user)
     }
@@ -183,7 +190,7 @@ impl ScimUser {
 
     /// The address ScaiDrive uses: the primary email, else the first.
     pub fn email(&self) -> Option<&str> {
-        self.emails.iter().find(|e| e.primary).or_else(|| self.emails.first()).map(|e| e.value.as_str())
+        self.emails.iter().find(|e| e.is_primary()).or_else(|| self.emails.first()).map(|e| e.value.as_str())
     }
 }
 
@@ -226,8 +233,8 @@ impl ScimUserRecord {
                 let mut m = Map::new();
                 m.insert("value".into(), Value::String(e.value.clone()));
                 insert_opt(&mut m, "type", &e.kind);
-                if e.primary {
-                    m.insert("primary".into(), Value::Bool(true));
+                if let Some(p) = e.primary {
+                    m.insert("primary".into(), Value::Bool(p));
                 }
                 Value::Object(m)
             });
@@ -296,11 +303,7 @@ pub(crate) fn insert_opt(m: &mut Map<String, Value>, key: &str, v: &Option<Strin
 
 fn email(v: &Value) -> ScimResult<ScimEmail> {
     let value = sub_text(v, "value").ok_or_else(|| ScimError::InvalidValue("every email needs a value".into()))?;
-    Ok(ScimEmail {
-        value,
-        kind: sub_text(v, "type"),
-        primary: v.get("primary").and_then(Value::as_bool).unwrap_or(false),
-    })
+    Ok(ScimEmail { value, kind: sub_text(v, "type"), primary: v.get("primary").and_then(Value::as_bool) })
 }
 
 #[cfg(test)]
@@ -388,7 +391,7 @@ pub(crate) mod tests {
             {"value": "a@x", "primary": true}, {"value": "b@x", "primary": "True"}
         ]}))
         .expect("valid");
-        assert_eq!(u.emails.iter().filter(|e| e.primary).count(), 1);
+        assert_eq!(u.emails.iter().filter(|e| e.is_primary()).count(), 1);
         assert_eq!(u.email(), Some("a@x"));
     }
 

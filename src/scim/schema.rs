@@ -148,6 +148,10 @@ impl AttrDef {
         self.mutability = Mutability::ReadOnly;
         self
     }
+    const fn immutable(mut self) -> Self {
+        self.mutability = Mutability::Immutable;
+        self
+    }
     const fn always(mut self) -> Self {
         self.returned = Returned::Always;
         self
@@ -302,10 +306,12 @@ pub static GROUP: Schema = Schema {
     attributes: &[
         AttrDef::new("displayName", Str, "The group's name.").required().unique(),
         AttrDef::new("members", Complex, "The members of the group.").multi().subs(&[
-            AttrDef::new("value", Str, "The member's id.").case_exact(),
-            AttrDef::new("$ref", Reference, "The member's URI.").case_exact().read_only().refs(&["User", "Group"]),
+            // Immutable as in RFC 7643 section 8.7.1: a member is added or removed, never edited. `$ref` is
+            // accepted on input, but the server derives it from `value`.
+            AttrDef::new("value", Str, "The member's id.").case_exact().immutable(),
+            AttrDef::new("$ref", Reference, "The member's URI.").case_exact().immutable().refs(&["User", "Group"]),
             AttrDef::new("display", Str, "The member's display name.").read_only(),
-            AttrDef::new("type", Str, "User or Group.").canonical(&["User", "Group"]),
+            AttrDef::new("type", Str, "User or Group.").immutable().canonical(&["User", "Group"]),
         ]),
     ],
 };

@@ -64,7 +64,7 @@ fn adding_a_work_email_to_a_user_without_one_creates_it() {
         &req(json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "a@work.example"}])),
     )
     .expect("patch");
-    assert_eq!(u.emails, vec![ScimEmail { value: "a@work.example".into(), kind: Some("work".into()), primary: false }]);
+    assert_eq!(u.emails, vec![ScimEmail { value: "a@work.example".into(), kind: Some("work".into()), primary: None }]);
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn marking_an_email_primary_clears_the_old_primary() {
     )
     .expect("patch");
     assert_eq!(u.email(), Some("b@home"));
-    assert_eq!(u.emails.iter().filter(|e| e.primary).count(), 1);
+    assert_eq!(u.emails.iter().filter(|e| e.is_primary()).count(), 1);
 }
 
 #[test]
