@@ -108,6 +108,24 @@ impl MemorySide {
         if self.knobs.naming.case_insensitive { path.folded().to_owned() } else { path.as_str().to_owned() }
     }
 
+    /// On a case-insensitive side, the path spelled with the stored names of its existing ancestors (as SMB
+    /// reports a child under its folder's stored spelling).
+    fn canonical(&self, state: &State, path: &SyncPath) -> SyncPath {
+        if !self.knobs.naming.case_insensitive {
+            return path.clone();
+        }
+        let mut out = String::new();
+        for component in path.components() {
+            let candidate = if out.is_empty() { component.to_owned() } else { format!("{out}/{component}") };
+            let candidate = SyncPath::new(candidate);
+            out = match state.nodes.get(&self.key(&candidate)) {
+                Some(node) if candidate.as_str().len() < path.as_str().len() => node.path.as_str().to_owned(),
+                _ => candidate.as_str().to_owned(),
+            };
+        }
+        SyncPath::new(out)
+    }
+
     fn truncate(&self, t: OffsetDateTime) -> OffsetDateTime {
         let precision = self.knobs.mtime_precision.whole_nanoseconds().max(1);
         let nanos = t.unix_timestamp_nanos();
@@ -166,9 +184,9 @@ impl MemorySide {
 
     /// Creates or overwrites a file as a user would (parents created, no version kept).
     pub fn put_file(&self, path: &str, content: &[u8], modified: OffsetDateTime) {
-        let path = SyncPath::new(path);
         let modified = self.truncate(modified);
         let mut state = self.lock();
+        let path = self.canonical(&state, &SyncPath::new(path));
         if self.make_parents(&mut state, &path, modified).is_err() {
             return;
         }
@@ -198,8 +216,8 @@ impl MemorySide {
     }
 
     pub fn mkdir(&self, path: &str, modified: OffsetDateTime) {
-        let path = SyncPath::new(path);
         let mut state = self.lock();
+        let path = self.canonical(&state, &SyncPath::new(path));
         if self.make_parents(&mut state, &path, modified).is_err() {
             return;
         }
@@ -228,8 +246,8 @@ impl MemorySide {
 
     /// Renames as a user would: identity kept, content moves along. Refused if the target exists.
     pub fn rename(&self, from: &str, to: &str) -> bool {
-        let (from, to) = (SyncPath::new(from), SyncPath::new(to));
         let mut state = self.lock();
+        let (from, to) = (SyncPath::new(from), self.canonical(&state, &SyncPath::new(to)));
         let Some(node) = state.nodes.get(&self.key(&from)) else { return false };
         let from = node.path.clone();
         if self.key(&from) != self.key(&to) && state.nodes.contains_key(&self.key(&to)) {
@@ -346,6 +364,7 @@ impl Side for MemorySide {
         let (data, sha256) = collect_verified(content, request.size, request.sha256).await?;
         let modified = self.truncate(request.modified);
         let mut state = self.lock();
+        let path = self.canonical(&state, &path);
         let key = self.key(&path);
         // Recheck the destination right before the rename.
         match (&request.precondition, state.nodes.get(&key)) {
@@ -389,6 +408,7 @@ impl Side for MemorySide {
             return Err(SideError::new(ErrorCode::InvalidName, format!("'{to}' is not a valid name here")));
         }
         let mut state = self.lock();
+        let to = &self.canonical(&state, to);
         let node = state.nodes.get(&self.key(from)).ok_or_else(|| not_found(from))?;
         self.check(node, expect)?;
         let from = node.path.clone();
@@ -425,6 +445,7 @@ impl Side for MemorySide {
             return Err(SideError::new(ErrorCode::InvalidName, format!("'{path}' is not a valid name here")));
         }
         let mut state = self.lock();
+        let path = &self.canonical(&state, path);
         let key = self.key(path);
         if let Some(node) = state.nodes.get(&key) {
             return if node.kind == Kind::Folder {

@@ -137,11 +137,21 @@ struct Reconciler<'c> {
     group: Vec<Row>,
     prune: Vec<Prune>,
     deferred: Vec<Deferred>,
+    /// Fold groups listed under more than one spelling, with the spelling each side holds: a path under the
+    /// other spelling cannot be created on a case-insensitive side.
+    twins: HashMap<String, [Option<SyncPath>; 2]>,
 }
 
 impl<'c> Reconciler<'c> {
     fn new(ctx: &'c Context) -> Self {
-        Self { ctx, plan: Plan::default(), group: Vec::new(), prune: Vec::new(), deferred: Vec::new() }
+        Self {
+            ctx,
+            plan: Plan::default(),
+            group: Vec::new(),
+            prune: Vec::new(),
+            deferred: Vec::new(),
+            twins: HashMap::new(),
+        }
     }
 
     fn push(&mut self, source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) {
@@ -174,6 +184,11 @@ impl<'c> Reconciler<'c> {
 
     fn flush_group(&mut self) {
         let mut group = std::mem::take(&mut self.group);
+        if group.len() > 1 {
+            let spelling = |side: SideId| group.iter().find_map(|r| r.entry(side).map(|e| e.path.clone()));
+            let spellings = [spelling(SideId::Source), spelling(SideId::Drive)];
+            self.twins.insert(group[0].path.folded().to_owned(), spellings);
+        }
         let occupied: Vec<[bool; 2]> = if group.len() > 1 {
             (0..group.len())
                 .map(|i| {
@@ -289,6 +304,24 @@ impl<'c> Reconciler<'c> {
         self.plan
     }
 
+    /// Whether an ancestor of `path` is spelled differently on `side` (a case-insensitive side), so creating
+    /// `path` there would land under the other spelling.
+    fn under_case_twin(&self, side: SideId, path: &SyncPath) -> bool {
+        if self.twins.is_empty() || !self.ctx.naming(side).case_insensitive {
+            return false;
+        }
+        let mut ancestor = path.parent();
+        while let Some(a) = ancestor {
+            if let Some(spellings) = self.twins.get(a.folded())
+                && spellings[slot(side)].as_ref().is_some_and(|s| *s != a)
+            {
+                return true;
+            }
+            ancestor = a.parent();
+        }
+        false
+    }
+
     /// Which side's rename wins when both sides renamed the same entry to different names.
     fn rename_winner(&self) -> SideId {
         match (self.ctx.config.direction, self.ctx.config.strategy) {
@@ -369,13 +402,16 @@ impl<'c> Reconciler<'c> {
             let case_only = moving.path.same_folded(&target);
             let kind = if !rules.accepts(&target, moving.is_folder()) {
                 Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive && !case_only && deferred[at].occupied[slot(mover)] {
+            } else if rules.case_insensitive
+                && ((!case_only && deferred[at].occupied[slot(mover)]) || self.under_case_twin(mover, &target))
+            {
                 Some(ReportKind::CaseCollision)
             } else {
                 None
             };
             if let Some(kind) = kind {
                 // Neither half moves: the entry stays tracked at its old path on the side that kept it.
+                self.plan.reports.push(Report { path: base.path.clone(), side: Some(mover), kind });
                 self.plan.reports.push(Report { path: target, side: Some(mover), kind });
                 continue;
             }
@@ -435,7 +471,7 @@ impl<'c> Reconciler<'c> {
                 } else if rules.case_insensitive {
                     let folded = row.path.folded().to_owned();
                     let taken = claimed[slot(dest)].get(&folded).is_some_and(|p| *p != row.path);
-                    if d.occupied[slot(dest)] || taken {
+                    if d.occupied[slot(dest)] || taken || self.under_case_twin(dest, &row.path) {
                         Some(ReportKind::CaseCollision)
                     } else {
                         claimed[slot(dest)].insert(folded, row.path.clone());

@@ -4,5 +4,6 @@
 mod execution;
 mod harness;
 mod conflicts;
+mod props;
 mod renames;
 mod table;
