@@ -7,6 +7,7 @@
 //! which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
 //! the drive's reference counts do that (see `retention.rs`).
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,36 @@ const CHUNK: usize = 256 * 1024;
 
 /// The hex form of a content hash, as the API shows it.
 pub fn hash_hex(hash: &[u8; 32]) -> String {
-    hex::encode(hash)
+    ContentHash(*hash).to_string()
+}
+
+/// A SHA-256 content hash. Kept as bytes in entries and printed (as lowercase hex) only when serialised: a
+/// 1,000-entry listing page spent a fifth of its time formatting hashes eagerly.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl serde::Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A finished temp file waiting to be published under its hash name.

@@ -33,7 +33,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 pub use acl::{Access, Ace, AceSource, AceType, Caller, Membership, Permission, PrincipalId};
-pub use blobs::ContentReader;
+pub use blobs::{ContentHash, ContentReader};
 pub use content::{Precondition, WriteOptions};
 pub use entries::{EntryRef, MAX_PAGE, Page};
 pub use error::{DriveError, DriveResult};
@@ -119,7 +119,7 @@ pub struct Entry {
     pub kind: EntryKind,
     pub size: u64,
     /// SHA-256 of the content, hex; `None` for folders.
-    pub content_hash: Option<String>,
+    pub content_hash: Option<ContentHash>,
     pub etag: String,
     #[serde(with = "time::serde::rfc3339")]
     pub modified_at: OffsetDateTime,
@@ -151,7 +151,7 @@ impl Entry {
             Some(f) => (
                 EntryKind::File,
                 f.size,
-                Some(blobs::hash_hex(&f.hash)),
+                Some(ContentHash(f.hash)),
                 etag_of(f.version_id),
                 Some(f.version_id),
                 f.version_count,
@@ -180,8 +180,7 @@ impl Entry {
 
 /// The etag of a file whose current version is `v` (unquoted; the HTTP layer adds the quotes).
 fn etag_of(v: VersionId) -> String {
-    let text = v.to_string();
-    text.strip_prefix("ver_").unwrap_or(&text).to_owned()
+    ulid::Ulid::from_bytes(v.to_bytes()).to_string()
 }
 
 #[cfg(test)]

@@ -80,7 +80,12 @@ impl DrivePath {
     /// This path with one more component; `name` must already be valid (it comes from the store or from
     /// [`validate_name`]).
     pub fn child(&self, name: &str) -> DrivePath {
-        if self.is_root() { Self(format!("/{name}")) } else { Self(format!("{}/{name}", self.0)) }
+        let base = if self.is_root() { "" } else { self.0.as_str() };
+        let mut out = String::with_capacity(base.len() + 1 + name.len());
+        out.push_str(base);
+        out.push('/');
+        out.push_str(name);
+        Self(out)
     }
 
     /// True when `other` is this path or lies beneath it.

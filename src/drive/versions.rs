@@ -11,7 +11,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::blobs::{ContentReader, hash_hex};
+use super::blobs::{ContentHash, ContentReader};
 use super::content::{WriteOptions, link_content};
 use super::entries::{EntryRef, find};
 use super::error::{DriveError, DriveResult};
@@ -29,7 +29,7 @@ pub struct Version {
     pub id: VersionId,
     pub entry_id: EntryId,
     pub size: u64,
-    pub content_hash: String,
+    pub content_hash: ContentHash,
     #[serde(with = "time::serde::rfc3339")]
     pub modified_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -47,7 +47,7 @@ impl Version {
             id,
             entry_id,
             size: r.size,
-            content_hash: hash_hex(&r.hash),
+            content_hash: ContentHash(r.hash),
             modified_at: from_nanos(r.modified_at),
             created_at: from_nanos(r.created_at),
             author_id: r.author,
@@ -62,7 +62,7 @@ impl Version {
             id: f.version_id,
             entry_id: r.id,
             size: f.size,
-            content_hash: hash_hex(&f.hash),
+            content_hash: ContentHash(f.hash),
             modified_at: from_nanos(r.modified_at),
             created_at: from_nanos(f.stored_at),
             author_id: r.modified_by,
@@ -131,9 +131,7 @@ impl Drive {
             Some(p) => Version::past(record.id, version_id, p),
             None => Version::current(&record).ok_or_else(|| DriveError::NotAFile(record.id.to_string()))?,
         };
-        let mut hash = [0u8; 32];
-        hex::decode_to_slice(&version.content_hash, &mut hash).map_err(|_| DriveError::Corrupt("drive_versions"))?;
-        let reader = self.inner.blobs.open_blob(&hash)?;
+        let reader = self.inner.blobs.open_blob(&version.content_hash.0)?;
         Ok((version, reader))
     }
 
