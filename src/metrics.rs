@@ -25,4 +25,8 @@ fn describe() {
     metrics::describe_counter!("scaidrive_http_requests_total", "HTTP requests answered, by route and status");
     metrics::describe_histogram!("scaidrive_http_request_duration_seconds", "HTTP request latency, by route");
     metrics::describe_gauge!("scaidrive_up", "1 while the appliance is serving");
+    metrics::describe_counter!(
+        "scaidrive_tls_reloads_total",
+        "Certificate reload attempts after a file change, by result"
+    );
 }

@@ -54,8 +54,14 @@ impl ReloadingTls {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let watched: Vec<PathBuf> = [&tls.cert, &tls.key].iter().map(|p| p.to_path_buf()).collect();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // Only changes of content count: reading the files (ours included) raises access events too, and
+            // reacting to those would reload in a loop.
             let touches_ours = |event: &notify::Event| {
-                event.paths.iter().any(|p| watched.iter().any(|w| p.file_name() == w.file_name()))
+                let changed = matches!(
+                    event.kind,
+                    notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)
+                );
+                changed && event.paths.iter().any(|p| watched.iter().any(|w| p.file_name() == w.file_name()))
             };
             if event.as_ref().is_ok_and(touches_ours) {
                 let _ = tx.send(());
@@ -78,10 +84,12 @@ impl ReloadingTls {
                 match server_config(&tls) {
                     Ok(fresh) => {
                         reloading.reload_from_config(fresh);
+                        metrics::counter!("scaidrive_tls_reloads_total", "result" => "ok").increment(1);
                         tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded");
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "TLS certificate change not applied; still serving the previous one")
+                        metrics::counter!("scaidrive_tls_reloads_total", "result" => "error").increment(1);
+                        tracing::warn!(%error, "TLS certificate change not applied; still serving the previous one");
                     }
                 }
             }

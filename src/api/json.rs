@@ -33,18 +33,15 @@ fn field_error(path: String, message: String) -> FieldError {
     FieldError { field, message }
 }
 
+/// Parses in two steps so the code is right: first the syntax (`INVALID_JSON`), then the shape of the well-formed
+/// document (`VALIDATION_FAILED`). serde_json alone reports some type mismatches (a number for an enum) as
+/// syntax errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, inner.to_string())]),
-            _ => ApiError::InvalidJson(inner.to_string()),
-        }
-    })?;
-    de.end().map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    Ok(value)
+        ApiError::Validation(vec![field_error(path, e.into_inner().to_string())])
+    })
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {

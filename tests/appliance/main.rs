@@ -1,0 +1,12 @@
+//! Integration tests of the appliance through its public surfaces: the HTTP API and the command line. One test
+//! binary (each file under `tests/` links the crate again); the modules below group the behaviours.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod operations;
+mod principals;
+mod tls;
