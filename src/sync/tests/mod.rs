@@ -4,6 +4,7 @@
 mod execution;
 mod harness;
 mod conflicts;
-mod props;
+mod crash;
+pub mod props;
 mod renames;
 mod table;

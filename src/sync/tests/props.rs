@@ -93,6 +93,9 @@ pub fn checked_sync(w: &mut World, direction: Direction, strategy: Resolve) -> R
         "status {status:?}, events {:?}",
         run.events
     );
+    if std::env::var("SYNC_PROP_TRACE").is_ok() {
+        eprintln!("STATUS {status:?} {:?}", run.codes());
+    }
     if status != Some(RunStatus::Completed) {
         return Ok(());
     }
@@ -170,7 +173,7 @@ fn apply(w: &mut World, step: &Step, n: usize, direction: Direction, strategy: R
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn random_histories_keep_every_byte_converge_and_settle(
