@@ -216,6 +216,13 @@ impl SmbClient {
         &self.tree
     }
 
+    /// A second tree on this session: the server's `IPC$`, for RPC pipes (LSA lookups).
+    pub(crate) async fn connect_ipc(&self) -> Result<Tree, SmbError> {
+        let unc = UncPath::from_str(&format!(r"\\{}\IPC$", self.cfg.host))
+            .map_err(|e| SmbError::InvalidConfig(format!("bad host name: {e}")))?;
+        self.call("tree connect", "IPC$", self.session.tree_connect(&unc)).await
+    }
+
     /// Runs one SMB request under the call timeout and sorts its error for `path`.
     pub(crate) async fn call<T, F>(&self, op: &'static str, path: &str, fut: F) -> Result<T, SmbError>
     where
