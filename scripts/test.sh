@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the project, on a fresh Debian machine with only the Rust toolchain: it first installs what
+# the tests need (Samba from Debian's packages, Python checkers from PyPI), then checks formatting and lints, the
+# purity of the engine and SCIM modules, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+echo "== the sync engine and the SCIM protocol do no I/O"
+scripts/check-purity.sh
+echo "== cargo test"
+cargo test --all-targets --no-fail-fast
