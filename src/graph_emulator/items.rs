@@ -46,6 +46,8 @@ pub fn resolve_item(world: &World, ctx: &Ctx, item: &ItemRef, need: Need) -> Res
     let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
     let base = match &item.base {
         ItemBase::Root => drive.root_id.clone(),
+        // `items/root` is an alias of the root the SDKs use (`by_drive_item_id("root:/a/b:")`).
+        ItemBase::Id(id) if id == "root" => drive.root_id.clone(),
         ItemBase::Id(id) => drive.item(id).map(|i| i.id.clone()).ok_or_else(GraphError::not_found)?,
     };
     let id = match &item.path {

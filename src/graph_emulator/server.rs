@@ -327,15 +327,31 @@ fn parse_drive(drive: DriveRef, rest: &str) -> Result<Route, GraphError> {
         "root" => (ItemBase::Root, rest),
         "items" => {
             let (id, rest) = next_seg(rest)?;
-            (ItemBase::Id(percent_decode(id)?), rest)
+            let decoded = percent_decode(id)?;
+            if let Some((base_id, after)) = decoded.split_once(':') {
+                // The SDKs send `by_drive_item_id("root:/a/b:")` as one encoded segment (`root%3A%2Fa%2Fb%3A`);
+                // the service reads it as path addressing. Its names are decoded already.
+                let base = if base_id == "root" { ItemBase::Root } else { ItemBase::Id(base_id.to_string()) };
+                let tail = format!(":{after}{rest}");
+                return item_route(drive, base, &tail, false);
+            }
+            (ItemBase::Id(decoded), rest)
         }
         _ => return Err(not_found_route()),
     };
+    item_route(drive, base, rest, true)
+}
+
+/// The `:/path:` and action after an item's base; `decode` is false when the path was decoded already.
+fn item_route(drive: DriveRef, base: ItemBase, rest: &str, decode: bool) -> Result<Route, GraphError> {
     let (path, rest) = match rest.strip_prefix(':') {
         Some(after) => {
             let end = after.find(':').unwrap_or(after.len());
-            let segments =
-                after[..end].split('/').filter(|s| !s.is_empty()).map(percent_decode).collect::<Result<Vec<_>, _>>()?;
+            let segments = after[..end]
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| if decode { percent_decode(s) } else { Ok(s.to_string()) })
+                .collect::<Result<Vec<_>, _>>()?;
             (Some(segments), after.get(end + 1..).unwrap_or(""))
         }
         None => (None, rest),
@@ -518,6 +534,13 @@ mod tests {
             route,
             Route::SiteDrives(SiteRef::Path { host: "contoso.sharepoint.com".into(), path: "/sites/marketing".into() })
         );
+        let route = parse_route("/v1.0/drives/d/items/root%3A%2Fa%20b%2Fc.txt%3A/content").expect("route");
+        let expected = ItemRef {
+            drive: DriveRef::Id("d".into()),
+            base: ItemBase::Root,
+            path: Some(vec!["a b".into(), "c.txt".into()]),
+        };
+        assert_eq!(route, Route::Item(expected, ItemAction::Content));
         let route = parse_route("/v1.0/drives/d/items/X:/a/b").expect("route");
         assert!(matches!(route, Route::Item(ItemRef { path: Some(_), .. }, ItemAction::Get)));
     }
