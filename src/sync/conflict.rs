@@ -47,7 +47,12 @@ pub fn resolve(record: &ConflictRecord, choice: Resolution) -> Vec<Action> {
         Resolution::KeepSource => vec![copy(SideId::Source, source.clone(), drive.clone())],
         Resolution::KeepDrive => vec![copy(SideId::Drive, drive.clone(), source.clone())],
         Resolution::KeepBoth => {
-            vec![Action::KeepBoth { source: source.clone(), drive: drive.clone(), aside: SideId::Drive, both_sides: true }]
+            vec![Action::KeepBoth {
+                source: source.clone(),
+                drive: drive.clone(),
+                aside: SideId::Drive,
+                both_sides: true,
+            }]
         }
     }
 }

@@ -33,7 +33,8 @@ pub struct Row {
 
 impl Row {
     pub fn new(path: SyncPath, source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
-        let mut row = Row { path, source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None };
+        let mut row =
+            Row { path, source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None };
         row.fill_known_hashes();
         row
     }
@@ -84,6 +85,8 @@ impl Row {
 }
 
 /// What to do with a row.
+// One decision exists at a time, moved straight into the plan: boxing the action would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Nothing,
@@ -113,7 +116,11 @@ impl Change {
     }
 }
 
-fn classify(entry: Option<&Entry>, base: Option<(&SideState, Option<Sha256Digest>)>, sha: Option<Sha256Digest>) -> Change {
+fn classify(
+    entry: Option<&Entry>,
+    base: Option<(&SideState, Option<Sha256Digest>)>,
+    sha: Option<Sha256Digest>,
+) -> Change {
     match (entry, base) {
         (None, None) => Change::Absent,
         (Some(_), None) => Change::New,
@@ -279,11 +286,9 @@ fn conflict(row: &Row, strategy: Strategy) -> Decision {
         Strategy::DriveWins => transfer(row, SideId::Drive),
         Strategy::SourceWins => transfer(row, SideId::Source),
         Strategy::Manual => match (&row.source, &row.drive) {
-            (Some(s), Some(d)) => Decision::Act(Action::OpenConflict {
-                source: s.clone(),
-                drive: d.clone(),
-                base: row.base.clone(),
-            }),
+            (Some(s), Some(d)) => {
+                Decision::Act(Action::OpenConflict { source: s.clone(), drive: d.clone(), base: row.base.clone() })
+            }
             _ => Decision::Nothing,
         },
     }

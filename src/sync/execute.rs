@@ -24,16 +24,17 @@ use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId};
 use super::path::SyncPath;
 use super::plan::{Action, Plan};
 use super::side::{
-    ByteStream, Disposition, DriveSide, ErrorCode, Precondition, Side, SideError, VersionOrigin, WriteRequest,
-    Written,
+    ByteStream, Disposition, DriveSide, ErrorCode, Precondition, Side, SideError, VersionOrigin, WriteRequest, Written,
 };
 
 /// A change to the file-state records.
+// Batches are mostly `Put`s; boxing them would add an allocation per record for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BaseChange {
     Put(BaseRecord),
     Forget(SyncPath),
-    OpenConflict(ConflictRecord),
+    OpenConflict(Box<ConflictRecord>),
     SettleConflict(ConflictId),
 }
 
@@ -58,9 +59,14 @@ pub struct FileEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventResult {
     Done,
-    Failed { code: &'static str, message: String },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
     /// A note that changes nothing (case collision, invalid name, symlink, untracked, pending conflict).
-    Noted { code: &'static str },
+    Noted {
+        code: &'static str,
+    },
 }
 
 /// The job's counters.
@@ -109,7 +115,10 @@ pub enum RunStatus {
     CompletedWithErrors,
     /// Stopped between actions on request; a later run continues from what was recorded.
     Stopped,
-    Failed { code: &'static str, message: String },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +189,11 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         self.counters.files_scanned = plan.stats.source_listed.max(plan.stats.drive_listed);
         for report in &plan.reports {
             let code = report.kind.code();
-            self.observer.file_event(FileEvent { path: report.path.clone(), action: "report", result: EventResult::Noted { code } });
+            self.observer.file_event(FileEvent {
+                path: report.path.clone(),
+                action: "report",
+                result: EventResult::Noted { code },
+            });
         }
         for (path, error) in &plan.errors {
             self.fail(path, "hash", error);
@@ -196,7 +209,8 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             }
             match self.perform_with_retry(action).await {
                 Ok(()) => {
-                    let event = FileEvent { path: action.path().clone(), action: action.name(), result: EventResult::Done };
+                    let event =
+                        FileEvent { path: action.path().clone(), action: action.name(), result: EventResult::Done };
                     self.observer.file_event(event);
                 }
                 Err(Failure::Skip(error)) => {
@@ -216,8 +230,7 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             }
             self.observer.progress(&self.counters);
         }
-        let status =
-            if self.counters.error_count == 0 { RunStatus::Completed } else { RunStatus::CompletedWithErrors };
+        let status = if self.counters.error_count == 0 { RunStatus::Completed } else { RunStatus::CompletedWithErrors };
         self.finish(status).await
     }
 
@@ -324,7 +337,7 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
                     base: base.clone(),
                     opened_at: self.now,
                 };
-                self.batch.push(BaseChange::OpenConflict(record));
+                self.batch.push(BaseChange::OpenConflict(Box::new(record)));
                 self.counters.conflicts += 1;
             }
         }
@@ -365,7 +378,13 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
 
     /// KEEP_BOTH: the `aside` entry steps aside to a free `(conflict)` name (copied there on the other side too
     /// when `both_sides`), and the other side's entry takes the name on the `aside` side.
-    async fn keep_both(&mut self, source: &Entry, drive: &Entry, aside: SideId, both_sides: bool) -> Result<(), Failure> {
+    async fn keep_both(
+        &mut self,
+        source: &Entry,
+        drive: &Entry,
+        aside: SideId,
+        both_sides: bool,
+    ) -> Result<(), Failure> {
         let (a, o) = match aside {
             SideId::Source => (source, drive),
             SideId::Drive => (drive, source),

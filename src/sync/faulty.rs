@@ -33,7 +33,8 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 8] = [Op::Stat, Op::Hash, Op::Read, Op::Write, Op::Move, Op::Delete, Op::MakeFolder, Op::SaveVersion];
+    pub const ALL: [Op; 8] =
+        [Op::Stat, Op::Hash, Op::Read, Op::Write, Op::Move, Op::Delete, Op::MakeFolder, Op::SaveVersion];
 }
 
 /// Where, relative to the step, the crash happens.
@@ -181,11 +182,8 @@ impl<S: Side> Side for FaultySide<S> {
         let when = self.enter(Op::Write, &request.path)?;
         if when == Some(When::Midway) {
             // The temp file lands; the process dies before the rename.
-            let temp = WriteRequest {
-                path: temp_path(&request.path, 7),
-                precondition: Precondition::MustNotExist,
-                ..request
-            };
+            let temp =
+                WriteRequest { path: temp_path(&request.path, 7), precondition: Precondition::MustNotExist, ..request };
             let _ = self.inner.write(temp, content).await;
             self.crashed.store(true, Ordering::SeqCst);
             return Err(crash_error());

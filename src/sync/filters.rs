@@ -58,9 +58,8 @@ impl Compiled {
                 names.add(glob);
             }
         }
-        let build = |b: GlobSetBuilder| {
-            b.build().map_err(|e| FilterError { pattern: String::new(), reason: e.to_string() })
-        };
+        let build =
+            |b: GlobSetBuilder| b.build().map_err(|e| FilterError { pattern: String::new(), reason: e.to_string() });
         Ok(Self {
             extensions: set.extensions.iter().map(|e| e.trim_start_matches('.').to_lowercase()).collect(),
             names: build(names)?,
@@ -77,7 +76,7 @@ impl Compiled {
         match path.name().rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => {
                 let ext = ext.to_lowercase();
-                self.extensions.iter().any(|e| *e == ext)
+                self.extensions.contains(&ext)
             }
             _ => false,
         }

@@ -35,12 +35,22 @@ pub struct MemoryKnobs {
 impl MemoryKnobs {
     /// Like an SMB share: case-insensitive, Windows names, no hashes, nothing recoverable.
     pub fn smb_like() -> Self {
-        Self { naming: NamingRules::windows(), mtime_precision: Duration::nanoseconds(100), native_sha256: false, recoverable: false }
+        Self {
+            naming: NamingRules::windows(),
+            mtime_precision: Duration::nanoseconds(100),
+            native_sha256: false,
+            recoverable: false,
+        }
     }
 
     /// Like the drive: case-sensitive, any name, SHA-256 in listings, versions and trash.
     pub fn drive_like() -> Self {
-        Self { naming: NamingRules::permissive(), mtime_precision: Duration::milliseconds(1), native_sha256: true, recoverable: true }
+        Self {
+            naming: NamingRules::permissive(),
+            mtime_precision: Duration::milliseconds(1),
+            native_sha256: true,
+            recoverable: true,
+        }
     }
 
     /// Refuses the given names besides the usual rules.
@@ -161,7 +171,12 @@ impl MemorySide {
         for folder in ancestors.into_iter().rev() {
             match state.nodes.get(&self.key(&folder)) {
                 Some(n) if n.kind == Kind::Folder => {}
-                Some(_) => return Err(SideError::new(ErrorCode::AlreadyExists, format!("a file is in the way at '{folder}'"))),
+                Some(_) => {
+                    return Err(SideError::new(
+                        ErrorCode::AlreadyExists,
+                        format!("a file is in the way at '{folder}'"),
+                    ));
+                }
                 None => {
                     state.next_id += 1;
                     let node = Node {
@@ -203,7 +218,15 @@ impl MemorySide {
         }
         state.next_id += 1;
         let id = state.next_id;
-        let node = Node { path, id, kind: Kind::File, content: Arc::new(content.to_vec()), modified, attrs: Attributes::default(), generation };
+        let node = Node {
+            path,
+            id,
+            kind: Kind::File,
+            content: Arc::new(content.to_vec()),
+            modified,
+            attrs: Attributes::default(),
+            generation,
+        };
         state.nodes.insert(key, node);
     }
 
@@ -227,7 +250,18 @@ impl MemorySide {
         }
         state.next_id += 1;
         let id = state.next_id;
-        state.nodes.insert(key, Node { path, id, kind: Kind::Folder, content: Arc::default(), modified, attrs: Attributes::default(), generation: 0 });
+        state.nodes.insert(
+            key,
+            Node {
+                path,
+                id,
+                kind: Kind::Folder,
+                content: Arc::default(),
+                modified,
+                attrs: Attributes::default(),
+                generation: 0,
+            },
+        );
     }
 
     /// Deletes a file or a folder with its content, as a user would (nothing kept).
@@ -269,7 +303,8 @@ impl MemorySide {
             .collect();
         for key in moving {
             if let Some(mut node) = state.nodes.remove(&key) {
-                node.path = if node.path == *from { to.clone() } else { node.path.rebase(from, to).unwrap_or(node.path) };
+                node.path =
+                    if node.path == *from { to.clone() } else { node.path.rebase(from, to).unwrap_or(node.path) };
                 state.nodes.insert(self.key(&node.path), node);
             }
         }
@@ -396,7 +431,15 @@ impl Side for MemorySide {
             node
         } else {
             state.next_id += 1;
-            let node = Node { path, id: state.next_id, kind: Kind::File, content, modified, attrs: Attributes::default(), generation };
+            let node = Node {
+                path,
+                id: state.next_id,
+                kind: Kind::File,
+                content,
+                modified,
+                attrs: Attributes::default(),
+                generation,
+            };
             state.nodes.insert(key, node.clone());
             node
         };
@@ -457,14 +500,27 @@ impl Side for MemorySide {
         let modified = OffsetDateTime::UNIX_EPOCH;
         self.make_parents(&mut state, path, modified)?;
         state.next_id += 1;
-        let node = Node { path: path.clone(), id: state.next_id, kind: Kind::Folder, content: Arc::default(), modified, attrs: Attributes::default(), generation: 0 };
+        let node = Node {
+            path: path.clone(),
+            id: state.next_id,
+            kind: Kind::Folder,
+            content: Arc::default(),
+            modified,
+            attrs: Attributes::default(),
+            generation: 0,
+        };
         state.nodes.insert(key, node.clone());
         Ok(self.entry(&node))
     }
 }
 
 impl DriveSide for MemorySide {
-    async fn save_version(&self, path: &SyncPath, content: ByteStream, _origin: VersionOrigin) -> Result<(), SideError> {
+    async fn save_version(
+        &self,
+        path: &SyncPath,
+        content: ByteStream,
+        _origin: VersionOrigin,
+    ) -> Result<(), SideError> {
         use futures::StreamExt;
         let mut data = Vec::new();
         let mut content = content;

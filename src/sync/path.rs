@@ -29,11 +29,7 @@ pub struct SyncPath {
 /// Case-folds a name or path for comparison: NFC, then lowercase. ASCII takes a fast path.
 pub fn fold(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        }
+        if s.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(s.to_ascii_lowercase()) } else { Cow::Borrowed(s) }
     } else {
         let lowered: String = s.nfc().flat_map(char::to_lowercase).collect();
         if lowered == s { Cow::Borrowed(s) } else { Cow::Owned(lowered) }
@@ -184,10 +180,7 @@ mod tests {
 
     #[test]
     fn names_differing_in_case_sit_next_to_each_other() {
-        assert_eq!(
-            sorted(vec!["a/x", "B", "A/x", "a", "A", "b"]),
-            vec!["A", "a", "A/x", "a/x", "B", "b"]
-        );
+        assert_eq!(sorted(vec!["a/x", "B", "A/x", "a", "A", "b"]), vec!["A", "a", "A/x", "a/x", "B", "b"]);
     }
 
     #[test]

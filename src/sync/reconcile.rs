@@ -44,8 +44,7 @@ impl Context {
         open_conflicts: HashMap<SyncPath, ConflictId>,
     ) -> Result<Self, FilterError> {
         let s = &config.settings;
-        let filters =
-            Filters::new(&s.include_patterns, &s.exclude_patterns, s.sync_hidden_files, s.sync_system_files)?;
+        let filters = Filters::new(&s.include_patterns, &s.exclude_patterns, s.sync_hidden_files, s.sync_system_files)?;
         Ok(Self { config, filters, source_naming, drive_naming, open_conflicts })
     }
 
@@ -82,7 +81,12 @@ pub fn reconcile(
 }
 
 /// Reconciles three sorted streams into a plan.
-pub async fn reconcile_streams<SS, DS, BS, BE>(source: SS, drive: DS, base: BS, ctx: &Context) -> Result<Plan, MergeError>
+pub async fn reconcile_streams<SS, DS, BS, BE>(
+    source: SS,
+    drive: DS,
+    base: BS,
+    ctx: &Context,
+) -> Result<Plan, MergeError>
 where
     SS: Stream<Item = Result<Entry, SideError>> + Unpin,
     DS: Stream<Item = Result<Entry, SideError>> + Unpin,
@@ -220,7 +224,8 @@ impl<'c> Reconciler<'c> {
             if skip == Skip::ReparsePoint {
                 for side in [SideId::Source, SideId::Drive] {
                     if row.entry(side).is_some_and(|e| e.attrs.reparse_point) {
-                        let report = Report { path: row.path.clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
+                        let report =
+                            Report { path: row.path.clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
                         self.plan.reports.push(report);
                     }
                 }

@@ -59,8 +59,12 @@ where
             };
             match hashed.map(|h| h.as_sha256()) {
                 Ok(Some(sha)) => row.set_sha(side, sha),
-                Ok(None) => failed = Some(SideError::new(super::side::ErrorCode::Internal, "side returned another hash kind")),
-                Err(error) if error.disposition() == Disposition::StopRun => return Err(PlanError::Side { side, error }),
+                Ok(None) => {
+                    failed = Some(SideError::new(super::side::ErrorCode::Internal, "side returned another hash kind"))
+                }
+                Err(error) if error.disposition() == Disposition::StopRun => {
+                    return Err(PlanError::Side { side, error });
+                }
                 Err(error) => failed = Some(error),
             }
         }

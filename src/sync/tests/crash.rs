@@ -41,7 +41,8 @@ fn crash_everywhere(direction: Direction, strategy: Strategy) {
     let mut crashes = 0;
     for drive in [false, true] {
         for op in Op::ALL {
-            let whens: &[When] = if op == Op::Write { &[When::Before, When::Midway, When::After] } else { &[When::Before, When::After] };
+            let whens: &[When] =
+                if op == Op::Write { &[When::Before, When::Midway, When::After] } else { &[When::Before, When::After] };
             for &when in whens {
                 for nth in 0..8 {
                     let mut w = scenario();
@@ -54,7 +55,10 @@ fn crash_everywhere(direction: Direction, strategy: Strategy) {
                         break;
                     }
                     crashes += 1;
-                    let point = format!("{direction:?}/{strategy:?} crash {when:?} {op:?} #{nth} on {}", if drive { "drive" } else { "source" });
+                    let point = format!(
+                        "{direction:?}/{strategy:?} crash {when:?} {op:?} #{nth} on {}",
+                        if drive { "drive" } else { "source" }
+                    );
                     if let Ok(plan) = &run.plan {
                         for action in plan.all_actions() {
                             if let Action::Delete { entry, .. } = action {

@@ -88,7 +88,7 @@ impl BaseSink for TestSink<'_> {
                     self.base.remove(&path);
                 }
                 BaseChange::OpenConflict(record) => {
-                    self.conflicts.insert(record.path.clone(), record);
+                    self.conflicts.insert(record.path.clone(), *record);
                 }
                 BaseChange::SettleConflict(id) => self.conflicts.retain(|_, c| c.id != id),
             }
@@ -182,7 +182,8 @@ impl World {
         let now = self.now();
         let outcome = match &plan {
             Ok(plan) => {
-                let mut sink = TestSink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
+                let mut sink =
+                    TestSink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
                 let executor = Executor::new(&self.source, &self.drive, &mut sink, &mut log, stop, now);
                 Some(block_on(executor.execute(plan)))
             }

@@ -16,17 +16,34 @@ use crate::sync::execute::RunStatus;
 use crate::sync::{Action, Direction, ReportKind, Strategy as Resolve, SyncPath};
 
 /// Paths with case twins and a shared folder, so case games and folder effects happen often.
-const PATHS: [&str; 9] = ["a.txt", "A.txt", "b.txt", "d/c.txt", "d/C.txt", "d/e.txt", "D/f.txt", "g/h/i.txt", "g/j.txt"];
+const PATHS: [&str; 9] =
+    ["a.txt", "A.txt", "b.txt", "d/c.txt", "d/C.txt", "d/e.txt", "D/f.txt", "g/h/i.txt", "g/j.txt"];
 
 #[derive(Debug, Clone)]
 pub enum Step {
     /// Writes new content (the length varies, so some edits keep the size and only a hash can tell).
-    Write { drive: bool, path: usize, long: bool },
+    Write {
+        drive: bool,
+        path: usize,
+        long: bool,
+    },
     /// Writes the same new content on both sides.
-    WriteBoth { path: usize },
-    Delete { drive: bool, path: usize },
-    Rename { drive: bool, from: usize, to: usize },
-    Touch { drive: bool, path: usize },
+    WriteBoth {
+        path: usize,
+    },
+    Delete {
+        drive: bool,
+        path: usize,
+    },
+    Rename {
+        drive: bool,
+        from: usize,
+        to: usize,
+    },
+    Touch {
+        drive: bool,
+        path: usize,
+    },
     Sync,
 }
 

@@ -21,7 +21,10 @@ fn tracked() -> World {
 fn completed(w: &mut World, direction: Direction) {
     let run = w.sync(&config(direction, Strategy::Manual));
     assert_eq!(run.outcome.map(|o| o.status), Some(RunStatus::Completed), "events: {:?}", run.events);
-    assert!(w.plan(&config(direction, Strategy::Manual)).map(|p| p.is_empty()).unwrap_or(false), "second run plans nothing");
+    assert!(
+        w.plan(&config(direction, Strategy::Manual)).map(|p| p.is_empty()).unwrap_or(false),
+        "second run plans nothing"
+    );
 }
 
 // ---- Bidirectional ----
