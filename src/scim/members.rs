@@ -1,18 +1,18 @@
 //! PATCH for Groups. Membership changes, which are most of what identity providers send to groups (Entra adds
 //! and removes members one PATCH at a time; Okta pushes whole lists), are applied straight to the member
 //! list in one pass, so a change to a 10,000-member group does not render and re-parse 10,000 JSON objects.
-//! Anything else goes through the generic engine in `patch.rs`.
+//! Other attributes go through the generic engine in `patch.rs` on the group without its members.
 //!
 //! The outcome lists the members added and removed, for incremental store updates and the audit log.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{CompareOp, Filter, Literal};
 use super::group::{MemberId, ScimGroup, ScimGroupRecord, ScimMember};
-use super::normalize::normalize_value;
+use super::normalize::{KeyTarget, normalize_value, resolve_key};
 use super::patch::{OpKind, PatchOp, PatchRequest, apply_patch};
 use super::schema::{AttrDef, GROUP_SCHEMA, GROUP_TYPE};
 
@@ -40,29 +40,56 @@ pub fn patch_group(record: &ScimGroupRecord, request: &PatchRequest) -> ScimResu
         .resolve(None, "members", None)
         .map(|r| r.attr)
         .ok_or_else(|| ScimError::InvalidPath("members is not defined".into()))?;
-    let group = match member_ops(request, members_def)? {
-        Some(ops) => apply_member_ops(&record.group, &ops),
+    let original: HashSet<MemberId> = record.group.members.iter().map(|m| m.id).collect();
+    let (group, present) = match split(request, members_def)? {
+        Some((others, member_ops)) => {
+            // Membership and the other attributes are independent, so each part goes its own way: the others
+            // through the generic engine on the group without its members, the members in one pass.
+            let mut group = if others.ops.is_empty() {
+                ScimGroup { members: Vec::new(), ..without_members(&record.group) }
+            } else {
+                let patched = apply_patch(&GROUP_TYPE, &record.to_json_without_members(""), &others)?;
+                ScimGroup::from_json(&patched)?
+            };
+            // Room for every id the request adds: growing a 10,000-entry list or set mid-PATCH copies it all.
+            let adding: usize = member_ops
+                .iter()
+                .map(|op| match op {
+                    MemberOp::Add(ids) | MemberOp::Replace(ids) => ids.len(),
+                    MemberOp::Remove(_) | MemberOp::RemoveAll => 0,
+                })
+                .sum();
+            group.members = Vec::with_capacity(record.group.members.len() + adding);
+            group.members.extend_from_slice(&record.group.members);
+            let mut present = HashSet::with_capacity(original.len() + adding);
+            present.extend(original.iter().copied());
+            let present = apply_member_ops(&mut group.members, present, &member_ops);
+            (group, present)
+        }
         None => {
             let patched = apply_patch(&GROUP_TYPE, &record.to_json(""), request)?;
             let mut group = ScimGroup::from_json(&patched)?;
             // Keep the labels the store gave us; from_json drops them because clients may not set them.
-            let labels: std::collections::HashMap<MemberId, &Option<String>> =
+            let labels: HashMap<MemberId, &Option<String>> =
                 record.group.members.iter().map(|m| (m.id, &m.display)).collect();
             for m in &mut group.members {
                 if let Some(d) = labels.get(&m.id) {
                     m.display = (*d).clone();
                 }
             }
-            group
+            let present = group.members.iter().map(|m| m.id).collect();
+            (group, present)
         }
     };
-    let before: HashSet<MemberId> = record.group.members.iter().map(|m| m.id).collect();
-    let after: HashSet<MemberId> = group.members.iter().map(|m| m.id).collect();
     Ok(GroupPatchOutcome {
-        added: group.members.iter().map(|m| m.id).filter(|id| !before.contains(id)).collect(),
-        removed: record.group.members.iter().map(|m| m.id).filter(|id| !after.contains(id)).collect(),
+        added: group.members.iter().map(|m| m.id).filter(|id| !original.contains(id)).collect(),
+        removed: record.group.members.iter().map(|m| m.id).filter(|id| !present.contains(id)).collect(),
         group,
     })
+}
+
+fn without_members(g: &ScimGroup) -> ScimGroup {
+    ScimGroup { display_name: g.display_name.clone(), external_id: g.external_id.clone(), members: Vec::new() }
 }
 
 /// One membership change.
@@ -73,24 +100,54 @@ enum MemberOp {
     Replace(Vec<MemberId>),
 }
 
-/// The request as membership changes, or `None` if any operation touches something else.
-fn member_ops(request: &PatchRequest, def: &AttrDef) -> ScimResult<Option<Vec<MemberOp>>> {
-    let mut out = Vec::with_capacity(request.ops.len());
+/// Splits a request into the operations on other attributes and the membership changes (a path-less value
+/// holding `members` and other keys is split in two). `None` when a membership change needs the generic
+/// engine (a sub-attribute path, a filter other than `value eq`).
+fn split(request: &PatchRequest, def: &AttrDef) -> ScimResult<Option<(PatchRequest, Vec<MemberOp>)>> {
+    let mut others = Vec::new();
+    let mut members = Vec::with_capacity(request.ops.len());
     for op in &request.ops {
-        match member_op(op, def)? {
-            Some(m) => out.push(m),
-            None => return Ok(None),
+        match (&op.path, &op.value) {
+            (Some(path), _) if is_members(path.urn.as_deref(), &path.attr) => match member_op(op, def)? {
+                Some(m) => members.push(m),
+                None => return Ok(None),
+            },
+            (None, Some(Value::Object(fields))) if op.op != OpKind::Remove => {
+                let mut rest = serde_json::Map::new();
+                for (k, v) in fields {
+                    match resolve_key(&GROUP_TYPE, k) {
+                        KeyTarget::Attr { attr, sub: None, .. } if attr.name == "members" => {
+                            let ids = ids(def, Some(v))?;
+                            members.push(if op.op == OpKind::Add {
+                                MemberOp::Add(ids)
+                            } else {
+                                MemberOp::Replace(ids)
+                            });
+                        }
+                        _ => {
+                            rest.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                if !rest.is_empty() {
+                    others.push(PatchOp { op: op.op, path: None, value: Some(Value::Object(rest)) });
+                }
+            }
+            _ => others.push(op.clone()),
         }
     }
-    Ok(Some(out))
+    Ok(Some((PatchRequest { ops: others }, members)))
+}
+
+fn is_members(urn: Option<&str>, attr: &str) -> bool {
+    urn.is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA)) && attr.eq_ignore_ascii_case("members")
 }
 
 fn member_op(op: &PatchOp, def: &AttrDef) -> ScimResult<Option<MemberOp>> {
     let Some(path) = &op.path else {
         return Ok(None);
     };
-    let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA));
-    if !core || !path.attr.eq_ignore_ascii_case("members") || path.sub.is_some() {
+    if path.sub.is_some() {
         return Ok(None);
     }
     Ok(match (op.op, path.filter.as_deref()) {
@@ -126,43 +183,45 @@ fn ids(def: &AttrDef, value: Option<&Value>) -> ScimResult<Vec<MemberId>> {
         .collect()
 }
 
-fn apply_member_ops(group: &ScimGroup, ops: &[MemberOp]) -> ScimGroup {
-    let mut out = group.clone();
-    let mut present: HashSet<MemberId> = out.members.iter().map(|m| m.id).collect();
+/// Applies membership changes in order; returns the ids present afterwards.
+fn apply_member_ops(
+    members: &mut Vec<ScimMember>,
+    mut present: HashSet<MemberId>,
+    ops: &[MemberOp],
+) -> HashSet<MemberId> {
     for op in ops {
         match op {
             MemberOp::Add(ids) => {
                 for id in ids {
                     if present.insert(*id) {
-                        out.members.push(ScimMember { id: *id, display: None });
+                        members.push(ScimMember { id: *id, display: None });
                     }
                 }
             }
             MemberOp::Remove(ids) => {
                 let gone: HashSet<&MemberId> = ids.iter().filter(|id| present.contains(*id)).collect();
                 if !gone.is_empty() {
-                    out.members.retain(|m| !gone.contains(&m.id));
+                    members.retain(|m| !gone.contains(&m.id));
                     present.retain(|id| !gone.contains(id));
                 }
             }
             MemberOp::RemoveAll => {
-                out.members.clear();
+                members.clear();
                 present.clear();
             }
             MemberOp::Replace(ids) => {
-                let labels: std::collections::HashMap<MemberId, Option<String>> =
-                    out.members.drain(..).map(|m| (m.id, m.display)).collect();
+                let labels: HashMap<MemberId, Option<String>> = members.drain(..).map(|m| (m.id, m.display)).collect();
                 present.clear();
                 for id in ids {
                     if present.insert(*id) {
                         let display = labels.get(id).cloned().flatten();
-                        out.members.push(ScimMember { id: *id, display });
+                        members.push(ScimMember { id: *id, display });
                     }
                 }
             }
         }
     }
-    out
+    present
 }
 
 #[cfg(test)]
@@ -281,6 +340,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pathless_value_with_members_and_a_name_changes_both() {
+        let u = users(2);
+        let rec = group_with(&u[..1]);
+        let out = patch_group(
+            &rec,
+            &req(json!([{"op": "replace", "value": {"displayName": "Ops", "Members": [{"value": u[1].to_string()}]}}])),
+        )
+        .expect("patch");
+        assert_eq!(out.group.display_name, "Ops");
+        assert_eq!((out.added, out.removed), (vec![MemberId::User(u[1])], vec![MemberId::User(u[0])]));
+        let out = patch_group(
+            &rec,
+            &req(json!([
+                {"op": "add", "path": "externalId", "value": "ext-9"},
+                {"op": "remove", "path": "members[type eq \"User\"]"},
+            ])),
+        )
+        .expect("generic member filter");
+        assert_eq!(out.group.external_id.as_deref(), Some("ext-9"));
+        assert!(out.group.members.is_empty());
+    }
+
+    #[test]
     fn bad_member_patches_are_refused() {
         let rec = group_with(&users(1));
         for (ops, kind) in [
@@ -289,6 +371,7 @@ mod tests {
             (json!([{"op": "remove", "path": "displayName"}]), "mutability"),
             (json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]), "mutability"),
             (json!([{"op": "add", "path": "owners", "value": "x"}]), "invalidPath"),
+            (json!([{"op": "replace", "path": "members[value eq \"x\"].value", "value": "y"}]), "mutability"),
         ] {
             let got = patch_group(&rec, &req(ops.clone()));
             assert_eq!(got.as_ref().err().and_then(ScimError::scim_type), Some(kind), "{ops}: {got:?}");

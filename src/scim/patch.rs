@@ -156,6 +156,11 @@ fn apply_op(rt: &'static ResourceType, root: &mut Map<String, Value>, op: &Patch
     {
         return Err(ScimError::Mutability(format!("'{path}' is readOnly")));
     }
+    // An immutable sub-attribute (a member's `value`) is set when its element is added and never edited:
+    // clients remove the element and add another.
+    if resolved.sub.is_some_and(|s| s.mutability == Mutability::Immutable) {
+        return Err(ScimError::Mutability(format!("'{path}' is immutable: remove the value and add a new one")));
+    }
     if let Some(f) = &path.filter {
         if !resolved.attr.multi_valued {
             return Err(ScimError::InvalidPath(format!("'{path}': value filters apply to multi-valued attributes")));
