@@ -144,6 +144,8 @@ struct Reconciler<'c> {
     /// Fold groups listed under more than one spelling, with the spelling each side holds: a path under the
     /// other spelling cannot be created on a case-insensitive side.
     twins: HashMap<String, [Option<SyncPath>; 2]>,
+    /// Spellings this plan creates on each case-insensitive side (targets and the parents they bring along).
+    claimed: [HashMap<String, SyncPath>; 2],
 }
 
 impl<'c> Reconciler<'c> {
@@ -155,6 +157,7 @@ impl<'c> Reconciler<'c> {
             prune: Vec::new(),
             deferred: Vec::new(),
             twins: HashMap::new(),
+            claimed: [HashMap::new(), HashMap::new()],
         }
     }
 
@@ -327,6 +330,28 @@ impl<'c> Reconciler<'c> {
         false
     }
 
+    /// Claims `path` and its parents on a case-insensitive `side` for this plan; false when the plan already
+    /// creates one of them there under another spelling.
+    fn claim(&mut self, side: SideId, path: &SyncPath) -> bool {
+        if !self.ctx.naming(side).case_insensitive {
+            return true;
+        }
+        let mut chain = vec![path.clone()];
+        let mut ancestor = path.parent();
+        while let Some(a) = ancestor {
+            ancestor = a.parent();
+            chain.push(a);
+        }
+        let claims = &mut self.claimed[slot(side)];
+        if chain.iter().any(|p| claims.get(p.folded()).is_some_and(|c| c != p)) {
+            return false;
+        }
+        for p in chain {
+            claims.entry(p.folded().to_owned()).or_insert(p);
+        }
+        true
+    }
+
     /// Which side's rename wins when both sides renamed the same entry to different names.
     fn rename_winner(&self) -> SideId {
         match (self.ctx.config.direction, self.ctx.config.strategy) {
@@ -408,7 +433,9 @@ impl<'c> Reconciler<'c> {
             let kind = if !rules.accepts(&target, moving.is_folder()) {
                 Some(ReportKind::InvalidName)
             } else if rules.case_insensitive
-                && ((!case_only && deferred[at].occupied[slot(mover)]) || self.under_case_twin(mover, &target))
+                && ((!case_only && deferred[at].occupied[slot(mover)])
+                    || self.under_case_twin(mover, &target)
+                    || !self.claim(mover, &target))
             {
                 Some(ReportKind::CaseCollision)
             } else {
@@ -456,7 +483,6 @@ impl<'c> Reconciler<'c> {
     /// deletes.
     fn decide_unpaired(&mut self, deferred: Vec<Deferred>, consumed: &[bool]) {
         let mut prune: Vec<SyncPath> = Vec::new();
-        let mut claimed: [HashMap<String, SyncPath>; 2] = [HashMap::new(), HashMap::new()];
         for (d, done) in deferred.into_iter().zip(consumed) {
             if *done || prune.iter().any(|p| p.is_ancestor_of(&d.row.path)) {
                 continue;
@@ -473,15 +499,10 @@ impl<'c> Reconciler<'c> {
                 let rules = self.ctx.naming(dest);
                 let refused = if !rules.accepts(&row.path, is_folder) {
                     Some(ReportKind::InvalidName)
-                } else if rules.case_insensitive {
-                    let folded = row.path.folded().to_owned();
-                    let taken = claimed[slot(dest)].get(&folded).is_some_and(|p| *p != row.path);
-                    if d.occupied[slot(dest)] || taken || self.under_case_twin(dest, &row.path) {
-                        Some(ReportKind::CaseCollision)
-                    } else {
-                        claimed[slot(dest)].insert(folded, row.path.clone());
-                        None
-                    }
+                } else if rules.case_insensitive
+                    && (d.occupied[slot(dest)] || self.under_case_twin(dest, &row.path) || !self.claim(dest, &row.path))
+                {
+                    Some(ReportKind::CaseCollision)
                 } else {
                     None
                 };
