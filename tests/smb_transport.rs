@@ -299,3 +299,83 @@ async fn base_path_scopes_every_operation() {
     assert!(matches!(err, SmbError::InvalidName { .. }), "{err}");
     client.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_is_permission_denied_and_the_walk_reports_the_folder_and_goes_on() {
+    let mut s = Samba::start();
+    let share = s.share_dir();
+    for dir in ["open", "private"] {
+        std::fs::create_dir_all(share.join(dir)).expect("mkdir");
+    }
+    std::fs::write(share.join("open/a.txt"), b"a").expect("write");
+    std::fs::write(share.join("private/secret.txt"), b"s").expect("write");
+    std::fs::write(share.join("zeta.txt"), b"z").expect("write");
+    s.hand_over();
+    let sid = s.user_sid(s.user());
+    // Owned by the user (so it may still read and write the ACL), but only SYSTEM has access.
+    let only_system = format!("O:{sid}G:{sid}D:P(A;;0x001f01ff;;;S-1-5-18)");
+    s.set_ntacl("private/secret.txt", &only_system);
+    s.set_ntacl("private", &only_system);
+
+    let client = connect(&s).await;
+    let err = client.read_to_vec("private/secret.txt").await.expect_err("denied");
+    assert_eq!(err.code(), "PERMISSION_DENIED", "{err}");
+
+    let mut walk = client.walk("");
+    let mut seen = Vec::new();
+    while let Some(item) = walk.next().await {
+        match item {
+            Ok(e) => seen.push(e.path),
+            Err(e) => seen.push(format!("error {} {e}", e.code())),
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(&seen[..3], ["open", "open/a.txt", "private"]);
+    assert!(seen[3].starts_with("error PERMISSION_DENIED"), "{seen:?}");
+    assert_eq!(seen[4], "zeta.txt");
+
+    // The owner may rewrite the DACL through the crate: give the folder zeta.txt's DACL.
+    let open_sd = client.security("zeta.txt").await.expect("read sd");
+    let dacl_only = smb::AdditionalInfo::new().with_dacl_security_information(true);
+    client.set_security("private", open_sd, dacl_only).await.expect("write sd");
+    let names: Vec<_> = client.list_dir("private").await.expect("list").into_iter().map(|e| e.name).collect();
+    assert_eq!(names, vec!["secret.txt"]);
+    client.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_no_delay_transport_avoids_the_per_request_stall() {
+    // Not a timing assertion: both transports must work; the elapsed times are printed so the
+    // difference (about 40 ms per request with the crate's own transport) can be seen.
+    let s = Samba::start();
+    std::fs::write(s.share_dir().join("f.txt"), b"x").expect("write");
+    let rounds = 20;
+
+    let ours = connect(&s).await;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        ours.stat("f.txt").await.expect("stat");
+    }
+    let ours_took = started.elapsed();
+    ours.shutdown().await.expect("shutdown");
+
+    let u = s.user();
+    let stock = smb::Client::new(smb::ClientConfig {
+        connection: smb::ConnectionConfig { port: Some(s.port), ..Default::default() },
+        ..Default::default()
+    });
+    let unc: smb::UncPath = format!(r"\\127.0.0.1\{SHARE}").parse().expect("unc");
+    stock.share_connect(&unc, &u.name, u.password.clone()).await.expect("stock connect");
+    let file: smb::UncPath = format!(r"\\127.0.0.1\{SHARE}\f.txt").parse().expect("unc");
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let access = smb::FileAccessMask::new().with_file_read_attributes(true);
+        let r = stock.create_file(&file, &smb::FileCreateArgs::make_open_existing(access)).await.expect("open");
+        let f = r.unwrap_file();
+        f.query_info::<smb::FileAllInformation>().await.expect("stat");
+        f.close().await.expect("close");
+    }
+    let stock_took = started.elapsed();
+    stock.close().await.expect("close");
+    println!("{rounds} stats: no-delay transport {ours_took:?}, crate transport {stock_took:?}");
+}

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::client::{SmbClient, bounded};
 use super::entry::{SmbAttributes, SmbEntry, filetime_to_datetime};
-use super::errors::SmbError;
+use super::errors::{ErrorScope, SmbError};
 use super::names::{is_temp_name, join};
 
 /// QUERY_DIRECTORY output buffer: fewer round trips than the crate's 64 KiB default; servers
@@ -132,8 +132,9 @@ struct Child {
 }
 
 /// The streamed walk. Call [`Walk::next`] until it returns `None`, or use [`Walk::into_stream`].
-/// After an error the walk ends (the tree cannot be reported in order past a folder it could
-/// not read).
+/// A folder that cannot be read (access denied, vanished) yields its error (whose path names
+/// that folder) and the walk goes on after it: **its content is unknown, not gone**. An error
+/// of the connection, or on the walk's root, ends the walk.
 pub struct Walk {
     client: Arc<SmbClient>,
     stack: Vec<Level>,
@@ -197,8 +198,14 @@ impl Walk {
                         }
                         self.top_up();
                     }
+                    // A folder we may not read is reported and skipped; the caller must treat
+                    // its content as unknown, not as deleted. A dead connection ends the walk.
                     Err(e) => {
-                        self.failed = true;
+                        if e.scope() == ErrorScope::Connection || self.stack.len() == 1 {
+                            self.failed = true;
+                        } else {
+                            self.stack.pop();
+                        }
                         return Some(Err(e));
                     }
                 }
