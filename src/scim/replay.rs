@@ -29,20 +29,12 @@ type Reply = (u16, Option<Value>);
 
 impl Store {
     fn new() -> Self {
-        Self {
-            users: Vec::new(),
-            groups: Vec::new(),
-            now: datetime!(2026-03-01 09:00 UTC),
-        }
+        Self { users: Vec::new(), groups: Vec::new(), now: datetime!(2026-03-01 09:00 UTC) }
     }
 
     fn meta(&mut self) -> ScimMeta {
         self.now += time::Duration::seconds(1);
-        ScimMeta {
-            created: self.now,
-            last_modified: self.now,
-            version: 1,
-        }
+        ScimMeta { created: self.now, last_modified: self.now, version: 1 }
     }
 
     fn handle(&mut self, method: &str, target: &str, body: Option<&Value>) -> Reply {
@@ -54,11 +46,8 @@ impl Store {
 
     fn route(&mut self, method: &str, target: &str, body: Option<&Value>) -> ScimResult<Reply> {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let pairs: Vec<(&str, &str)> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').unwrap_or((p, "")))
-            .collect();
+        let pairs: Vec<(&str, &str)> =
+            query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, ""))).collect();
         let search = SearchRequest::from_query(pairs)?;
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let empty = Value::Null;
@@ -68,28 +57,17 @@ impl Store {
             ("GET", ["Groups"]) => self.list_groups(&search),
             ("GET", ["Users", id]) => {
                 let json = self.user_json(self.user_index(id)?);
-                Ok((
-                    200,
-                    Some(search.projection(&USER_TYPE)?.apply(&USER_TYPE, json)),
-                ))
+                Ok((200, Some(search.projection(&USER_TYPE)?.apply(&USER_TYPE, json))))
             }
             ("GET", ["Groups", id]) => {
                 let json = self.groups[self.group_index(id)?].to_json(BASE);
-                Ok((
-                    200,
-                    Some(search.projection(&GROUP_TYPE)?.apply(&GROUP_TYPE, json)),
-                ))
+                Ok((200, Some(search.projection(&GROUP_TYPE)?.apply(&GROUP_TYPE, json))))
             }
             ("POST", ["Users"]) => {
                 let user = ScimUser::from_json(body)?;
                 self.check_user_name(&user, None)?;
                 let meta = self.meta();
-                self.users.push(ScimUserRecord {
-                    id: UserId::new(),
-                    user,
-                    groups: Vec::new(),
-                    meta,
-                });
+                self.users.push(ScimUserRecord { id: UserId::new(), user, groups: Vec::new(), meta });
                 Ok((201, Some(self.user_json(self.users.len() - 1))))
             }
             ("PUT", ["Users", id]) => {
@@ -114,11 +92,7 @@ impl Store {
                 let group = ScimGroup::from_json(body)?;
                 self.check_group(&group, None)?;
                 let meta = self.meta();
-                self.groups.push(ScimGroupRecord {
-                    id: GroupId::new(),
-                    group,
-                    meta,
-                });
+                self.groups.push(ScimGroupRecord { id: GroupId::new(), group, meta });
                 Ok((201, Some(self.groups[self.groups.len() - 1].to_json(BASE))))
             }
             ("PUT", ["Groups", id]) => {
@@ -163,32 +137,20 @@ impl Store {
 
     fn check_user_name(&self, user: &ScimUser, except: Option<usize>) -> ScimResult<()> {
         let key = fold_case(&user.user_name);
-        let taken = self
-            .users
-            .iter()
-            .enumerate()
-            .any(|(i, u)| Some(i) != except && fold_case(&u.user.user_name) == key);
+        let taken =
+            self.users.iter().enumerate().any(|(i, u)| Some(i) != except && fold_case(&u.user.user_name) == key);
         if taken {
-            return Err(ScimError::Uniqueness(format!(
-                "userName '{}' is already taken",
-                user.user_name
-            )));
+            return Err(ScimError::Uniqueness(format!("userName '{}' is already taken", user.user_name)));
         }
         Ok(())
     }
 
     fn check_group(&self, group: &ScimGroup, except: Option<usize>) -> ScimResult<()> {
         let key = fold_case(&group.display_name);
-        let taken = self
-            .groups
-            .iter()
-            .enumerate()
-            .any(|(i, g)| Some(i) != except && fold_case(&g.group.display_name) == key);
+        let taken =
+            self.groups.iter().enumerate().any(|(i, g)| Some(i) != except && fold_case(&g.group.display_name) == key);
         if taken {
-            return Err(ScimError::Uniqueness(format!(
-                "displayName '{}' is already taken",
-                group.display_name
-            )));
+            return Err(ScimError::Uniqueness(format!("displayName '{}' is already taken", group.display_name)));
         }
         for m in &group.members {
             let known = match m.id {
@@ -196,10 +158,7 @@ impl Store {
                 MemberId::Group(g) => self.groups.iter().any(|x| x.id == g),
             };
             if !known {
-                return Err(ScimError::InvalidValue(format!(
-                    "member {} does not exist",
-                    m.id
-                )));
+                return Err(ScimError::InvalidValue(format!("member {} does not exist", m.id)));
             }
         }
         Ok(())
@@ -223,16 +182,8 @@ impl Store {
         rec.groups = self
             .groups
             .iter()
-            .filter(|g| {
-                g.group
-                    .members
-                    .iter()
-                    .any(|m| m.id == MemberId::User(rec.id))
-            })
-            .map(|g| ScimGroupRef {
-                id: g.id,
-                display: g.group.display_name.clone(),
-            })
+            .filter(|g| g.group.members.iter().any(|m| m.id == MemberId::User(rec.id)))
+            .map(|g| ScimGroupRef { id: g.id, display: g.group.display_name.clone() })
             .collect();
         rec.to_json(BASE)
     }
@@ -248,26 +199,15 @@ impl Store {
     }
 }
 
-fn list(
-    search: &SearchRequest,
-    rt: &'static super::schema::ResourceType,
-    all: Vec<Value>,
-) -> ScimResult<Reply> {
+fn list(search: &SearchRequest, rt: &'static super::schema::ResourceType, all: Vec<Value>) -> ScimResult<Reply> {
     let filter = search.filter(rt)?;
     let projection = search.projection(rt)?;
-    let mut hits: Vec<Value> = all
-        .into_iter()
-        .filter(|r| filter.as_ref().is_none_or(|f| matches(f, r, rt)))
-        .collect();
+    let mut hits: Vec<Value> = all.into_iter().filter(|r| filter.as_ref().is_none_or(|f| matches(f, r, rt))).collect();
     if let Some(sort) = search.sort(rt)? {
         hits.sort_by(|a, b| sort.compare(a, b));
     }
     let page = search.page(100, 1000);
-    let resources = page
-        .slice(&hits)
-        .iter()
-        .map(|r| projection.apply(rt, r.clone()))
-        .collect();
+    let resources = page.slice(&hits).iter().map(|r| projection.apply(rt, r.clone())).collect();
     Ok((200, Some(list_response(hits.len(), &page, resources))))
 }
 
@@ -283,14 +223,8 @@ fn substitute(text: &str, captured: &Map<String, Value>) -> String {
 fn substitute_json(v: &Value, captured: &Map<String, Value>) -> Value {
     match v {
         Value::String(s) => Value::String(substitute(s, captured)),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| substitute_json(i, captured)).collect())
-        }
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), substitute_json(v, captured)))
-                .collect(),
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|i| substitute_json(i, captured)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute_json(v, captured))).collect()),
         other => other.clone(),
     }
 }
@@ -299,18 +233,14 @@ fn substitute_json(v: &Value, captured: &Map<String, Value>) -> Value {
 fn subset(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), String> {
     match (expected, actual) {
         (Value::String(s), None) if s == "<absent>" => Ok(()),
-        (Value::String(s), Some(a)) if s == "<absent>" => {
-            Err(format!("{at}: expected absent, got {a}"))
-        }
+        (Value::String(s), Some(a)) if s == "<absent>" => Err(format!("{at}: expected absent, got {a}")),
         (_, None) => Err(format!("{at}: missing")),
-        (Value::Object(e), Some(Value::Object(a))) => e
-            .iter()
-            .try_for_each(|(k, v)| subset(v, a.get(k), &format!("{at}.{k}"))),
-        (Value::Array(e), Some(Value::Array(a))) if e.len() == a.len() => e
-            .iter()
-            .zip(a)
-            .enumerate()
-            .try_for_each(|(i, (x, y))| subset(x, Some(y), &format!("{at}[{i}]"))),
+        (Value::Object(e), Some(Value::Object(a))) => {
+            e.iter().try_for_each(|(k, v)| subset(v, a.get(k), &format!("{at}.{k}")))
+        }
+        (Value::Array(e), Some(Value::Array(a))) if e.len() == a.len() => {
+            e.iter().zip(a).enumerate().try_for_each(|(i, (x, y))| subset(x, Some(y), &format!("{at}[{i}]")))
+        }
         (e, Some(a)) if e == a => Ok(()),
         (e, Some(a)) => Err(format!("{at}: expected {e}, got {a}")),
     }
@@ -329,11 +259,7 @@ fn replay(fixture: &str) {
         let body = step.get("body").map(|b| substitute_json(b, &captured));
         let (status, reply) = store.handle(method, &path, body.as_ref());
         let expect = &step["expect"];
-        assert_eq!(
-            Some(u64::from(status)),
-            expect["status"].as_u64(),
-            "step '{name}': reply {reply:?}"
-        );
+        assert_eq!(Some(u64::from(status)), expect["status"].as_u64(), "step '{name}': reply {reply:?}");
         if let Some(want) = expect.get("body") {
             let want = substitute_json(want, &captured);
             if let Err(why) = subset(&want, reply.as_ref(), "body") {
@@ -341,11 +267,7 @@ fn replay(fixture: &str) {
             }
         }
         if let Some(key) = expect["capture"].as_str() {
-            let id = reply
-                .as_ref()
-                .and_then(|r| r.get("id"))
-                .cloned()
-                .expect("reply has an id to capture");
+            let id = reply.as_ref().and_then(|r| r.get("id")).cloned().expect("reply has an id to capture");
             captured.insert(key.to_string(), id);
         }
     }
@@ -353,28 +275,20 @@ fn replay(fixture: &str) {
 
 #[test]
 fn entra_user_lifecycle_replays() {
-    replay(include_str!(
-        "../../tests/fixtures/scim/entra-user-lifecycle.json"
-    ));
+    replay(include_str!("../../tests/fixtures/scim/entra-user-lifecycle.json"));
 }
 
 #[test]
 fn entra_group_push_replays() {
-    replay(include_str!(
-        "../../tests/fixtures/scim/entra-group-push.json"
-    ));
+    replay(include_str!("../../tests/fixtures/scim/entra-group-push.json"));
 }
 
 #[test]
 fn okta_user_lifecycle_replays() {
-    replay(include_str!(
-        "../../tests/fixtures/scim/okta-user-lifecycle.json"
-    ));
+    replay(include_str!("../../tests/fixtures/scim/okta-user-lifecycle.json"));
 }
 
 #[test]
 fn okta_group_push_replays() {
-    replay(include_str!(
-        "../../tests/fixtures/scim/okta-group-push.json"
-    ));
+    replay(include_str!("../../tests/fixtures/scim/okta-group-push.json"));
 }
