@@ -49,6 +49,19 @@ fn build() -> Setup {
         started.elapsed().as_secs_f64(),
         size as f64 / total as f64
     );
+    for t in drive.table_usage().expect("table usage").iter().filter(|t| t.rows > 0) {
+        println!(
+            "  {:<20} rows {:>8} leaf pages {:>7} branch pages {:>5} stored {:>10} meta {:>9} free-in-pages {:>10}",
+            t.name, t.rows, t.leaf_pages, t.branch_pages, t.stored_bytes, t.metadata_bytes, t.fragmented_bytes
+        );
+    }
+    // What a compacted database takes (the appliance can compact during maintenance).
+    drop(drive);
+    let mut db = Arc::try_unwrap(db).unwrap_or_else(|_| panic!("the drive was dropped, so the database is unshared"));
+    while db.compact().expect("compact") {}
+    let compacted = std::fs::metadata(&db_path).expect("db size").len();
+    println!("after compaction: {compacted} bytes = {:.0} bytes per entry", compacted as f64 / total as f64);
+    let drive = Drive::open(Arc::new(db), &dir.path().join("content"), Arc::new(SystemClock)).expect("reopen");
     Setup { _dir: dir, drive, share, folders }
 }
 

@@ -94,7 +94,7 @@ pub(super) fn link_content(
     if let Some(quota) = share.quota_bytes.filter(|&q| used > q && size > old_size) {
         return Err(DriveError::QuotaExceeded { available: quota.saturating_sub(share.used_bytes - old_size) });
     }
-    let version_id = VersionId::new();
+    let version_id = VersionId::from_bytes(super::idgen::next());
     let modified_at = opts.modified_at.map_or(now, to_nanos);
     let record = match existing {
         Some(mut record) => {
@@ -126,7 +126,7 @@ pub(super) fn link_content(
         None => {
             share.file_count += 1;
             EntryRecord {
-                id: EntryId::new(),
+                id: EntryId::from_bytes(super::idgen::next()),
                 file: Some(FileContent { size, hash, version_id, version_count: 1, stored_at: now }),
                 inherit_broken: false,
                 modified_at,
@@ -137,7 +137,7 @@ pub(super) fn link_content(
             }
         }
     };
-    let loc = Locator { share: share_id.to_bytes(), parent: parent.id.to_bytes(), name: name.to_owned() };
+    let loc = Locator { parent: parent.id.to_bytes(), name: name.to_owned() };
     t.put_entry(&loc, &record)?;
     t.version_owner.insert(version_id.to_bytes(), record.id.to_bytes())?;
     t.blob_ref(hash)?;
@@ -213,18 +213,20 @@ impl Drive {
         files: &[(DrivePath, &[u8])],
         opts: &WriteOptions,
     ) -> DriveResult<Vec<Entry>> {
+        // The gate is taken before checking which blobs exist: otherwise a purge could delete a blob between
+        // the check and the commit that refers to it. The contents are small and in memory, so staging under the
+        // gate holds it only briefly.
+        let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
         let mut staged: Vec<StagedBlob> = Vec::new();
         let mut hashes = Vec::with_capacity(files.len());
         for (_, bytes) in files {
             let hash: [u8; 32] = Sha256::digest(bytes).into();
             if !self.inner.blobs.exists(&hash) && !staged.iter().any(|s| s.hash == hash) {
-                staged.push(self.inner.blobs.stage(&mut &bytes[..], None)?);
+                let blob = self.inner.blobs.stage(&mut &bytes[..], None)?;
+                self.inner.blobs.publish(&blob)?;
+                staged.push(blob);
             }
             hashes.push(hash);
-        }
-        let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
-        for s in &staged {
-            self.inner.blobs.publish(s)?;
         }
         let now = to_nanos(self.now());
         let txn = self.db().begin_write()?;

@@ -68,7 +68,7 @@ pub(super) fn find(
                             debug_assert_eq!(loc.name, name);
                             loc
                         }
-                        _ => Locator { share: share_id.to_bytes(), parent: share_id.to_bytes(), name: String::new() },
+                        _ => Locator { parent: share_id.to_bytes(), name: String::new() },
                     };
                     Ok((path.clone(), loc, record))
                 }
@@ -201,7 +201,7 @@ impl Drive {
                 return Err(DriveError::AlreadyExists(to.to_string()));
             }
             let parent = t.ensure_folder(share_id, &to_parent, now, origin.user_id())?;
-            let dest = Locator { share: share_id.to_bytes(), parent: parent.id.to_bytes(), name: to_name.to_owned() };
+            let dest = Locator { parent: parent.id.to_bytes(), name: to_name.to_owned() };
             t.relink(&loc, &dest, &record)?;
             record
         };

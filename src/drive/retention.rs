@@ -17,7 +17,7 @@ use super::tables::{
     ACES, BLOBS, DEAD_BLOBS, EntryRecord, Locator, METADATA, ShareRecord, TRASH, TrashRecord, VersionRecord, pair_key,
     to_nanos,
 };
-use super::tree::{WriteTables, get_child, visit_subtree};
+use super::tree::{WriteTables, get_child, terminal_of, visit_subtree};
 use crate::ids::EntryId;
 
 /// What a purge removed.
@@ -88,6 +88,7 @@ impl Drive {
             }
             // Trash first: purging a trashed subtree also removes its versions.
             let mut expired = Vec::new();
+            let mut trash_share = HashMap::new();
             {
                 let trash = txn.open_table(TRASH)?;
                 for row in trash.iter()? {
@@ -96,20 +97,23 @@ impl Drive {
                     let mut share = [0u8; 16];
                     share.copy_from_slice(&key[..16]);
                     let rec = TrashRecord::decode(v.value())?;
+                    let mut trash_id = [0u8; 16];
+                    trash_id.copy_from_slice(&key[16..]);
+                    trash_share.insert(trash_id, share);
                     if cutoffs.get(&share).is_some_and(|&cut| rec.deleted_at <= cut) {
                         expired.push((key, share, rec.entry));
                     }
                 }
             }
-            for (key, share, entry) in expired {
+            for (key, _, entry) in expired {
                 let mut trash_id = [0u8; 16];
                 trash_id.copy_from_slice(&key[16..]);
-                let loc = Locator { share, parent: trash_id, name: String::new() };
+                let loc = Locator { parent: trash_id, name: String::new() };
                 purge_subtree(&txn, &mut t, &loc, entry, now)?;
                 txn.open_table(TRASH)?.remove(key)?;
                 report.trash_items_purged += 1;
             }
-            report.versions_purged = purge_versions(&mut t, &cutoffs, now)?;
+            report.versions_purged = purge_versions(&mut t, &cutoffs, &trash_share, now)?;
         }
         txn.commit()?;
         report.blobs_deleted = self.delete_dead_blobs()?;
@@ -148,26 +152,34 @@ impl Drive {
     }
 }
 
-/// Drops past versions superseded before their share's cutoff.
-fn purge_versions(t: &mut WriteTables<'_>, cutoffs: &HashMap<[u8; 16], i64>, now: i64) -> DriveResult<u64> {
+/// Drops past versions superseded before their share's cutoff. An entry's share is where its chain of parents
+/// ends: a share id, or a trash id whose trash row names the share.
+fn purge_versions(
+    t: &mut WriteTables<'_>,
+    cutoffs: &HashMap<[u8; 16], i64>,
+    trash_share: &HashMap<[u8; 16], [u8; 16]>,
+    now: i64,
+) -> DriveResult<u64> {
     let mut doomed = Vec::new();
-    let mut share_of: HashMap<[u8; 16], Option<Locator>> = HashMap::new();
+    // Entries of one folder share their terminal: walk up once per folder.
+    let mut terminal_of_parent: HashMap<[u8; 16], [u8; 16]> = HashMap::new();
     for row in t.versions.iter()? {
         let (k, v) = row?;
         let key = k.value();
         let mut entry = [0u8; 16];
         entry.copy_from_slice(&key[..16]);
-        let loc = match share_of.get(&entry) {
-            Some(loc) => loc.clone(),
+        let Some(loc) = t.entries.get(entry)?.map(|v| Locator::decode(v.value())).transpose()? else { continue };
+        let terminal = match terminal_of_parent.get(&loc.parent) {
+            Some(t) => *t,
             None => {
-                let loc = t.entries.get(entry)?.map(|v| Locator::decode(v.value())).transpose()?;
-                share_of.insert(entry, loc.clone());
-                loc
+                let found = terminal_of(&t.entries, loc.parent)?;
+                terminal_of_parent.insert(loc.parent, found);
+                found
             }
         };
-        let Some(loc) = loc else { continue };
+        let share = if cutoffs.contains_key(&terminal) { Some(terminal) } else { trash_share.get(&terminal).copied() };
         let rec = VersionRecord::decode(v.value())?;
-        if cutoffs.get(&loc.share).is_some_and(|&cut| rec.superseded_at <= cut) {
+        if share.and_then(|s| cutoffs.get(&s)).is_some_and(|&cut| rec.superseded_at <= cut) {
             doomed.push((key, rec.hash, loc));
         }
     }

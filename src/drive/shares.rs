@@ -68,10 +68,10 @@ impl Drive {
         creator: Option<UserId>,
     ) -> DriveResult<Share> {
         let name = validate_name(name)?;
-        let id = ShareId::new();
+        let id = ShareId::from_bytes(super::idgen::next());
         let now = to_nanos(self.now());
         let root = EntryRecord {
-            id: EntryId::new(),
+            id: EntryId::from_bytes(super::idgen::next()),
             file: None,
             inherit_broken: false,
             modified_at: now,
@@ -94,7 +94,7 @@ impl Drive {
         {
             let mut t = WriteTables::open(&txn)?;
             t.save_share(id, &record)?;
-            let loc = Locator { share: id.to_bytes(), parent: id.to_bytes(), name: String::new() };
+            let loc = Locator { parent: id.to_bytes(), name: String::new() };
             t.put_entry(&loc, &root)?;
             if let Some(user) = creator {
                 let ace = Ace {
@@ -167,7 +167,7 @@ impl Drive {
         {
             let mut t = WriteTables::open(&txn)?;
             let record = load_share(&t.shares, id)?;
-            let root_loc = Locator { share: id.to_bytes(), parent: id.to_bytes(), name: String::new() };
+            let root_loc = Locator { parent: id.to_bytes(), name: String::new() };
             retention::purge_subtree(&txn, &mut t, &root_loc, record.root, now)?;
             let mut trash = txn.open_table(TRASH)?;
             let lo = super::tables::pair_key(id.to_bytes(), [0; 16]);
@@ -180,7 +180,7 @@ impl Drive {
             for (key, item) in items {
                 let mut trash_id = [0u8; 16];
                 trash_id.copy_from_slice(&key[16..]);
-                let loc = Locator { share: id.to_bytes(), parent: trash_id, name: String::new() };
+                let loc = Locator { parent: trash_id, name: String::new() };
                 retention::purge_subtree(&txn, &mut t, &loc, item.entry, now)?;
                 trash.remove(key)?;
             }

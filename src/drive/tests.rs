@@ -583,3 +583,15 @@ fn reads_seek_for_ranges() {
     r.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"3456");
 }
+
+#[test]
+fn an_entry_or_version_of_one_share_is_not_found_through_another() {
+    let f = fixture();
+    let e = f.put("/mine.txt", b"1").unwrap();
+    let other = f.drive.create_share("Other", None, None, None).unwrap().id;
+    assert_eq!(f.drive.entry_by_id(other, e.id).unwrap_err().code(), "NOT_FOUND");
+    let version = e.version_id.unwrap();
+    assert_eq!(f.drive.read_version(other, version).unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(f.drive.entry_by_id(ShareId::new(), e.id).unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(f.drive.list_folder(other, &DrivePath::root(), None, 10).unwrap().entries.len(), 0);
+}

@@ -32,8 +32,8 @@ pub struct TrashItem {
     pub origin: Origin,
 }
 
-fn trash_loc(share_id: ShareId, trash_id: TrashId) -> Locator {
-    Locator { share: share_id.to_bytes(), parent: trash_id.to_bytes(), name: String::new() }
+fn trash_loc(trash_id: TrashId) -> Locator {
+    Locator { parent: trash_id.to_bytes(), name: String::new() }
 }
 
 fn item(id: TrashId, r: TrashRecord) -> TrashItem {
@@ -68,8 +68,8 @@ impl Drive {
             }
             precondition.check(&path, Some(&Entry::from_record(share_id, path.clone(), &record)))?;
             let (files, bytes) = subtree_totals(&t.children, &record)?;
-            let id = TrashId::new();
-            t.relink(&loc, &trash_loc(share_id, id), &record)?;
+            let id = TrashId::from_bytes(super::idgen::next());
+            t.relink(&loc, &trash_loc(id), &record)?;
             let mut share = load_share(&t.shares, share_id)?;
             share.file_count = share.file_count.saturating_sub(files);
             share.used_bytes = share.used_bytes.saturating_sub(bytes);
@@ -134,10 +134,10 @@ impl Drive {
             };
             let parent = t.ensure_folder(share_id, &parent_path, now, origin.user_id())?;
             let name = free_name(&t, parent.id.to_bytes(), name)?;
-            let from = trash_loc(share_id, trash_id);
+            let from = trash_loc(trash_id);
             let record: EntryRecord =
                 get_child(&t.children, trash_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_trash"))?;
-            let dest = Locator { share: share_id.to_bytes(), parent: parent.id.to_bytes(), name: name.clone() };
+            let dest = Locator { parent: parent.id.to_bytes(), name: name.clone() };
             t.relink(&from, &dest, &record)?;
             let (files, bytes) = subtree_totals(&t.children, &record)?;
             let mut share = load_share(&t.shares, share_id)?;

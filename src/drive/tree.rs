@@ -67,9 +67,6 @@ pub fn locate(
     let Some(loc) = entries.get(id.to_bytes())?.map(|v| Locator::decode(v.value())).transpose()? else {
         return Ok(None);
     };
-    if loc.share != share_id.to_bytes() {
-        return Ok(None);
-    }
     let Some(path) = path_of(entries, share_id, &loc)? else {
         return Ok(None);
     };
@@ -80,34 +77,43 @@ pub fn locate(
     Ok(Some((path, loc, record)))
 }
 
-/// Builds a path by walking parents up to the share root; `None` when the chain ends in a trash record.
+/// Builds a path by walking parents up to the share root; `None` when the chain ends elsewhere: in a trash id
+/// (deleted with an ancestor) or at another share.
 fn path_of(
     entries: &impl ReadableTable<[u8; 16], &'static [u8]>,
     share_id: ShareId,
     loc: &Locator,
 ) -> DriveResult<Option<DrivePath>> {
     let share = share_id.to_bytes();
-    if loc.parent == share {
-        return Ok(Some(DrivePath::root()));
-    }
-    let mut names = vec![loc.name.clone()];
-    let mut parent = loc.parent;
+    let mut names = Vec::new();
+    let mut at = loc.clone();
     loop {
-        let Some(up) = entries.get(parent)?.map(|v| Locator::decode(v.value())).transpose()? else {
-            // The chain ends in a trash id: the entry was deleted with an ancestor.
-            return Ok(None);
-        };
-        if up.parent == share {
+        if at.parent == share {
+            // `at` is the share's root, whose name is empty.
             break;
         }
-        names.push(up.name);
-        parent = up.parent;
+        names.push(at.name);
+        match entries.get(at.parent)?.map(|v| Locator::decode(v.value())).transpose()? {
+            Some(up) => at = up,
+            None => return Ok(None),
+        }
     }
     let mut path = DrivePath::root();
-    for name in names.iter().rev() {
+    for name in names.iter().rev().filter(|n| !n.is_empty()) {
         path = path.child(name);
     }
     Ok(Some(path))
+}
+
+/// Where a chain of parents ends: a share id (live entry) or a trash id (in the trash).
+pub fn terminal_of(
+    entries: &impl ReadableTable<[u8; 16], &'static [u8]>,
+    mut parent: [u8; 16],
+) -> DriveResult<[u8; 16]> {
+    while let Some(up) = entries.get(parent)?.map(|v| Locator::decode(v.value())).transpose()? {
+        parent = up.parent;
+    }
+    Ok(parent)
 }
 
 /// The share record, or `NotFound`.
@@ -204,7 +210,7 @@ impl<'txn> WriteTables<'txn> {
                 Some(_) => return Err(DriveError::NotAFolder(walked.to_string())),
                 None => {
                     let folder = EntryRecord {
-                        id: EntryId::new(),
+                        id: EntryId::from_bytes(super::idgen::next()),
                         file: None,
                         inherit_broken: false,
                         modified_at: now,
@@ -213,8 +219,7 @@ impl<'txn> WriteTables<'txn> {
                         modified_by: author,
                         origin: None,
                     };
-                    let loc =
-                        Locator { share: share_id.to_bytes(), parent: current.id.to_bytes(), name: name.to_owned() };
+                    let loc = Locator { parent: current.id.to_bytes(), name: name.to_owned() };
                     self.put_entry(&loc, &folder)?;
                     folder
                 }
