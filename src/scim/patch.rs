@@ -140,12 +140,13 @@ fn apply_op(rt: &'static ResourceType, root: &mut Map<String, Value>, op: &Patch
         && let Some(urn) = &path.urn
         && let Some(ext) = rt.extension(&format!("{urn}:{}", path.attr))
     {
-        return match op.op {
-            OpKind::Remove => {
+        return match (op.op, op.value.as_ref()) {
+            (OpKind::Remove, _) | (OpKind::Replace, Some(Value::Null)) => {
                 root.remove(ext.id);
                 Ok(())
             }
-            _ => apply_pathless(rt, root, op.op, op.value.as_ref().unwrap_or(&Value::Null), Some(ext)),
+            (_, Some(Value::Null)) => Ok(()),
+            (kind, value) => apply_pathless(rt, root, kind, value.unwrap_or(&Value::Null), Some(ext)),
         };
     }
     let resolved = rt
@@ -198,6 +199,12 @@ fn apply_pathless(
         };
         match target {
             KeyTarget::Schemas | KeyTarget::Unknown => {}
+            // Unassigned, null and empty are one state (RFC 7643 section 2.5).
+            KeyTarget::Extension(ext) if v.is_null() => {
+                if kind == OpKind::Replace {
+                    root.remove(ext.id);
+                }
+            }
             KeyTarget::Extension(ext) => apply_pathless(rt, root, kind, v, Some(ext))?,
             KeyTarget::Attr { container, attr, sub } => {
                 if attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
@@ -244,11 +251,16 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
     let target_def = loc.sub.unwrap_or(loc.attr);
     let new = if loc.filter.is_some() && loc.sub.is_none() {
         // `emails[type eq "work"]` takes one element's sub-attributes.
-        normalize_value(loc.attr, value)?.and_then(|v| match v {
-            Value::Array(mut items) if items.len() == 1 => items.pop(),
-            Value::Array(_) => None,
-            other => Some(other),
-        })
+        match normalize_value(loc.attr, value)? {
+            Some(Value::Array(mut items)) if items.len() == 1 => items.pop(),
+            Some(Value::Array(_)) => {
+                return Err(ScimError::InvalidValue(format!(
+                    "a value filter path on '{}' takes one value, not a list",
+                    loc.attr.name
+                )));
+            }
+            other => other,
+        }
     } else {
         normalize_value(target_def, value)?
     };
@@ -310,12 +322,13 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
                 Some(Value::Array(items)) => items,
                 _ => Vec::new(),
             };
-            let mut hit = false;
-            for item in list.iter_mut() {
+            // Indices of the values this write touched: the filter may no longer match them afterwards.
+            let mut touched = Vec::new();
+            for (i, item) in list.iter_mut().enumerate() {
                 if !element_matches(filter, item, loc.attr) {
                     continue;
                 }
-                hit = true;
+                touched.push(i);
                 let Some(o) = item.as_object_mut() else {
                     continue;
                 };
@@ -330,7 +343,7 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
                     (None, _) => {}
                 }
             }
-            if !hit {
+            if touched.is_empty() {
                 // Entra adds `emails[type eq "work"].value` before the user has a work email: build the value
                 // from the filter's equalities instead of failing with noTarget.
                 let Some(mut element) = element_from_filter(filter, loc.attr) else {
@@ -344,14 +357,13 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
                     (None, Some(Value::Object(fields))) => element.extend(fields),
                     _ => {}
                 }
+                touched.push(list.len());
                 list.push(Value::Object(element));
             }
             let primary_set = list.iter().filter(|e| e.get("primary") == Some(&Value::Bool(true))).count() > 1;
             if primary_set {
                 // The write just marked a value primary: it wins over the one marked before.
-                let keep = list.iter().rposition(|e| {
-                    element_matches(filter, e, loc.attr) && e.get("primary") == Some(&Value::Bool(true))
-                });
+                let keep = touched.iter().rev().copied().find(|i| list[*i].get("primary") == Some(&Value::Bool(true)));
                 for (i, e) in list.iter_mut().enumerate() {
                     if Some(i) != keep
                         && let Some(o) = e.as_object_mut()

@@ -103,6 +103,20 @@ fn marking_an_email_primary_clears_the_old_primary() {
 }
 
 #[test]
+fn a_filtered_replace_that_marks_primary_takes_the_mark() {
+    let rec = record(json!({"userName": "a", "emails": [
+        {"value": "a@work", "type": "work", "primary": true}, {"value": "a@home", "type": "home"}
+    ]}));
+    let u = patch_user(
+        &rec,
+        &req(json!([{"op": "replace", "path": "emails[value eq \"a@home\"]", "value": {"value": "new@home", "primary": true}}])),
+    )
+    .expect("patch");
+    assert_eq!(u.email(), Some("new@home"));
+    assert_eq!(u.emails.iter().filter(|e| e.is_primary()).count(), 1);
+}
+
+#[test]
 fn manager_and_extension_removal() {
     let u = patched(json!([
         {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "usr_boss"},
@@ -140,6 +154,12 @@ fn replace_of_a_complex_attribute_keeps_unnamed_sub_attributes() {
 fn replace_with_null_unassigns() {
     let u = patched(json!([{"op": "replace", "path": "displayName", "value": null}])).expect("patch");
     assert_eq!(u.display_name, None);
+    let u = patched(json!([{"op": "replace", "value": {ENTERPRISE_SCHEMA: null}}])).expect("patch");
+    assert_eq!(u.department, None);
+    let u = patched(json!([{"op": "replace", "path": ENTERPRISE_SCHEMA, "value": null}])).expect("patch");
+    assert_eq!(u.department, None);
+    let u = patched(json!([{"op": "add", "value": {ENTERPRISE_SCHEMA: null}}])).expect("patch");
+    assert_eq!(u.department.as_deref(), Some("R&D"), "adding nothing keeps what is there");
 }
 
 #[test]
@@ -166,6 +186,10 @@ fn bad_patches_get_the_rfc_error_and_change_nothing() {
         (json!([{"op": "replace", "path": "urn:scaidrive:scim:User:role", "value": "owner"}]), "invalidValue"),
         (json!([{"op": "replace", "path": "emails[value co \"@\" or type pr].value", "value": "x"}]), "ok"),
         (json!([{"op": "replace", "path": "emails[value sw \"zz\"].value", "value": "x"}]), "noTarget"),
+        (
+            json!([{"op": "replace", "path": "emails[type eq \"work\"]", "value": [{"value": "a"}, {"value": "b"}]}]),
+            "invalidValue",
+        ),
         (json!([{"op": "replace", "path": "displayName", "value": "changed"}, {"op": "remove"}]), "noTarget"),
     ];
     let before = base_user();
