@@ -902,3 +902,68 @@ async fn the_token_endpoint_and_graph_are_served_over_tls_when_asked() {
     assert_eq!(token.status(), StatusCode::OK);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn batch_runs_up_to_twenty_requests_each_with_its_own_status() {
+    let f = Fixture::start().await;
+    let batch = |requests: Value| {
+        let f = &f;
+        async move {
+            f.http
+                .post(f.url("/$batch"))
+                .bearer_auth(&f.token)
+                .json(&json!({"requests": requests}))
+                .send()
+                .await
+                .expect("batch")
+        }
+    };
+    f.knob("throttle", json!({"count": 1, "retry_after": 5, "path": "/v1.0/drives/"})).await;
+    let response = batch(json!([
+        {"id": "1", "method": "GET", "url": format!("/drives/{DRIVE}")},
+        {"id": "2", "method": "GET", "url": format!("/drives/{DRIVE}/root:/Docs/plan.docx")},
+        {"id": "3", "method": "GET", "url": format!("/drives/{DRIVE}/root:/missing.txt")},
+        {"id": "4", "method": "GET", "url": format!("/drives/{DRIVE}/root:/Docs/plan.docx"), "dependsOn": ["3"]}
+    ]))
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let status = |id: &str| {
+        body["responses"].as_array().and_then(|r| r.iter().find(|x| x["id"] == id)).map(|x| x["status"].clone())
+    };
+    assert_eq!(status("1"), Some(json!(429)));
+    assert_eq!(status("2"), Some(json!(200)));
+    assert_eq!(status("3"), Some(json!(404)));
+    assert_eq!(status("4"), Some(json!(424)));
+    let too_many: Vec<Value> =
+        (0..21).map(|n| json!({"id": n.to_string(), "method": "GET", "url": "/users"})).collect();
+    assert_eq!(batch(json!(too_many)).await.status(), StatusCode::BAD_REQUEST);
+    let duplicate =
+        json!([{"id": "1", "method": "GET", "url": "/users"}, {"id": "1", "method": "GET", "url": "/groups"}]);
+    assert_eq!(batch(duplicate).await.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn copy_reports_progress_on_a_monitor_url_then_the_new_id() {
+    let f = Fixture::start().await;
+    let docs = f.item("Docs").await;
+    let id = docs["id"].as_str().expect("id");
+    let response = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/items/{id}/copy")))
+        .bearer_auth(&f.token)
+        .json(&json!({"parentReference": {"driveId": DRIVE, "id": "root"}, "name": "Docs copy"}))
+        .send()
+        .await
+        .expect("copy");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let monitor = response.headers()["location"].to_str().expect("location").to_string();
+    let first: Value = f.http.get(&monitor).send().await.expect("poll").json().await.expect("json");
+    assert_eq!(first["status"], "inProgress");
+    let done: Value = f.http.get(&monitor).send().await.expect("poll").json().await.expect("json");
+    assert_eq!(done["status"], "completed");
+    let copy = f.item("Docs copy/plan.docx").await;
+    assert_eq!(copy["file"]["hashes"]["quickXorHash"], quick_xor_hash(b"third"));
+    let folder = f.item("Docs copy").await;
+    assert_eq!(done["resourceId"], folder["id"]);
+}

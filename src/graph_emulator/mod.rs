@@ -11,9 +11,11 @@
 
 pub mod admin;
 pub mod auth;
+mod batch;
 mod changes;
 mod checkout;
 pub mod content;
+mod copy;
 mod delta;
 mod directory;
 pub mod errors;

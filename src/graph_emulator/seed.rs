@@ -258,6 +258,7 @@ impl Seed {
             interactive_user: None,
             grants: Default::default(),
             sessions: HashMap::new(),
+            copy_jobs: HashMap::new(),
             faults: Default::default(),
             counters: Default::default(),
             url_key: rand::random(),

@@ -38,6 +38,7 @@ pub fn router(emulator: Emulator) -> Router {
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(auth::discovery))
         .route("/_download", get(content::download))
         .route("/_upload/{session}", any(content::upload_url))
+        .route("/_monitor/{job}", get(super::copy::monitor))
         .merge(admin::routes())
         .layer(middleware::from_fn_with_state(emulator.clone(), request_middleware))
         .layer(DefaultBodyLimit::max(300 * 1024 * 1024))
@@ -165,6 +166,7 @@ pub enum ItemAction {
     Checkout,
     Checkin,
     DiscardCheckout,
+    Copy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +223,7 @@ impl Route {
                     ItemAction::Checkout => "/checkout",
                     ItemAction::Checkin => "/checkin",
                     ItemAction::DiscardCheckout => "/discardCheckout",
+                    ItemAction::Copy => "/copy",
                 };
                 format!("{}{suffix}", item(r))
             }
@@ -378,6 +381,7 @@ fn parse_action(rest: &str) -> Result<ItemAction, GraphError> {
         ["checkout"] => ItemAction::Checkout,
         ["checkin"] => ItemAction::Checkin,
         ["discardCheckout"] => ItemAction::DiscardCheckout,
+        ["copy"] => ItemAction::Copy,
         [delta] if delta.starts_with("delta") => ItemAction::Delta(parse_delta_function(delta)?),
         _ => return Err(not_found_route()),
     })
@@ -443,22 +447,38 @@ async fn graph(State(emulator): State<Emulator>, request: Request<Body>) -> Resp
         Ok(bytes) => bytes,
         Err(_) => return GraphError::invalid_request("The request body could not be read.").into_response(),
     };
-    let path = parts.uri.path().to_string();
-    let route = parse_route(&path);
+    let path = parts.uri.path();
+    if parts.method == Method::POST && matches!(path, "/v1.0/$batch" | "/v1.0/%24batch") {
+        emulator.count("POST /v1.0/$batch");
+        return super::batch::run(&emulator, &parts.headers, &body).await;
+    }
+    handle_graph(&emulator, &parts.method, path, parts.uri.query(), &parts.headers, body)
+}
+
+/// One Graph request, counted, authenticated and dispatched under the world lock (also used by `$batch`).
+pub fn handle_graph(
+    emulator: &Emulator,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let route = parse_route(path);
     let key = match &route {
-        Ok(route) => format!("{} {}", parts.method, route.key()),
-        Err(_) => format!("{} {path}", parts.method),
+        Ok(route) => format!("{method} {}", route.key()),
+        Err(_) => format!("{method} {path}"),
     };
     emulator.count(&key);
     let now = emulator.now();
     let mut world = emulator.lock();
     let result = route.and_then(|route| {
-        let caller = auth::authenticate(&world, &parts.headers, now)?;
+        let caller = auth::authenticate(&world, headers, now)?;
         let ctx = Ctx {
             caller,
-            method: parts.method.clone(),
-            query: parse_query(parts.uri.query()),
-            headers: parts.headers.clone(),
+            method: method.clone(),
+            query: parse_query(query),
+            headers: headers.clone(),
             body,
             now,
             base: world.public_base.clone(),
@@ -504,6 +524,7 @@ fn dispatch(world: &mut World, ctx: &Ctx, route: Route) -> Result<Response, Grap
             (Method::POST, A::Checkout) => checkout::checkout(world, ctx, &item),
             (Method::POST, A::Checkin) => checkout::checkin(world, ctx, &item),
             (Method::POST, A::DiscardCheckout) => checkout::discard(world, ctx, &item),
+            (Method::POST, A::Copy) => super::copy::copy(world, ctx, &item),
             _ => Err(method_not_allowed()),
         },
         _ => Err(method_not_allowed()),

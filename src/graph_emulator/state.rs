@@ -583,6 +583,7 @@ pub struct World {
     pub interactive_user: Option<String>,
     pub grants: super::auth::Grants,
     pub sessions: HashMap<String, super::content::UploadSession>,
+    pub copy_jobs: HashMap<String, super::copy::CopyJob>,
     pub faults: Faults,
     /// Requests per route, `GET /drives/{}/root/delta` style keys.
     pub counters: BTreeMap<String, u64>,
