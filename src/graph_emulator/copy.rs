@@ -18,6 +18,9 @@ use super::items::resolve_item;
 use super::server::{Ctx, ItemRef};
 use super::state::{Body, World};
 
+/// One item to create: index of its parent in the plan (None: the target folder), name, content (None: folder).
+type PlannedCopy = (Option<usize>, String, Option<Arc<Vec<u8>>>);
+
 #[derive(Debug, Clone)]
 pub struct CopyJob {
     pub resource_id: Option<String>,
@@ -43,7 +46,7 @@ pub fn copy(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response, Gr
     // Snapshot the subtree first (source and target may be the same drive).
     let source_drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
     let mut queue = VecDeque::from([(id.clone(), None::<usize>, name)]);
-    let mut plan: Vec<(Option<usize>, String, Option<Arc<Vec<u8>>>)> = Vec::new();
+    let mut plan: Vec<PlannedCopy> = Vec::new();
     while let Some((current, parent_index, name)) = queue.pop_front() {
         let Some(node) = source_drive.item(&current) else { continue };
         let index = plan.len();
