@@ -292,3 +292,8 @@ fn okta_user_lifecycle_replays() {
 fn okta_group_push_replays() {
     replay(include_str!("../../tests/fixtures/scim/okta-group-push.json"));
 }
+
+#[test]
+fn bad_input_gets_rfc_answers_and_changes_nothing() {
+    replay(include_str!("../../tests/fixtures/scim/bad-input.json"));
+}
