@@ -36,19 +36,13 @@ pub struct Projection {
 impl Projection {
     /// The default set: every attribute whose `returned` is `always` or `default`.
     pub fn default_set() -> Self {
-        Self {
-            mode: Mode::Default,
-        }
+        Self { mode: Mode::Default }
     }
 
     /// Parses the two comma-separated lists (query parameters or `/.search` fields; empty counts as absent).
     /// Names this resource type does not define are skipped: with `/.search` at the root one list serves
     /// Users and Groups alike.
-    pub fn parse(
-        rt: &'static ResourceType,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> ScimResult<Self> {
+    pub fn parse(rt: &'static ResourceType, attributes: Option<&str>, excluded: Option<&str>) -> ScimResult<Self> {
         let attributes = attributes.filter(|s| !s.trim().is_empty());
         let excluded = excluded.filter(|s| !s.trim().is_empty());
         Ok(match (attributes, excluded) {
@@ -57,12 +51,8 @@ impl Projection {
                     "attributes and excludedAttributes cannot be used together".into(),
                 ));
             }
-            (Some(list), None) => Self {
-                mode: Mode::Only(names(rt, list)?),
-            },
-            (None, Some(list)) => Self {
-                mode: Mode::Exclude(names(rt, list)?),
-            },
+            (Some(list), None) => Self { mode: Mode::Only(names(rt, list)?) },
+            (None, Some(list)) => Self { mode: Mode::Exclude(names(rt, list)?) },
             (None, None) => Self::default_set(),
         })
     }
@@ -73,13 +63,10 @@ impl Projection {
         let Some(members) = rt.resolve(None, "members", None) else {
             return true;
         };
-        let is_members =
-            |n: &Named| n.attr.is_some_and(|a| std::ptr::eq(a, members.attr)) && n.sub.is_none();
+        let is_members = |n: &Named| n.attr.is_some_and(|a| std::ptr::eq(a, members.attr)) && n.sub.is_none();
         match &self.mode {
             Mode::Default => false,
-            Mode::Only(list) => !list
-                .iter()
-                .any(|n| n.attr.is_some_and(|a| std::ptr::eq(a, members.attr))),
+            Mode::Only(list) => !list.iter().any(|n| n.attr.is_some_and(|a| std::ptr::eq(a, members.attr))),
             Mode::Exclude(list) => list.iter().any(is_members),
         }
     }
@@ -124,26 +111,15 @@ fn names(rt: &'static ResourceType, list: &str) -> ScimResult<Vec<Named>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if let Some(ext) = rt.extension(item) {
-            out.push(Named {
-                container: Container::Extension(ext.id),
-                attr: None,
-                sub: None,
-            });
+            out.push(Named { container: Container::Extension(ext.id), attr: None, sub: None });
             continue;
         }
-        let path = parse_path(item)
-            .map_err(|e| ScimError::InvalidValue(format!("attribute list: {}", e.detail())))?;
+        let path = parse_path(item).map_err(|e| ScimError::InvalidValue(format!("attribute list: {}", e.detail())))?;
         if path.filter.is_some() {
-            return Err(ScimError::InvalidValue(format!(
-                "'{item}': attribute lists take names, not filters"
-            )));
+            return Err(ScimError::InvalidValue(format!("'{item}': attribute lists take names, not filters")));
         }
         if let Some(r) = rt.resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref()) {
-            out.push(Named {
-                container: r.container,
-                attr: Some(r.attr),
-                sub: r.sub,
-            });
+            out.push(Named { container: r.container, attr: Some(r.attr), sub: r.sub });
         }
     }
     Ok(out)
@@ -156,11 +132,7 @@ fn holder_of(m: &Map<String, Value>, c: Container) -> Option<&Map<String, Value>
     }
 }
 
-fn holder_of_mut(
-    m: &mut Map<String, Value>,
-    c: Container,
-    create: bool,
-) -> Option<&mut Map<String, Value>> {
+fn holder_of_mut(m: &mut Map<String, Value>, c: Container, create: bool) -> Option<&mut Map<String, Value>> {
     match c {
         Container::Core => Some(m),
         Container::Extension(urn) => {
@@ -218,10 +190,7 @@ fn pick_sub(value: &Value, sub: &str) -> Option<Value> {
     };
     match value {
         Value::Array(items) => {
-            let picked: Vec<Value> = items
-                .iter()
-                .map(|i| one(i).unwrap_or(Value::Object(Map::new())))
-                .collect();
+            let picked: Vec<Value> = items.iter().map(|i| one(i).unwrap_or(Value::Object(Map::new()))).collect();
             Some(Value::Array(picked))
         }
         other => one(other),
@@ -263,10 +232,7 @@ fn exclude(full: &mut Map<String, Value>, n: &Named) {
         }
     }
     if let Container::Extension(urn) = n.container
-        && full
-            .get(urn)
-            .and_then(Value::as_object)
-            .is_some_and(Map::is_empty)
+        && full.get(urn).and_then(Value::as_object).is_some_and(Map::is_empty)
     {
         full.remove(urn);
     }
@@ -289,9 +255,8 @@ fn prune(h: &mut Map<String, Value>, name: &str) {
 
 /// Drops `returned: never` attributes, and `returned: request` ones unless they were asked for by name.
 fn drop_unreturned(rt: &'static ResourceType, m: &mut Map<String, Value>, asked: bool) {
-    let urns: Vec<Option<&'static str>> = std::iter::once(None)
-        .chain(rt.extensions.iter().map(|e| Some(e.id)))
-        .collect();
+    let urns: Vec<Option<&'static str>> =
+        std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(e.id))).collect();
     for urn in urns {
         let schema_attrs = match urn {
             None => rt.core.attributes,
@@ -317,11 +282,8 @@ fn fix_schemas(rt: &'static ResourceType, m: &mut Map<String, Value>) {
     if !m.contains_key("schemas") {
         return;
     }
-    let list: Vec<Value> = rt
-        .schema_urns()
-        .filter(|urn| *urn == rt.core.id || m.contains_key(*urn))
-        .map(Value::from)
-        .collect();
+    let list: Vec<Value> =
+        rt.schema_urns().filter(|urn| *urn == rt.core.id || m.contains_key(*urn)).map(Value::from).collect();
     m.insert("schemas".into(), Value::Array(list));
 }
 
@@ -344,32 +306,20 @@ impl SortSpec {
         let Some(by) = sort_by.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
-        let path = parse_path(by)
-            .map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail())))?;
-        let known = path.filter.is_none()
-            && rt
-                .resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref())
-                .is_some();
+        let path = parse_path(by).map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail())))?;
+        let known = path.filter.is_none() && rt.resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref()).is_some();
         if !known {
-            return Err(ScimError::InvalidValue(format!(
-                "sortBy '{by}' is not a sortable attribute"
-            )));
+            return Err(ScimError::InvalidValue(format!("sortBy '{by}' is not a sortable attribute")));
         }
         let descending = match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
             None => false,
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
             Some(o) if o.eq_ignore_ascii_case("descending") => true,
             Some(o) => {
-                return Err(ScimError::InvalidValue(format!(
-                    "sortOrder '{o}' is neither ascending nor descending"
-                )));
+                return Err(ScimError::InvalidValue(format!("sortOrder '{o}' is neither ascending nor descending")));
             }
         };
-        Ok(Some(Self {
-            rt,
-            path,
-            descending,
-        }))
+        Ok(Some(Self { rt, path, descending }))
     }
 
     /// Orders two resources (full JSON). Use with a stable sort so ties keep creation order across pages.
@@ -386,10 +336,7 @@ impl SortSpec {
     fn key(&self, resource: &Value) -> Option<SortKey> {
         let (target, values) = values_at(self.rt, &self.path, resource)?;
         // A multi-valued attribute sorts by its primary value, else its first (RFC 7644 section 3.4.2.3).
-        let chosen = values
-            .iter()
-            .find(|v| v.get("primary") == Some(&Value::Bool(true)))
-            .or_else(|| values.first())?;
+        let chosen = values.iter().find(|v| v.get("primary") == Some(&Value::Bool(true))).or_else(|| values.first())?;
         let (def, v) = match (target.sub, target.attr.ty) {
             (None, AttrType::Complex) => (target.attr.sub("value")?, chosen.get("value")?),
             _ => (target.def(), *chosen),
@@ -437,9 +384,7 @@ mod tests {
     }
 
     fn project(attrs: Option<&str>, excluded: Option<&str>) -> Value {
-        Projection::parse(&USER_TYPE, attrs, excluded)
-            .expect("parses")
-            .apply(&USER_TYPE, user())
+        Projection::parse(&USER_TYPE, attrs, excluded).expect("parses").apply(&USER_TYPE, user())
     }
 
     #[test]
@@ -455,22 +400,15 @@ mod tests {
             })
         );
         assert_eq!(
-            project(
-                Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
-                None
-            ),
+            project(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None),
             json!({"schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA], "id": "usr_1", ENTERPRISE_SCHEMA: {"department": "R&D"}})
         );
     }
 
     #[test]
     fn excluded_attributes_drop_from_the_default_set_but_never_id() {
-        let out = project(
-            None,
-            Some(
-                "emails,name.familyName,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-            ),
-        );
+        let out =
+            project(None, Some("emails,name.familyName,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
         assert_eq!(
             out,
             json!({
@@ -489,10 +427,7 @@ mod tests {
             Projection::parse(&USER_TYPE, Some("userName"), Some("emails")),
             Err(ScimError::InvalidSyntax(_))
         ));
-        assert_eq!(
-            project(Some("nosuch"), None),
-            json!({"schemas": [USER_SCHEMA], "id": "usr_1"})
-        );
+        assert_eq!(project(Some("nosuch"), None), json!({"schemas": [USER_SCHEMA], "id": "usr_1"}));
     }
 
     #[test]
@@ -511,43 +446,22 @@ mod tests {
             json!({"id": "1", "userName": "Alice", "displayName": "z"}),
             json!({"id": "2", "userName": "bob"}),
         ];
-        let spec = SortSpec::parse(&USER_TYPE, Some("userName"), None)
-            .expect("parses")
-            .expect("some");
+        let spec = SortSpec::parse(&USER_TYPE, Some("userName"), None).expect("parses").expect("some");
         users.sort_by(|a, b| spec.compare(a, b));
-        let ids: Vec<_> = users
-            .iter()
-            .map(|u| u["id"].as_str().unwrap_or_default())
-            .collect();
+        let ids: Vec<_> = users.iter().map(|u| u["id"].as_str().unwrap_or_default()).collect();
         assert_eq!(ids, ["1", "2", "3"]);
-        let spec = SortSpec::parse(&USER_TYPE, Some("displayName"), Some("ascending"))
-            .expect("ok")
-            .expect("some");
+        let spec = SortSpec::parse(&USER_TYPE, Some("displayName"), Some("ascending")).expect("ok").expect("some");
         users.sort_by(|a, b| spec.compare(a, b));
-        assert_eq!(
-            users[0]["id"], "1",
-            "the only assigned displayName sorts first"
-        );
-        let spec = SortSpec::parse(&USER_TYPE, Some("userName"), Some("DESCENDING"))
-            .expect("ok")
-            .expect("some");
+        assert_eq!(users[0]["id"], "1", "the only assigned displayName sorts first");
+        let spec = SortSpec::parse(&USER_TYPE, Some("userName"), Some("DESCENDING")).expect("ok").expect("some");
         users.sort_by(|a, b| spec.compare(a, b));
         assert_eq!(users[0]["id"], "3");
     }
 
     #[test]
     fn bad_sort_parameters_are_invalid_values() {
-        assert!(matches!(
-            SortSpec::parse(&USER_TYPE, Some("nosuch"), None),
-            Err(ScimError::InvalidValue(_))
-        ));
-        assert!(matches!(
-            SortSpec::parse(&USER_TYPE, Some("userName"), Some("up")),
-            Err(ScimError::InvalidValue(_))
-        ));
-        assert!(matches!(
-            SortSpec::parse(&USER_TYPE, None, Some("descending")),
-            Ok(None)
-        ));
+        assert!(matches!(SortSpec::parse(&USER_TYPE, Some("nosuch"), None), Err(ScimError::InvalidValue(_))));
+        assert!(matches!(SortSpec::parse(&USER_TYPE, Some("userName"), Some("up")), Err(ScimError::InvalidValue(_))));
+        assert!(matches!(SortSpec::parse(&USER_TYPE, None, Some("descending")), Ok(None)));
     }
 }

@@ -11,8 +11,7 @@ use super::schema::{ALL_RESOURCE_TYPES, ALL_SCHEMAS, AttrDef, AttrType, Resource
 
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
 /// What the server advertises. Clients and checkers believe it, so only switch on what the HTTP layer does.
 #[derive(Debug, Clone)]
@@ -53,10 +52,7 @@ pub fn service_provider_config(base: &str, features: &ProviderFeatures) -> Value
 
 /// `GET /Schemas` (a ListResponse of every schema).
 pub fn schemas(base: &str) -> Value {
-    let docs: Vec<Value> = ALL_SCHEMAS
-        .iter()
-        .map(|s| schema_document(s, base))
-        .collect();
+    let docs: Vec<Value> = ALL_SCHEMAS.iter().map(|s| schema_document(s, base)).collect();
     let page = Page::new(None, None, docs.len(), docs.len());
     list_response(docs.len(), &page, docs)
 }
@@ -72,10 +68,7 @@ pub fn schema(base: &str, urn: &str) -> ScimResult<Value> {
 
 /// `GET /ResourceTypes`.
 pub fn resource_types(base: &str) -> Value {
-    let docs: Vec<Value> = ALL_RESOURCE_TYPES
-        .iter()
-        .map(|rt| resource_type_document(rt, base))
-        .collect();
+    let docs: Vec<Value> = ALL_RESOURCE_TYPES.iter().map(|rt| resource_type_document(rt, base)).collect();
     let page = Page::new(None, None, docs.len(), docs.len());
     list_response(docs.len(), &page, docs)
 }
@@ -102,11 +95,7 @@ fn resource_type_document(rt: &ResourceType, base: &str) -> Value {
     if !rt.extensions.is_empty()
         && let Some(o) = doc.as_object_mut()
     {
-        let ext: Vec<Value> = rt
-            .extensions
-            .iter()
-            .map(|e| json!({"schema": e.id, "required": false}))
-            .collect();
+        let ext: Vec<Value> = rt.extensions.iter().map(|e| json!({"schema": e.id, "required": false})).collect();
         o.insert("schemaExtensions".into(), Value::Array(ext));
     }
     doc
@@ -167,32 +156,13 @@ mod tests {
             .as_array()
             .map(|a| a.iter().filter_map(|x| x["name"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(
-            names,
-            [
-                "userName",
-                "name",
-                "displayName",
-                "emails",
-                "active",
-                "groups"
-            ]
-        );
+        assert_eq!(names, ["userName", "name", "displayName", "emails", "active", "groups"]);
         assert_eq!(user["attributes"][0]["caseExact"], false);
         assert_eq!(user["attributes"][0]["uniqueness"], "server");
-        assert_eq!(
-            user["meta"]["location"],
-            format!("{BASE}Schemas/{USER_SCHEMA}").replace("v2//", "v2/")
-        );
+        assert_eq!(user["meta"]["location"], format!("{BASE}Schemas/{USER_SCHEMA}").replace("v2//", "v2/"));
         let ours = schema(BASE, SCAIDRIVE_SCHEMA).expect("ScaiDrive schema");
-        assert_eq!(
-            ours["attributes"][0]["canonicalValues"],
-            json!(["user", "admin", "superadmin"])
-        );
-        assert!(matches!(
-            schema(BASE, "urn:nope"),
-            Err(ScimError::NotFound(_))
-        ));
+        assert_eq!(ours["attributes"][0]["canonicalValues"], json!(["user", "admin", "superadmin"]));
+        assert!(matches!(schema(BASE, "urn:nope"), Err(ScimError::NotFound(_))));
     }
 
     #[test]
@@ -212,12 +182,7 @@ mod tests {
     fn the_service_provider_config_advertises_what_works() {
         let doc = service_provider_config(
             BASE,
-            &ProviderFeatures {
-                max_results: 1000,
-                sort: true,
-                etag: true,
-                documentation_uri: None,
-            },
+            &ProviderFeatures { max_results: 1000, sort: true, etag: true, documentation_uri: None },
         );
         assert_eq!(doc["patch"]["supported"], true);
         assert_eq!(doc["bulk"]["supported"], false);

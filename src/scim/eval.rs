@@ -43,14 +43,8 @@ fn resolve(scope: Scope, path: &AttrPath) -> ScimResult<Target> {
     let unknown = || ScimError::InvalidFilter(format!("unknown attribute '{path}'"));
     match scope {
         Scope::Resource(rt) => {
-            let r = rt
-                .resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref())
-                .ok_or_else(unknown)?;
-            Ok(Target {
-                container: Some(r.container),
-                attr: r.attr,
-                sub: r.sub,
-            })
+            let r = rt.resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref()).ok_or_else(unknown)?;
+            Ok(Target { container: Some(r.container), attr: r.attr, sub: r.sub })
         }
         Scope::Element(parent) => {
             if path.urn.is_some() || path.sub.is_some() || path.filter.is_some() {
@@ -59,11 +53,7 @@ fn resolve(scope: Scope, path: &AttrPath) -> ScimResult<Target> {
                     parent.name
                 )));
             }
-            Ok(Target {
-                container: None,
-                attr: parent.sub(&path.attr).ok_or_else(unknown)?,
-                sub: None,
-            })
+            Ok(Target { container: None, attr: parent.sub(&path.attr).ok_or_else(unknown)?, sub: None })
         }
     }
 }
@@ -84,9 +74,7 @@ fn check(filter: &Filter, scope: Scope) -> ScimResult<()> {
         Filter::Compare { path, op, value } => {
             let target = check_path(scope, path)?;
             let def = compared_def(&target).ok_or_else(|| {
-                ScimError::InvalidFilter(format!(
-                    "'{path}' is complex: compare one of its sub-attributes"
-                ))
+                ScimError::InvalidFilter(format!("'{path}' is complex: compare one of its sub-attributes"))
             })?;
             check_comparison(def, *op, value, path)
         }
@@ -117,18 +105,8 @@ fn compared_def(target: &Target) -> Option<&'static AttrDef> {
     }
 }
 
-fn check_comparison(
-    def: &AttrDef,
-    op: CompareOp,
-    value: &Literal,
-    path: &AttrPath,
-) -> ScimResult<()> {
-    let bad = |why: &str| {
-        Err(ScimError::InvalidFilter(format!(
-            "'{path} {} {value}': {why}",
-            op.as_str()
-        )))
-    };
+fn check_comparison(def: &AttrDef, op: CompareOp, value: &Literal, path: &AttrPath) -> ScimResult<()> {
+    let bad = |why: &str| Err(ScimError::InvalidFilter(format!("'{path} {} {value}': {why}", op.as_str())));
     if *value == Literal::Null {
         return match op {
             CompareOp::Eq | CompareOp::Ne => Ok(()),
@@ -158,9 +136,7 @@ fn check_comparison(
             };
             if op.is_ordering() || op == CompareOp::Eq || op == CompareOp::Ne {
                 parse_datetime(s).ok_or_else(|| {
-                    ScimError::InvalidFilter(format!(
-                        "'{s}' is not an xsd:dateTime such as 2026-01-31T12:00:00Z"
-                    ))
+                    ScimError::InvalidFilter(format!("'{s}' is not an xsd:dateTime such as 2026-01-31T12:00:00Z"))
                 })?;
             }
         }
@@ -220,8 +196,7 @@ fn eval(filter: &Filter, node: &Value, scope: Scope) -> bool {
             let Some(def) = compared_def(&target) else {
                 return false;
             };
-            let values: Vec<&Value> = if target.sub.is_none() && target.attr.ty == AttrType::Complex
-            {
+            let values: Vec<&Value> = if target.sub.is_none() && target.attr.ty == AttrType::Complex {
                 values.into_iter().filter_map(|v| v.get(def.name)).collect()
             } else {
                 values
@@ -239,11 +214,7 @@ fn eval(filter: &Filter, node: &Value, scope: Scope) -> bool {
 
 /// The values a path selects in `node`: every element of a multi-valued attribute (narrowed by the value
 /// filter), then their sub-attribute if the path names one. `None` when the path does not resolve.
-fn selected<'v>(
-    scope: Scope,
-    path: &AttrPath,
-    node: &'v Value,
-) -> Option<(Target, Vec<&'v Value>)> {
+fn selected<'v>(scope: Scope, path: &AttrPath, node: &'v Value) -> Option<(Target, Vec<&'v Value>)> {
     let target = resolve(scope, path).ok()?;
     let holder = match target.container {
         Some(Container::Extension(urn)) => node.get(urn)?,
@@ -260,10 +231,7 @@ fn selected<'v>(
         elements.retain(|e| eval(inner, e, Scope::Element(target.attr)));
     }
     if let Some(sub) = target.sub {
-        elements = elements
-            .into_iter()
-            .filter_map(|e| e.get(sub.name))
-            .collect();
+        elements = elements.into_iter().filter_map(|e| e.get(sub.name)).collect();
     }
     Some((target, elements))
 }
@@ -330,11 +298,7 @@ fn compare(def: &AttrDef, actual: &Value, op: CompareOp, lit: &Literal) -> bool 
             let (Some(a), Literal::String(b)) = (actual.as_str(), lit) else {
                 return false;
             };
-            if def.case_exact {
-                compare_text(a, b, op)
-            } else {
-                compare_text(&fold_case(a), &fold_case(b), op)
-            }
+            if def.case_exact { compare_text(a, b, op) } else { compare_text(&fold_case(a), &fold_case(b), op) }
         }
         AttrType::Complex => false,
     }
@@ -385,11 +349,9 @@ pub struct IndexLookup {
 /// top-level `and` (Entra's `id eq "a" and members[...]` reference checks).
 pub fn index_hint(filter: &Filter, rt: &'static ResourceType) -> Option<IndexLookup> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: Literal::String(s),
-        } if path.filter.is_none() && path.sub.is_none() => {
+        Filter::Compare { path, op: CompareOp::Eq, value: Literal::String(s) }
+            if path.filter.is_none() && path.sub.is_none() =>
+        {
             let r = rt.resolve(path.urn.as_deref(), &path.attr, None)?;
             if r.container != Container::Core {
                 return None;
@@ -410,12 +372,7 @@ pub fn index_hint(filter: &Filter, rt: &'static ResourceType) -> Option<IndexLoo
             })
         }
         Filter::And(a, b) => {
-            index_hint(a, rt)
-                .or_else(|| index_hint(b, rt))
-                .map(|hint| IndexLookup {
-                    complete: false,
-                    ..hint
-                })
+            index_hint(a, rt).or_else(|| index_hint(b, rt)).map(|hint| IndexLookup { complete: false, ..hint })
         }
         _ => None,
     }
@@ -477,9 +434,7 @@ mod tests {
     #[test]
     fn logic_and_presence() {
         assert!(hit("name.formatted pr or userName pr"));
-        assert!(hit(
-            r#"not (active eq false) and (name.familyName eq "jensen" or userName eq "x")"#
-        ));
+        assert!(hit(r#"not (active eq false) and (name.familyName eq "jensen" or userName eq "x")"#));
         assert!(!hit("name.formatted pr"));
         assert!(hit("name.givenName pr"));
         assert!(!hit(r#"not (userName pr)"#));
@@ -490,20 +445,14 @@ mod tests {
         assert!(hit(r#"emails.value ew "@home.org""#));
         assert!(hit(r#"emails co "home.org""#));
         assert!(hit(r#"emails[type eq "work" and value co "@example.com"]"#));
-        assert!(!hit(
-            r#"emails[type eq "home" and value co "@example.com"]"#
-        ));
-        assert!(hit(
-            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
-        ));
+        assert!(!hit(r#"emails[type eq "home" and value co "@example.com"]"#));
+        assert!(hit(r#"emails[type eq "work"].value eq "BJENSEN@example.com""#));
         assert!(hit(r#"emails[primary eq true].type eq "work""#));
     }
 
     #[test]
     fn extensions_booleans_integers_and_dates() {
-        assert!(hit(
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d""#
-        ));
+        assert!(hit(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d""#));
         assert!(hit(r#"urn:scaidrive:scim:User:role eq "admin""#));
         assert!(hit("urn:scaidrive:scim:User:quota_bytes ge 1000"));
         assert!(!hit("urn:scaidrive:scim:User:quota_bytes gt 1000"));
@@ -537,10 +486,7 @@ mod tests {
         ] {
             let f = parse_filter(bad).expect("parses");
             assert!(
-                matches!(
-                    check_filter(&f, &USER_TYPE),
-                    Err(ScimError::InvalidFilter(_))
-                ),
+                matches!(check_filter(&f, &USER_TYPE), Err(ScimError::InvalidFilter(_))),
                 "{bad} should be refused"
             );
         }
@@ -568,33 +514,15 @@ mod tests {
         let hint = |t: &str, rt| index_hint(&parse_filter(t).expect("parses"), rt);
         assert_eq!(
             hint(r#"userName eq "BJensen""#, &USER_TYPE),
-            Some(IndexLookup {
-                attr: IndexedAttr::UserName,
-                key: "bjensen".into(),
-                case_exact: false,
-                complete: true
-            })
+            Some(IndexLookup { attr: IndexedAttr::UserName, key: "bjensen".into(), case_exact: false, complete: true })
         );
         let ext = hint(r#"externalId eq "E-1""#, &USER_TYPE).expect("externalId");
-        assert_eq!(
-            (ext.attr, ext.key.as_str()),
-            (IndexedAttr::ExternalId, "E-1")
-        );
+        assert_eq!((ext.attr, ext.key.as_str()), (IndexedAttr::ExternalId, "E-1"));
         let group = hint(r#"displayName eq "Sales""#, &GROUP_TYPE).expect("group name");
-        assert_eq!(
-            (group.attr, group.key.as_str()),
-            (IndexedAttr::DisplayName, "sales")
-        );
-        let partial = hint(
-            r#"id eq "grp_1" and members[value eq "usr_2"]"#,
-            &GROUP_TYPE,
-        )
-        .expect("and");
+        assert_eq!((group.attr, group.key.as_str()), (IndexedAttr::DisplayName, "sales"));
+        let partial = hint(r#"id eq "grp_1" and members[value eq "usr_2"]"#, &GROUP_TYPE).expect("and");
         assert_eq!((partial.attr, partial.complete), (IndexedAttr::Id, false));
-        assert_eq!(
-            hint(r#"userName eq "a" or userName eq "b""#, &USER_TYPE),
-            None
-        );
+        assert_eq!(hint(r#"userName eq "a" or userName eq "b""#, &USER_TYPE), None);
         assert_eq!(hint(r#"userName co "a""#, &USER_TYPE), None);
         assert_eq!(hint(r#"userName eq "a""#, &GROUP_TYPE), None);
     }

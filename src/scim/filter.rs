@@ -32,12 +32,7 @@ pub struct AttrPath {
 impl AttrPath {
     /// A plain `attr` path, handy for building trees in code.
     pub fn simple(attr: &str) -> Self {
-        Self {
-            urn: None,
-            attr: attr.to_string(),
-            filter: None,
-            sub: None,
-        }
+        Self { urn: None, attr: attr.to_string(), filter: None, sub: None }
     }
 }
 
@@ -56,17 +51,8 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 9] = [
-        Self::Eq,
-        Self::Ne,
-        Self::Co,
-        Self::Sw,
-        Self::Ew,
-        Self::Gt,
-        Self::Ge,
-        Self::Lt,
-        Self::Le,
-    ];
+    pub const ALL: [CompareOp; 9] =
+        [Self::Eq, Self::Ne, Self::Co, Self::Sw, Self::Ew, Self::Gt, Self::Ge, Self::Lt, Self::Le];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,9 +69,7 @@ impl CompareOp {
     }
 
     fn parse(word: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        Self::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// Whether the operator orders values (and so is refused on booleans).
@@ -123,17 +107,10 @@ pub enum Filter {
 /// Parses a filter (as found in `?filter=` after URL decoding, or in a `/.search` body).
 pub fn parse_filter(text: &str) -> ScimResult<Filter> {
     let tokens = lex(text).map_err(ScimError::InvalidFilter)?;
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        depth: 0,
-        terms: 0,
-    };
+    let mut p = Parser { tokens, pos: 0, depth: 0, terms: 0 };
     let f = p.or_expr(false).map_err(ScimError::InvalidFilter)?;
     if let Some(t) = p.peek() {
-        return Err(ScimError::InvalidFilter(format!(
-            "unexpected {t} after the end of the filter"
-        )));
+        return Err(ScimError::InvalidFilter(format!("unexpected {t} after the end of the filter")));
     }
     Ok(f)
 }
@@ -142,23 +119,12 @@ pub fn parse_filter(text: &str) -> ScimResult<Filter> {
 /// `invalidFilter`, as RFC 7644 Table 9 lists for PATCH path filters.
 pub fn parse_path(text: &str) -> ScimResult<AttrPath> {
     let tokens = lex(text).map_err(ScimError::InvalidPath)?;
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        depth: 0,
-        terms: 0,
-    };
-    let path = p.attr_path(false).map_err(|e| {
-        if text.contains('[') {
-            ScimError::InvalidFilter(e)
-        } else {
-            ScimError::InvalidPath(e)
-        }
-    })?;
+    let mut p = Parser { tokens, pos: 0, depth: 0, terms: 0 };
+    let path = p
+        .attr_path(false)
+        .map_err(|e| if text.contains('[') { ScimError::InvalidFilter(e) } else { ScimError::InvalidPath(e) })?;
     if let Some(t) = p.peek() {
-        return Err(ScimError::InvalidPath(format!(
-            "unexpected {t} in path '{text}'"
-        )));
+        return Err(ScimError::InvalidPath(format!("unexpected {t} in path '{text}'")));
     }
     Ok(path)
 }
@@ -229,8 +195,7 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
                 }
                 i += 1;
                 let raw = &text[start..i];
-                let s: String = serde_json::from_str(raw)
-                    .map_err(|e| format!("bad string literal {raw}: {e}"))?;
+                let s: String = serde_json::from_str(raw).map_err(|e| format!("bad string literal {raw}: {e}"))?;
                 tokens.push(Token::Str(s));
             }
             _ if is_word_char(c) => {
@@ -335,31 +300,20 @@ impl Parser {
         }
         let path = self.attr_path(in_brackets)?;
         let op_word = match self.peek() {
-            Some(Token::Word(w))
-                if w.eq_ignore_ascii_case("pr") || CompareOp::parse(w).is_some() =>
-            {
-                w.clone()
-            }
+            Some(Token::Word(w)) if w.eq_ignore_ascii_case("pr") || CompareOp::parse(w).is_some() => w.clone(),
             _ if path.filter.is_some() && path.sub.is_none() => return Ok(Filter::ValuePath(path)),
             Some(t) => {
-                return Err(format!(
-                    "expected an operator after '{}', found {t}",
-                    print_path(&path)
-                ));
+                return Err(format!("expected an operator after '{}', found {t}", print_path(&path)));
             }
             None => {
-                return Err(format!(
-                    "expected an operator after '{}'",
-                    print_path(&path)
-                ));
+                return Err(format!("expected an operator after '{}'", print_path(&path)));
             }
         };
         self.pos += 1;
         if op_word.eq_ignore_ascii_case("pr") {
             return Ok(Filter::Present(path));
         }
-        let op =
-            CompareOp::parse(&op_word).ok_or_else(|| format!("unknown operator '{op_word}'"))?;
+        let op = CompareOp::parse(&op_word).ok_or_else(|| format!("unknown operator '{op_word}'"))?;
         let value = match self.next() {
             Some(Token::Str(s)) => Literal::String(s),
             Some(Token::Word(w)) => parse_word_literal(&w)?,
@@ -382,9 +336,7 @@ impl Parser {
                 return Err("value filters cannot nest inside another value filter".into());
             }
             if sub.is_some() {
-                return Err(format!(
-                    "a value filter must follow the attribute name in '{word}'"
-                ));
+                return Err(format!("a value filter must follow the attribute name in '{word}'"));
             }
             self.pos += 1;
             self.enter()?;
@@ -401,12 +353,7 @@ impl Parser {
                 self.pos += 1;
             }
         }
-        Ok(AttrPath {
-            urn,
-            attr,
-            filter,
-            sub,
-        })
+        Ok(AttrPath { urn, attr, filter, sub })
     }
 }
 
@@ -431,9 +378,7 @@ fn parse_word_literal(w: &str) -> Result<Literal, String> {
     } else {
         None
     };
-    number
-        .map(Literal::Number)
-        .ok_or_else(|| format!("'{w}' is not a value: strings need double quotes"))
+    number.map(Literal::Number).ok_or_else(|| format!("'{w}' is not a value: strings need double quotes"))
 }
 
 /// Splits `urn:...:attr.sub` into its URN, attribute and sub-attribute, checking the names.
@@ -442,9 +387,7 @@ fn split_attr_word(word: &str) -> Result<(Option<String>, String, Option<String>
         match word.rfind(':') {
             Some(i) if i > 4 => (Some(word[..i].to_string()), &word[i + 1..]),
             _ => {
-                return Err(format!(
-                    "'{word}' is a schema URN without an attribute name"
-                ));
+                return Err(format!("'{word}' is a schema URN without an attribute name"));
             }
         }
     } else {
@@ -468,16 +411,10 @@ fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let ok = match chars.next() {
         Some('$') => name == "$ref",
-        Some(c) if c.is_ascii_alphabetic() => {
-            chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        }
+        Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{name}' is not a valid attribute name"))
-    }
+    if ok { Ok(()) } else { Err(format!("'{name}' is not a valid attribute name")) }
 }
 
 fn print_path(path: &AttrPath) -> String {
@@ -528,11 +465,7 @@ impl fmt::Display for Filter {
             Filter::ValuePath(path) => write!(f, "{path}"),
             Filter::And(a, b) | Filter::Or(a, b) => {
                 operand(f, a)?;
-                f.write_str(if matches!(self, Filter::And(..)) {
-                    " and "
-                } else {
-                    " or "
-                })?;
+                f.write_str(if matches!(self, Filter::And(..)) { " and " } else { " or " })?;
                 operand(f, b)
             }
             Filter::Not(inner) => write!(f, "not ({inner})"),

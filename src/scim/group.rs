@@ -31,14 +31,10 @@ impl MemberId {
         };
         match (kind, id) {
             (Some(k), Self::Group(_)) if k.eq_ignore_ascii_case("User") => {
-                Err(ScimError::InvalidValue(format!(
-                    "member '{value}' is a group but its type says User"
-                )))
+                Err(ScimError::InvalidValue(format!("member '{value}' is a group but its type says User")))
             }
             (Some(k), Self::User(_)) if k.eq_ignore_ascii_case("Group") => {
-                Err(ScimError::InvalidValue(format!(
-                    "member '{value}' is a user but its type says Group"
-                )))
+                Err(ScimError::InvalidValue(format!("member '{value}' is a user but its type says Group")))
             }
             _ => Ok(id),
         }
@@ -89,8 +85,8 @@ impl ScimGroup {
     /// Validates and normalizes a POST/PUT body (or a PATCHed resource). Members sent twice count once.
     pub fn from_json(body: &Value) -> ScimResult<Self> {
         let n = normalize_body(&GROUP_TYPE, body)?.body;
-        let display_name = text(&n, "displayName")
-            .ok_or_else(|| ScimError::InvalidValue("displayName is required".into()))?;
+        let display_name =
+            text(&n, "displayName").ok_or_else(|| ScimError::InvalidValue("displayName is required".into()))?;
         let mut members: Vec<ScimMember> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         if let Some(Value::Array(items)) = n.get("members") {
@@ -105,11 +101,7 @@ impl ScimGroup {
                 }
             }
         }
-        Ok(Self {
-            display_name,
-            external_id: text(&n, "externalId"),
-            members,
-        })
+        Ok(Self { display_name, external_id: text(&n, "externalId"), members })
     }
 }
 
@@ -152,15 +144,8 @@ impl ScimGroupRecord {
         out.insert("schemas".into(), json!([GROUP_SCHEMA]));
         out.insert("id".into(), Value::String(self.id.to_string()));
         insert_opt(&mut out, "externalId", &self.group.external_id);
-        out.insert(
-            "displayName".into(),
-            Value::String(self.group.display_name.clone()),
-        );
-        out.insert(
-            "meta".into(),
-            self.meta
-                .to_json("Group", location(base, "/Groups", &self.id.to_string())),
-        );
+        out.insert("displayName".into(), Value::String(self.group.display_name.clone()));
+        out.insert("meta".into(), self.meta.to_json("Group", location(base, "/Groups", &self.id.to_string())));
         Value::Object(out)
     }
 }
@@ -186,11 +171,7 @@ mod tests {
         }))
         .expect("valid group");
         assert_eq!(group.members.len(), 2, "the duplicate member counts once");
-        let rec = ScimGroupRecord {
-            id: GroupId::new(),
-            group,
-            meta: meta(),
-        };
+        let rec = ScimGroupRecord { id: GroupId::new(), group, meta: meta() };
         let out = rec.to_json(BASE);
         assert_eq!(
             out["members"],
@@ -212,14 +193,8 @@ mod tests {
             json!([{"value": UserId::new().to_string(), "type": "Group"}]),
         ] {
             let body = json!({"displayName": "x", "members": members});
-            assert!(
-                matches!(ScimGroup::from_json(&body), Err(ScimError::InvalidValue(_))),
-                "{body} should be refused"
-            );
+            assert!(matches!(ScimGroup::from_json(&body), Err(ScimError::InvalidValue(_))), "{body} should be refused");
         }
-        assert!(matches!(
-            ScimGroup::from_json(&json!({"members": []})),
-            Err(ScimError::InvalidValue(_))
-        ));
+        assert!(matches!(ScimGroup::from_json(&json!({"members": []})), Err(ScimError::InvalidValue(_))));
     }
 }

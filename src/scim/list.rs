@@ -24,21 +24,10 @@ pub struct Page {
 impl Page {
     /// Clamps the client's numbers as the RFC says: `startIndex` < 1 means 1, a negative `count` means 0, no
     /// `count` means `default_count`, and nothing above `max_count` (the advertised `filter.maxResults`).
-    pub fn new(
-        start_index: Option<i64>,
-        count: Option<i64>,
-        default_count: usize,
-        max_count: usize,
-    ) -> Self {
-        let start_index =
-            start_index.map_or(1, |s| usize::try_from(s.max(1)).unwrap_or(usize::MAX));
-        let count = count.map_or(default_count, |c| {
-            usize::try_from(c.max(0)).unwrap_or(usize::MAX)
-        });
-        Self {
-            start_index,
-            count: count.min(max_count),
-        }
+    pub fn new(start_index: Option<i64>, count: Option<i64>, default_count: usize, max_count: usize) -> Self {
+        let start_index = start_index.map_or(1, |s| usize::try_from(s.max(1)).unwrap_or(usize::MAX));
+        let count = count.map_or(default_count, |c| usize::try_from(c.max(0)).unwrap_or(usize::MAX));
+        Self { start_index, count: count.min(max_count) }
     }
 
     /// How many results to skip.
@@ -100,21 +89,15 @@ impl SearchRequest {
     /// From a `POST /.search` body. `attributes` may be a list or a comma-separated string.
     pub fn from_json(body: &Value) -> ScimResult<Self> {
         let Value::Object(o) = body else {
-            return Err(ScimError::InvalidSyntax(
-                "a search body must be a JSON object".into(),
-            ));
+            return Err(ScimError::InvalidSyntax("a search body must be a JSON object".into()));
         };
         let mut r = Self::default();
         for (k, v) in o {
             match k.to_ascii_lowercase().as_str() {
                 "schemas" => {
-                    let ok = v
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_SCHEMA)));
+                    let ok = v.as_array().is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_SCHEMA)));
                     if !ok {
-                        return Err(ScimError::InvalidSyntax(format!(
-                            "a search body must list {SEARCH_SCHEMA}"
-                        )));
+                        return Err(ScimError::InvalidSyntax(format!("a search body must list {SEARCH_SCHEMA}")));
                     }
                 }
                 "filter" => r.filter = string(k, v)?,
@@ -132,12 +115,7 @@ impl SearchRequest {
 
     /// The parsed and checked filter, if one was given (an empty one counts as none).
     pub fn filter(&self, rt: &'static ResourceType) -> ScimResult<Option<Filter>> {
-        match self
-            .filter
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-        {
+        match self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             None => Ok(None),
             Some(text) => {
                 let f = parse_filter(text)?;
@@ -148,11 +126,7 @@ impl SearchRequest {
     }
 
     pub fn projection(&self, rt: &'static ResourceType) -> ScimResult<Projection> {
-        Projection::parse(
-            rt,
-            self.attributes.as_deref(),
-            self.excluded_attributes.as_deref(),
-        )
+        Projection::parse(rt, self.attributes.as_deref(), self.excluded_attributes.as_deref())
     }
 
     pub fn sort(&self, rt: &'static ResourceType) -> ScimResult<Option<SortSpec>> {
@@ -165,9 +139,7 @@ impl SearchRequest {
 }
 
 fn integer(name: &str, v: &str) -> ScimResult<i64> {
-    v.trim()
-        .parse()
-        .map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer, got '{v}'")))
+    v.trim().parse().map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer, got '{v}'")))
 }
 
 fn string(name: &str, v: &Value) -> ScimResult<Option<String>> {
@@ -193,14 +165,11 @@ fn list(name: &str, v: &Value) -> ScimResult<Option<String>> {
 fn number(name: &str, v: &Value) -> ScimResult<Option<i64>> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| ScimError::InvalidValue(format!("{name} must be an integer"))),
+        Value::Number(n) => {
+            n.as_i64().map(Some).ok_or_else(|| ScimError::InvalidValue(format!("{name} must be an integer")))
+        }
         Value::String(s) => integer(name, s).map(Some),
-        _ => Err(ScimError::InvalidValue(format!(
-            "{name} must be an integer"
-        ))),
+        _ => Err(ScimError::InvalidValue(format!("{name} must be an integer"))),
     }
 }
 
@@ -211,34 +180,13 @@ mod tests {
 
     #[test]
     fn paging_clamps_as_the_rfc_says() {
-        assert_eq!(
-            Page::new(None, None, 100, 1000),
-            Page {
-                start_index: 1,
-                count: 100
-            }
-        );
-        assert_eq!(
-            Page::new(Some(-5), Some(-1), 100, 1000),
-            Page {
-                start_index: 1,
-                count: 0
-            }
-        );
+        assert_eq!(Page::new(None, None, 100, 1000), Page { start_index: 1, count: 100 });
+        assert_eq!(Page::new(Some(-5), Some(-1), 100, 1000), Page { start_index: 1, count: 0 });
         assert_eq!(Page::new(Some(3), Some(5000), 100, 1000).count, 1000);
         let items: Vec<u32> = (1..=10).collect();
-        assert_eq!(
-            Page::new(Some(9), Some(5), 100, 1000).slice(&items),
-            &[9, 10]
-        );
-        assert_eq!(
-            Page::new(Some(11), Some(5), 100, 1000).slice(&items),
-            &[] as &[u32]
-        );
-        assert_eq!(
-            Page::new(Some(1), Some(0), 100, 1000).slice(&items),
-            &[] as &[u32]
-        );
+        assert_eq!(Page::new(Some(9), Some(5), 100, 1000).slice(&items), &[9, 10]);
+        assert_eq!(Page::new(Some(11), Some(5), 100, 1000).slice(&items), &[] as &[u32]);
+        assert_eq!(Page::new(Some(1), Some(0), 100, 1000).slice(&items), &[] as &[u32]);
     }
 
     #[test]
@@ -261,15 +209,9 @@ mod tests {
         .expect("parses");
         assert_eq!((r.start_index, r.count), (Some(1), Some(100)));
         assert!(r.filter(&USER_TYPE).expect("valid filter").is_some());
-        assert!(matches!(
-            SearchRequest::from_query([("count", "ten")]),
-            Err(ScimError::InvalidValue(_))
-        ));
+        assert!(matches!(SearchRequest::from_query([("count", "ten")]), Err(ScimError::InvalidValue(_))));
         let bad = SearchRequest::from_query([("filter", "userName eq")]).expect("parses");
-        assert!(matches!(
-            bad.filter(&USER_TYPE),
-            Err(ScimError::InvalidFilter(_))
-        ));
+        assert!(matches!(bad.filter(&USER_TYPE), Err(ScimError::InvalidFilter(_))));
     }
 
     #[test]
@@ -284,9 +226,6 @@ mod tests {
         .expect("parses");
         assert_eq!(r.attributes.as_deref(), Some("displayName,userName"));
         assert_eq!(r.count, Some(10));
-        assert!(matches!(
-            SearchRequest::from_json(&json!({"schemas": ["urn:x"]})),
-            Err(ScimError::InvalidSyntax(_))
-        ));
+        assert!(matches!(SearchRequest::from_json(&json!({"schemas": ["urn:x"]})), Err(ScimError::InvalidSyntax(_))));
     }
 }

@@ -35,10 +35,7 @@ impl GroupPatchOutcome {
 
 /// Applies a PATCH to a Group record. The record is untouched; member ids are checked for form only, the
 /// caller checks that they exist (unknown id: `invalidValue`).
-pub fn patch_group(
-    record: &ScimGroupRecord,
-    request: &PatchRequest,
-) -> ScimResult<GroupPatchOutcome> {
+pub fn patch_group(record: &ScimGroupRecord, request: &PatchRequest) -> ScimResult<GroupPatchOutcome> {
     let members_def = GROUP_TYPE
         .resolve(None, "members", None)
         .map(|r| r.attr)
@@ -49,13 +46,9 @@ pub fn patch_group(
             // Membership and the other attributes are independent, so each part goes its own way: the others
             // through the generic engine on the group without its members, the members in one pass.
             let mut group = if others.ops.is_empty() {
-                ScimGroup {
-                    members: Vec::new(),
-                    ..without_members(&record.group)
-                }
+                ScimGroup { members: Vec::new(), ..without_members(&record.group) }
             } else {
-                let patched =
-                    apply_patch(&GROUP_TYPE, &record.to_json_without_members(""), &others)?;
+                let patched = apply_patch(&GROUP_TYPE, &record.to_json_without_members(""), &others)?;
                 ScimGroup::from_json(&patched)?
             };
             // Room for every id the request adds: growing a 10,000-entry list or set mid-PATCH copies it all.
@@ -77,12 +70,8 @@ pub fn patch_group(
             let patched = apply_patch(&GROUP_TYPE, &record.to_json(""), request)?;
             let mut group = ScimGroup::from_json(&patched)?;
             // Keep the labels the store gave us; from_json drops them because clients may not set them.
-            let labels: HashMap<MemberId, &Option<String>> = record
-                .group
-                .members
-                .iter()
-                .map(|m| (m.id, &m.display))
-                .collect();
+            let labels: HashMap<MemberId, &Option<String>> =
+                record.group.members.iter().map(|m| (m.id, &m.display)).collect();
             for m in &mut group.members {
                 if let Some(d) = labels.get(&m.id) {
                     m.display = (*d).clone();
@@ -93,29 +82,14 @@ pub fn patch_group(
         }
     };
     Ok(GroupPatchOutcome {
-        added: group
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|id| !original.contains(id))
-            .collect(),
-        removed: record
-            .group
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|id| !present.contains(id))
-            .collect(),
+        added: group.members.iter().map(|m| m.id).filter(|id| !original.contains(id)).collect(),
+        removed: record.group.members.iter().map(|m| m.id).filter(|id| !present.contains(id)).collect(),
         group,
     })
 }
 
 fn without_members(g: &ScimGroup) -> ScimGroup {
-    ScimGroup {
-        display_name: g.display_name.clone(),
-        external_id: g.external_id.clone(),
-        members: Vec::new(),
-    }
+    ScimGroup { display_name: g.display_name.clone(), external_id: g.external_id.clone(), members: Vec::new() }
 }
 
 /// One membership change.
@@ -129,27 +103,20 @@ enum MemberOp {
 /// Splits a request into the operations on other attributes and the membership changes (a path-less value
 /// holding `members` and other keys is split in two). `None` when a membership change needs the generic
 /// engine (a sub-attribute path, a filter other than `value eq`).
-fn split(
-    request: &PatchRequest,
-    def: &AttrDef,
-) -> ScimResult<Option<(PatchRequest, Vec<MemberOp>)>> {
+fn split(request: &PatchRequest, def: &AttrDef) -> ScimResult<Option<(PatchRequest, Vec<MemberOp>)>> {
     let mut others = Vec::new();
     let mut members = Vec::with_capacity(request.ops.len());
     for op in &request.ops {
         match (&op.path, &op.value) {
-            (Some(path), _) if is_members(path.urn.as_deref(), &path.attr) => {
-                match member_op(op, def)? {
-                    Some(m) => members.push(m),
-                    None => return Ok(None),
-                }
-            }
+            (Some(path), _) if is_members(path.urn.as_deref(), &path.attr) => match member_op(op, def)? {
+                Some(m) => members.push(m),
+                None => return Ok(None),
+            },
             (None, Some(Value::Object(fields))) if op.op != OpKind::Remove => {
                 let mut rest = serde_json::Map::new();
                 for (k, v) in fields {
                     match resolve_key(&GROUP_TYPE, k) {
-                        KeyTarget::Attr {
-                            attr, sub: None, ..
-                        } if attr.name == "members" => {
+                        KeyTarget::Attr { attr, sub: None, .. } if attr.name == "members" => {
                             let ids = ids(def, Some(v))?;
                             members.push(if op.op == OpKind::Add {
                                 MemberOp::Add(ids)
@@ -163,11 +130,7 @@ fn split(
                     }
                 }
                 if !rest.is_empty() {
-                    others.push(PatchOp {
-                        op: op.op,
-                        path: None,
-                        value: Some(Value::Object(rest)),
-                    });
+                    others.push(PatchOp { op: op.op, path: None, value: Some(Value::Object(rest)) });
                 }
             }
             _ => others.push(op.clone()),
@@ -194,32 +157,18 @@ fn member_op(op: &PatchOp, def: &AttrDef) -> ScimResult<Option<MemberOp>> {
             None | Some(Value::Null) => Some(MemberOp::RemoveAll),
             Some(v) => Some(MemberOp::Remove(ids(def, Some(v))?)),
         },
-        (
-            OpKind::Remove,
-            Some(Filter::Compare {
-                path: inner,
-                op: CompareOp::Eq,
-                value: Literal::String(id),
-            }),
-        ) if inner.attr.eq_ignore_ascii_case("value")
-            && inner.urn.is_none()
-            && inner.sub.is_none() =>
+        (OpKind::Remove, Some(Filter::Compare { path: inner, op: CompareOp::Eq, value: Literal::String(id) }))
+            if inner.attr.eq_ignore_ascii_case("value") && inner.urn.is_none() && inner.sub.is_none() =>
         {
             // An id of another kind cannot be a member: removing it is a no-op, like any filter matching nothing.
-            Some(MemberOp::Remove(
-                MemberId::parse(id, None).into_iter().collect(),
-            ))
+            Some(MemberOp::Remove(MemberId::parse(id, None).into_iter().collect()))
         }
         _ => None,
     })
 }
 
 fn ids(def: &AttrDef, value: Option<&Value>) -> ScimResult<Vec<MemberId>> {
-    let Some(Value::Array(items)) = value
-        .map(|v| normalize_value(def, v))
-        .transpose()?
-        .flatten()
-    else {
+    let Some(Value::Array(items)) = value.map(|v| normalize_value(def, v)).transpose()?.flatten() else {
         return Ok(Vec::new());
     };
     items
@@ -245,16 +194,12 @@ fn apply_member_ops(
             MemberOp::Add(ids) => {
                 for id in ids {
                     if present.insert(*id) {
-                        members.push(ScimMember {
-                            id: *id,
-                            display: None,
-                        });
+                        members.push(ScimMember { id: *id, display: None });
                     }
                 }
             }
             MemberOp::Remove(ids) => {
-                let gone: HashSet<&MemberId> =
-                    ids.iter().filter(|id| present.contains(*id)).collect();
+                let gone: HashSet<&MemberId> = ids.iter().filter(|id| present.contains(*id)).collect();
                 if !gone.is_empty() {
                     members.retain(|m| !gone.contains(&m.id));
                     present.retain(|id| !gone.contains(id));
@@ -265,8 +210,7 @@ fn apply_member_ops(
                 present.clear();
             }
             MemberOp::Replace(ids) => {
-                let labels: HashMap<MemberId, Option<String>> =
-                    members.drain(..).map(|m| (m.id, m.display)).collect();
+                let labels: HashMap<MemberId, Option<String>> = members.drain(..).map(|m| (m.id, m.display)).collect();
                 present.clear();
                 for id in ids {
                     if present.insert(*id) {
@@ -290,8 +234,7 @@ mod tests {
     use serde_json::json;
 
     fn req(ops: Value) -> PatchRequest {
-        PatchRequest::from_json(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops}))
-            .expect("valid PATCH")
+        PatchRequest::from_json(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops})).expect("valid PATCH")
     }
 
     fn group_with(members: &[UserId]) -> ScimGroupRecord {
@@ -302,10 +245,7 @@ mod tests {
                 external_id: None,
                 members: members
                     .iter()
-                    .map(|u| ScimMember {
-                        id: MemberId::User(*u),
-                        display: Some(format!("user {u}")),
-                    })
+                    .map(|u| ScimMember { id: MemberId::User(*u), display: Some(format!("user {u}")) })
                     .collect(),
             },
             meta: meta(),
@@ -332,10 +272,7 @@ mod tests {
         assert_eq!(out.removed, vec![MemberId::User(u[0])]);
         let ids: Vec<_> = out.group.members.iter().map(|m| m.id).collect();
         assert_eq!(ids, vec![MemberId::User(u[1]), MemberId::User(u[2])]);
-        assert_eq!(
-            out.group.members[0].display, rec.group.members[1].display,
-            "labels survive"
-        );
+        assert_eq!(out.group.members[0].display, rec.group.members[1].display, "labels survive");
     }
 
     #[test]
@@ -355,17 +292,11 @@ mod tests {
     fn removing_a_member_already_gone_is_a_no_op() {
         let u = users(2);
         let rec = group_with(&u[..1]);
-        let out = patch_group(
-            &rec,
-            &req(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", u[1])}])),
-        )
-        .expect("patch");
+        let out = patch_group(&rec, &req(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", u[1])}])))
+            .expect("patch");
         assert!(!out.changed(&rec.group));
-        let out = patch_group(
-            &rec,
-            &req(json!([{"op": "remove", "path": "members[value eq \"00u-okta\"]"}])),
-        )
-        .expect("patch");
+        let out = patch_group(&rec, &req(json!([{"op": "remove", "path": "members[value eq \"00u-okta\"]"}])))
+            .expect("patch");
         assert!(!out.changed(&rec.group));
     }
 
@@ -373,11 +304,9 @@ mod tests {
     fn adding_an_existing_member_changes_nothing() {
         let u = users(1);
         let rec = group_with(&u);
-        let out = patch_group(
-            &rec,
-            &req(json!([{"op": "add", "path": "members", "value": [{"value": u[0].to_string()}]}])),
-        )
-        .expect("patch");
+        let out =
+            patch_group(&rec, &req(json!([{"op": "add", "path": "members", "value": [{"value": u[0].to_string()}]}])))
+                .expect("patch");
         assert!(!out.changed(&rec.group));
         assert!(out.added.is_empty());
     }
@@ -402,16 +331,11 @@ mod tests {
         )
         .expect("rename");
         assert_eq!(out.group.display_name, "Sales EMEA");
-        assert_eq!(
-            out.group.members, rec.group.members,
-            "members and their labels are kept"
-        );
+        assert_eq!(out.group.members, rec.group.members, "members and their labels are kept");
 
-        let out = patch_group(
-            &rec,
-            &req(json!([{"op": "replace", "value": {"members": [{"value": u[2].to_string()}]}}])),
-        )
-        .expect("pathless member replace");
+        let out =
+            patch_group(&rec, &req(json!([{"op": "replace", "value": {"members": [{"value": u[2].to_string()}]}}])))
+                .expect("pathless member replace");
         assert_eq!(out.group.members.len(), 1);
     }
 
@@ -425,10 +349,7 @@ mod tests {
         )
         .expect("patch");
         assert_eq!(out.group.display_name, "Ops");
-        assert_eq!(
-            (out.added, out.removed),
-            (vec![MemberId::User(u[1])], vec![MemberId::User(u[0])])
-        );
+        assert_eq!((out.added, out.removed), (vec![MemberId::User(u[1])], vec![MemberId::User(u[0])]));
         let out = patch_group(
             &rec,
             &req(json!([
@@ -445,37 +366,15 @@ mod tests {
     fn bad_member_patches_are_refused() {
         let rec = group_with(&users(1));
         for (ops, kind) in [
-            (
-                json!([{"op": "add", "path": "members", "value": [{"value": "not-an-id"}]}]),
-                "invalidValue",
-            ),
-            (
-                json!([{"op": "add", "path": "members", "value": [{"display": "x", "value": 3}]}]),
-                "invalidValue",
-            ),
-            (
-                json!([{"op": "remove", "path": "displayName"}]),
-                "mutability",
-            ),
-            (
-                json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]),
-                "mutability",
-            ),
-            (
-                json!([{"op": "add", "path": "owners", "value": "x"}]),
-                "invalidPath",
-            ),
-            (
-                json!([{"op": "replace", "path": "members[value eq \"x\"].value", "value": "y"}]),
-                "mutability",
-            ),
+            (json!([{"op": "add", "path": "members", "value": [{"value": "not-an-id"}]}]), "invalidValue"),
+            (json!([{"op": "add", "path": "members", "value": [{"display": "x", "value": 3}]}]), "invalidValue"),
+            (json!([{"op": "remove", "path": "displayName"}]), "mutability"),
+            (json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]), "mutability"),
+            (json!([{"op": "add", "path": "owners", "value": "x"}]), "invalidPath"),
+            (json!([{"op": "replace", "path": "members[value eq \"x\"].value", "value": "y"}]), "mutability"),
         ] {
             let got = patch_group(&rec, &req(ops.clone()));
-            assert_eq!(
-                got.as_ref().err().and_then(ScimError::scim_type),
-                Some(kind),
-                "{ops}: {got:?}"
-            );
+            assert_eq!(got.as_ref().err().and_then(ScimError::scim_type), Some(kind), "{ops}: {got:?}");
         }
     }
 

@@ -8,6 +8,18 @@
 //! - `patch` (the PATCH engine) and `members` (group PATCH with membership deltas).
 //! - `attrs` (projection, sorting) and `list` (paging, ListResponse, search requests).
 //! - `error`: `ScimError` and the RFC 7644 error body.
+//!
+//! How a request flows through (the test-only `replay.rs` does exactly this over an in-memory store):
+//! - POST/PUT: `ScimUser::from_json(body)` / `ScimGroup::from_json(body)`, then the store checks uniqueness
+//!   on `eval::fold_case(userName)` (409 `Uniqueness`) and that member ids exist (400 `InvalidValue`),
+//!   stores, and answers `record.to_json(base)` through the request's `Projection`.
+//! - PATCH: `PatchRequest::from_json(body)`, then `patch::patch_user(&record, &req)` or
+//!   `members::patch_group(&record, &req)`; store only if the result differs (else keep version and
+//!   lastModified). The group outcome lists members added and removed.
+//! - GET list and `/.search`: `SearchRequest::from_query` / `from_json`; `filter(rt)` parses and checks;
+//!   `eval::index_hint` picks an index lookup instead of a scan; `eval::matches` on each candidate;
+//!   `sort(rt)` then `page(default, max)`; `list::list_response`.
+//! - Errors: `err.status()` and `err.to_json()`; `error::error_body` for 401/429/500 decided at the edge.
 pub mod attrs;
 pub mod discovery;
 pub mod error;

@@ -20,11 +20,7 @@ pub(crate) enum KeyTarget {
     /// A whole extension object, keyed by its URN.
     Extension(&'static Schema),
     /// An attribute, possibly a dotted `name.givenName` or URN-prefixed key (Entra's path-less PATCH).
-    Attr {
-        container: Container,
-        attr: &'static AttrDef,
-        sub: Option<&'static AttrDef>,
-    },
+    Attr { container: Container, attr: &'static AttrDef, sub: Option<&'static AttrDef> },
     /// Nothing this server publishes; POST and PUT ignore it (RFC 7644 section 3.3 lets us), PATCH refuses it.
     Unknown,
 }
@@ -44,11 +40,7 @@ pub(crate) fn resolve_key(rt: &'static ResourceType, key: &str) -> KeyTarget {
         return KeyTarget::Unknown;
     }
     match rt.resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref()) {
-        Some(r) => KeyTarget::Attr {
-            container: r.container,
-            attr: r.attr,
-            sub: r.sub,
-        },
+        Some(r) => KeyTarget::Attr { container: r.container, attr: r.attr, sub: r.sub },
         None => KeyTarget::Unknown,
     }
 }
@@ -62,14 +54,9 @@ pub(crate) struct Normalized {
 /// Normalizes a POST or PUT body. readOnly attributes (`id`, `meta`, `groups`) and unknown keys are ignored.
 pub(crate) fn normalize_body(rt: &'static ResourceType, body: &Value) -> ScimResult<Normalized> {
     let Value::Object(input) = body else {
-        return Err(ScimError::InvalidSyntax(
-            "the request body must be a JSON object".into(),
-        ));
+        return Err(ScimError::InvalidSyntax("the request body must be a JSON object".into()));
     };
-    let mut out = Normalized {
-        body: Map::new(),
-        ignored: Vec::new(),
-    };
+    let mut out = Normalized { body: Map::new(), ignored: Vec::new() };
     for (key, value) in input {
         match resolve_key(rt, key) {
             KeyTarget::Schemas => {}
@@ -79,9 +66,7 @@ pub(crate) fn normalize_body(rt: &'static ResourceType, body: &Value) -> ScimRes
                 Value::Object(fields) => {
                     for (k, v) in fields {
                         match ext.attr(k) {
-                            Some(def) => {
-                                put(&mut out, Container::Extension(ext.id), def, None, v, key)?
-                            }
+                            Some(def) => put(&mut out, Container::Extension(ext.id), def, None, v, key)?,
                             None => out.ignored.push(format!("{}:{k}", ext.id)),
                         }
                     }
@@ -93,11 +78,7 @@ pub(crate) fn normalize_body(rt: &'static ResourceType, body: &Value) -> ScimRes
                     )));
                 }
             },
-            KeyTarget::Attr {
-                container,
-                attr,
-                sub,
-            } => put(&mut out, container, attr, sub, value, key)?,
+            KeyTarget::Attr { container, attr, sub } => put(&mut out, container, attr, sub, value, key)?,
         }
     }
     Ok(out)
@@ -121,11 +102,7 @@ fn put(
     };
     let holder = match container {
         Container::Core => &mut out.body,
-        Container::Extension(urn) => match out
-            .body
-            .entry(urn)
-            .or_insert_with(|| Value::Object(Map::new()))
-        {
+        Container::Extension(urn) => match out.body.entry(urn).or_insert_with(|| Value::Object(Map::new())) {
             Value::Object(m) => m,
             _ => return Ok(()),
         },
@@ -135,9 +112,7 @@ fn put(
             holder.insert(attr.name.to_string(), v);
         }
         Some(sub) => {
-            let parent = holder
-                .entry(attr.name)
-                .or_insert_with(|| Value::Object(Map::new()));
+            let parent = holder.entry(attr.name).or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(p) = parent {
                 p.insert(sub.name.to_string(), v);
             }
@@ -160,34 +135,22 @@ pub(crate) fn normalize_value(def: &AttrDef, value: &Value) -> ScimResult<Option
                 out.push(v);
             }
         }
-        return Ok(if out.is_empty() {
-            None
-        } else {
-            Some(Value::Array(out))
-        });
+        return Ok(if out.is_empty() { None } else { Some(Value::Array(out)) });
     }
     // Entra sends `manager` as `[{"value": ...}]`; a one-element array of a single-valued attribute is that value.
     if let Value::Array(items) = value {
         return match items.as_slice() {
             [] => Ok(None),
             [one] => normalize_single(def, one),
-            _ => Err(ScimError::InvalidValue(format!(
-                "'{}' is single-valued but got a list",
-                def.name
-            ))),
+            _ => Err(ScimError::InvalidValue(format!("'{}' is single-valued but got a list", def.name))),
         };
     }
     normalize_single(def, value)
 }
 
 fn normalize_single(def: &AttrDef, value: &Value) -> ScimResult<Option<Value>> {
-    let wrong = |want: &str| {
-        Err(ScimError::InvalidValue(format!(
-            "'{}' must be {want}, got {}",
-            def.name,
-            short(value)
-        )))
-    };
+    let wrong =
+        |want: &str| Err(ScimError::InvalidValue(format!("'{}' must be {want}, got {}", def.name, short(value))));
     match (def.ty, value) {
         (_, Value::Null) => Ok(None),
         (AttrType::Complex, Value::Object(fields)) => {
@@ -202,11 +165,7 @@ fn normalize_single(def: &AttrDef, value: &Value) -> ScimResult<Option<Value>> {
                     out.insert(sub.name.to_string(), v);
                 }
             }
-            Ok(if out.is_empty() {
-                None
-            } else {
-                Some(Value::Object(out))
-            })
+            Ok(if out.is_empty() { None } else { Some(Value::Object(out)) })
         }
         // A bare string for a complex attribute means its `value` (Entra's `"manager": "u-7"`).
         (AttrType::Complex, Value::String(s)) => match def.sub("value") {
@@ -220,16 +179,10 @@ fn normalize_single(def: &AttrDef, value: &Value) -> ScimResult<Option<Value>> {
         },
         (AttrType::Complex, _) => wrong("an object"),
         (AttrType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(*b))),
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Ok(Some(Value::Bool(true)))
-        }
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Ok(Some(Value::Bool(false)))
-        }
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
         (AttrType::Boolean, _) => wrong("true or false"),
-        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
-            Ok(Some(value.clone()))
-        }
+        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(value.clone())),
         (AttrType::Integer, Value::String(s)) => match s.trim().parse::<i64>() {
             Ok(n) => Ok(Some(Value::from(n))),
             Err(_) if s.is_empty() => Ok(None),
@@ -252,11 +205,7 @@ fn normalize_single(def: &AttrDef, value: &Value) -> ScimResult<Option<Value>> {
             if def.canonical_values.is_empty() || def.mutability == Mutability::ReadOnly {
                 return Ok(Some(value.clone()));
             }
-            match def
-                .canonical_values
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(s))
-            {
+            match def.canonical_values.iter().find(|c| c.eq_ignore_ascii_case(s)) {
                 Some(c) => Ok(Some(Value::String((*c).to_string()))),
                 None => Err(ScimError::InvalidValue(format!(
                     "'{}' must be one of {}, got {}",
@@ -317,29 +266,16 @@ mod tests {
             })
         );
         for ignored in ["addresses", "roles", "id", "meta", "groups", "password"] {
-            assert!(
-                n.ignored.iter().any(|k| k == ignored),
-                "{ignored} should be reported"
-            );
+            assert!(n.ignored.iter().any(|k| k == ignored), "{ignored} should be reported");
         }
     }
 
     #[test]
     fn manager_arrives_in_three_shapes_and_means_one_thing() {
-        for manager in [
-            json!("usr_7"),
-            json!({"value": "usr_7", "$ref": null}),
-            json!([{"value": "usr_7"}]),
-        ] {
-            let n = normalize_body(
-                &USER_TYPE,
-                &json!({"userName": "a", ENTERPRISE_SCHEMA: {"manager": manager}}),
-            )
-            .expect("normalizes");
-            assert_eq!(
-                n.body[ENTERPRISE_SCHEMA]["manager"],
-                json!({"value": "usr_7"})
-            );
+        for manager in [json!("usr_7"), json!({"value": "usr_7", "$ref": null}), json!([{"value": "usr_7"}])] {
+            let n = normalize_body(&USER_TYPE, &json!({"userName": "a", ENTERPRISE_SCHEMA: {"manager": manager}}))
+                .expect("normalizes");
+            assert_eq!(n.body[ENTERPRISE_SCHEMA]["manager"], json!({"value": "usr_7"}));
         }
     }
 
@@ -369,17 +305,11 @@ mod tests {
             json!({SCAIDRIVE_SCHEMA: "admin"}),
         ] {
             assert!(
-                matches!(
-                    normalize_body(&USER_TYPE, &body),
-                    Err(ScimError::InvalidValue(_))
-                ),
+                matches!(normalize_body(&USER_TYPE, &body), Err(ScimError::InvalidValue(_))),
                 "{body} should be refused"
             );
         }
-        assert!(matches!(
-            normalize_body(&USER_TYPE, &json!([1])),
-            Err(ScimError::InvalidSyntax(_))
-        ));
+        assert!(matches!(normalize_body(&USER_TYPE, &json!([1])), Err(ScimError::InvalidSyntax(_))));
     }
 
     #[test]
@@ -389,9 +319,6 @@ mod tests {
             &json!({"displayName": "Sales", "members": [{"value": "usr_1", "display": "B", "type": "user"}]}),
         )
         .expect("normalizes");
-        assert_eq!(
-            n.body["members"],
-            json!([{"value": "usr_1", "type": "User"}])
-        );
+        assert_eq!(n.body["members"], json!([{"value": "usr_1", "type": "User"}]));
     }
 }

@@ -48,34 +48,23 @@ impl PatchRequest {
     /// empty `Operations` list is a valid no-op (Microsoft's SCIM Validator sends one).
     pub fn from_json(body: &Value) -> ScimResult<Self> {
         let Value::Object(obj) = body else {
-            return Err(ScimError::InvalidSyntax(
-                "a PATCH body must be a JSON object".into(),
-            ));
+            return Err(ScimError::InvalidSyntax("a PATCH body must be a JSON object".into()));
         };
         if let Some(schemas) = get_ci(obj, "schemas") {
-            let listed = schemas.as_array().is_some_and(|a| {
-                a.iter().any(|s| {
-                    s.as_str()
-                        .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA))
-                })
-            });
+            let listed = schemas
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA))));
             if !listed {
-                return Err(ScimError::InvalidSyntax(format!(
-                    "a PATCH body must list the schema {PATCH_SCHEMA}"
-                )));
+                return Err(ScimError::InvalidSyntax(format!("a PATCH body must list the schema {PATCH_SCHEMA}")));
             }
         }
         let Some(Value::Array(raw_ops)) = get_ci(obj, "Operations") else {
-            return Err(ScimError::InvalidSyntax(
-                "a PATCH body needs an Operations list".into(),
-            ));
+            return Err(ScimError::InvalidSyntax("a PATCH body needs an Operations list".into()));
         };
         let mut ops = Vec::with_capacity(raw_ops.len());
         for raw in raw_ops {
             let Value::Object(o) = raw else {
-                return Err(ScimError::InvalidSyntax(
-                    "each PATCH operation must be an object".into(),
-                ));
+                return Err(ScimError::InvalidSyntax("each PATCH operation must be an object".into()));
             };
             let name = get_ci(o, "op").and_then(Value::as_str).unwrap_or_default();
             let op = match name.to_ascii_lowercase().as_str() {
@@ -83,9 +72,7 @@ impl PatchRequest {
                 "remove" => OpKind::Remove,
                 "replace" => OpKind::Replace,
                 _ => {
-                    return Err(ScimError::InvalidSyntax(format!(
-                        "PATCH op '{name}' is not add, remove or replace"
-                    )));
+                    return Err(ScimError::InvalidSyntax(format!("PATCH op '{name}' is not add, remove or replace")));
                 }
             };
             let path = match get_ci(o, "path") {
@@ -93,16 +80,12 @@ impl PatchRequest {
                 Some(Value::String(p)) if p.trim().is_empty() => None,
                 Some(Value::String(p)) => Some(parse_path(p.trim())?),
                 Some(other) => {
-                    return Err(ScimError::InvalidPath(format!(
-                        "path must be a string, got {other}"
-                    )));
+                    return Err(ScimError::InvalidPath(format!("path must be a string, got {other}")));
                 }
             };
             let value = get_ci(o, "value").cloned();
             if op != OpKind::Remove && value.is_none() {
-                return Err(ScimError::InvalidValue(format!(
-                    "a PATCH {name} needs a value"
-                )));
+                return Err(ScimError::InvalidValue(format!("a PATCH {name} needs a value")));
             }
             ops.push(PatchOp { op, path, value });
         }
@@ -111,11 +94,7 @@ impl PatchRequest {
 }
 
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// Applies a PATCH to a User record and validates the result. The record is untouched; on success the caller
@@ -127,17 +106,11 @@ pub fn patch_user(record: &ScimUserRecord, request: &PatchRequest) -> ScimResult
 
 /// Applies every operation to a copy of `resource` (canonical JSON as `to_json` renders it) and returns the
 /// copy. On the first failing operation the error is returned and nothing is kept.
-pub fn apply_patch(
-    rt: &'static ResourceType,
-    resource: &Value,
-    request: &PatchRequest,
-) -> ScimResult<Value> {
+pub fn apply_patch(rt: &'static ResourceType, resource: &Value, request: &PatchRequest) -> ScimResult<Value> {
     let mut root = match resource {
         Value::Object(m) => m.clone(),
         _ => {
-            return Err(ScimError::InvalidSyntax(
-                "the resource to patch is not an object".into(),
-            ));
+            return Err(ScimError::InvalidSyntax("the resource to patch is not an object".into()));
         }
     };
     for op in &request.ops {
@@ -154,21 +127,11 @@ struct Loc<'a> {
     sub: Option<&'static AttrDef>,
 }
 
-fn apply_op(
-    rt: &'static ResourceType,
-    root: &mut Map<String, Value>,
-    op: &PatchOp,
-) -> ScimResult<()> {
+fn apply_op(rt: &'static ResourceType, root: &mut Map<String, Value>, op: &PatchOp) -> ScimResult<()> {
     let Some(path) = &op.path else {
         return match op.op {
             OpKind::Remove => Err(ScimError::NoTarget("remove needs a path".into())),
-            _ => apply_pathless(
-                rt,
-                root,
-                op.op,
-                op.value.as_ref().unwrap_or(&Value::Null),
-                None,
-            ),
+            _ => apply_pathless(rt, root, op.op, op.value.as_ref().unwrap_or(&Value::Null), None),
         };
     };
     // `urn:...:enterprise:2.0:User` alone names the whole extension object.
@@ -183,47 +146,30 @@ fn apply_op(
                 Ok(())
             }
             (_, Some(Value::Null)) => Ok(()),
-            (kind, value) => {
-                apply_pathless(rt, root, kind, value.unwrap_or(&Value::Null), Some(ext))
-            }
+            (kind, value) => apply_pathless(rt, root, kind, value.unwrap_or(&Value::Null), Some(ext)),
         };
     }
     let resolved = rt
         .resolve(path.urn.as_deref(), &path.attr, path.sub.as_deref())
-        .ok_or_else(|| {
-            ScimError::InvalidPath(format!("'{path}' names no attribute of a {}", rt.id))
-        })?;
+        .ok_or_else(|| ScimError::InvalidPath(format!("'{path}' names no attribute of a {}", rt.id)))?;
     if resolved.attr.mutability == Mutability::ReadOnly
-        || resolved
-            .sub
-            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
+        || resolved.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
     {
         return Err(ScimError::Mutability(format!("'{path}' is readOnly")));
     }
     // An immutable sub-attribute (a member's `value`) is set when its element is added and never edited:
     // clients remove the element and add another.
-    if resolved
-        .sub
-        .is_some_and(|s| s.mutability == Mutability::Immutable)
-    {
-        return Err(ScimError::Mutability(format!(
-            "'{path}' is immutable: remove the value and add a new one"
-        )));
+    if resolved.sub.is_some_and(|s| s.mutability == Mutability::Immutable) {
+        return Err(ScimError::Mutability(format!("'{path}' is immutable: remove the value and add a new one")));
     }
     if let Some(f) = &path.filter {
         if !resolved.attr.multi_valued {
-            return Err(ScimError::InvalidPath(format!(
-                "'{path}': value filters apply to multi-valued attributes"
-            )));
+            return Err(ScimError::InvalidPath(format!("'{path}': value filters apply to multi-valued attributes")));
         }
         check_element_filter(f, resolved.attr)?;
     }
-    let loc = Loc {
-        container: resolved.container,
-        attr: resolved.attr,
-        filter: path.filter.as_deref(),
-        sub: resolved.sub,
-    };
+    let loc =
+        Loc { container: resolved.container, attr: resolved.attr, filter: path.filter.as_deref(), sub: resolved.sub };
     match op.op {
         OpKind::Remove => remove(root, &loc, op.value.as_ref()),
         kind => set(root, &loc, kind, op.value.as_ref().unwrap_or(&Value::Null)),
@@ -241,18 +187,12 @@ fn apply_pathless(
     only: Option<&'static Schema>,
 ) -> ScimResult<()> {
     let Value::Object(fields) = value else {
-        return Err(ScimError::InvalidValue(
-            "a PATCH without path needs an object value".into(),
-        ));
+        return Err(ScimError::InvalidValue("a PATCH without path needs an object value".into()));
     };
     for (key, v) in fields {
         let target = match only {
             Some(ext) => match ext.attr(key) {
-                Some(attr) => KeyTarget::Attr {
-                    container: Container::Extension(ext.id),
-                    attr,
-                    sub: None,
-                },
+                Some(attr) => KeyTarget::Attr { container: Container::Extension(ext.id), attr, sub: None },
                 None => KeyTarget::Unknown,
             },
             None => resolve_key(rt, key),
@@ -266,28 +206,17 @@ fn apply_pathless(
                 }
             }
             KeyTarget::Extension(ext) => apply_pathless(rt, root, kind, v, Some(ext))?,
-            KeyTarget::Attr {
-                container,
-                attr,
-                sub,
-            } => {
-                if attr.mutability == Mutability::ReadOnly
-                    || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+            KeyTarget::Attr { container, attr, sub } => {
+                if attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
                 {
                     if attr.name == "id"
-                        && v.as_str()
-                            .is_some_and(|id| root.get("id").and_then(Value::as_str) != Some(id))
+                        && v.as_str().is_some_and(|id| root.get("id").and_then(Value::as_str) != Some(id))
                     {
                         return Err(ScimError::Mutability("id cannot change".into()));
                     }
                     continue;
                 }
-                let loc = Loc {
-                    container,
-                    attr,
-                    filter: None,
-                    sub,
-                };
+                let loc = Loc { container, attr, filter: None, sub };
                 set(root, &loc, kind, v)?;
             }
         }
@@ -296,11 +225,7 @@ fn apply_pathless(
 }
 
 /// The object an attribute lives in; extension objects are created on demand when `create`.
-fn holder(
-    root: &mut Map<String, Value>,
-    container: Container,
-    create: bool,
-) -> Option<&mut Map<String, Value>> {
+fn holder(root: &mut Map<String, Value>, container: Container, create: bool) -> Option<&mut Map<String, Value>> {
     match container {
         Container::Core => Some(root),
         Container::Extension(urn) => {
@@ -315,10 +240,7 @@ fn holder(
 /// Drops an extension object that lost its last attribute, so nothing empty is stored or shown.
 fn tidy(root: &mut Map<String, Value>, container: Container) {
     if let Container::Extension(urn) = container
-        && root
-            .get(urn)
-            .and_then(Value::as_object)
-            .is_some_and(Map::is_empty)
+        && root.get(urn).and_then(Value::as_object).is_some_and(Map::is_empty)
     {
         root.remove(urn);
     }
@@ -426,9 +348,7 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
                 // from the filter's equalities instead of failing with noTarget.
                 let Some(mut element) = element_from_filter(filter, loc.attr) else {
                     put_list(h, name, list);
-                    return Err(ScimError::NoTarget(format!(
-                        "no {name} value matches [{filter}]"
-                    )));
+                    return Err(ScimError::NoTarget(format!("no {name} value matches [{filter}]")));
                 };
                 match (sub, new) {
                     (Some(s), Some(v)) => {
@@ -440,18 +360,10 @@ fn set(root: &mut Map<String, Value>, loc: &Loc, kind: OpKind, value: &Value) ->
                 touched.push(list.len());
                 list.push(Value::Object(element));
             }
-            let primary_set = list
-                .iter()
-                .filter(|e| e.get("primary") == Some(&Value::Bool(true)))
-                .count()
-                > 1;
+            let primary_set = list.iter().filter(|e| e.get("primary") == Some(&Value::Bool(true))).count() > 1;
             if primary_set {
                 // The write just marked a value primary: it wins over the one marked before.
-                let keep = touched
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|i| list[*i].get("primary") == Some(&Value::Bool(true)));
+                let keep = touched.iter().rev().copied().find(|i| list[*i].get("primary") == Some(&Value::Bool(true)));
                 for (i, e) in list.iter_mut().enumerate() {
                     if Some(i) != keep
                         && let Some(o) = e.as_object_mut()
@@ -494,10 +406,7 @@ fn push_unique(list: &mut Vec<Value>, item: Value, def: &AttrDef) {
 /// is no email, and keeping it would make the whole resource invalid.
 fn keep_complete(list: &mut Vec<Value>, def: &AttrDef) {
     let needs_value = def.sub("value").is_some();
-    list.retain(|e| {
-        e.as_object()
-            .is_some_and(|o| !o.is_empty() && (!needs_value || o.contains_key("value")))
-    });
+    list.retain(|e| e.as_object().is_some_and(|o| !o.is_empty() && (!needs_value || o.contains_key("value"))));
 }
 
 fn put_list(h: &mut Map<String, Value>, name: &str, list: Vec<Value>) {
@@ -512,11 +421,9 @@ fn put_list(h: &mut Map<String, Value>, name: &str, list: Vec<Value>) {
 /// conjunction of equalities on sub-attributes.
 fn element_from_filter(filter: &Filter, parent: &AttrDef) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.urn.is_none() && path.sub.is_none() && path.filter.is_none() => {
+        Filter::Compare { path, op: CompareOp::Eq, value }
+            if path.urn.is_none() && path.sub.is_none() && path.filter.is_none() =>
+        {
             let sub = parent.sub(&path.attr)?;
             let v = match value {
                 Literal::String(s) => Value::String(s.clone()),
@@ -541,9 +448,7 @@ fn element_from_filter(filter: &Filter, parent: &AttrDef) -> Option<Map<String, 
 fn remove(root: &mut Map<String, Value>, loc: &Loc, value: Option<&Value>) -> ScimResult<()> {
     let name = loc.attr.name;
     if loc.attr.required && loc.filter.is_none() && loc.sub.is_none() {
-        return Err(ScimError::Mutability(format!(
-            "'{name}' is required and cannot be removed"
-        )));
+        return Err(ScimError::Mutability(format!("'{name}' is required and cannot be removed")));
     }
     let Some(h) = holder(root, loc.container, false) else {
         return Ok(());

@@ -108,9 +108,7 @@ impl ScimRole {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::User, Self::Admin, Self::Superadmin]
-            .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+        [Self::User, Self::Admin, Self::Superadmin].into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -139,8 +137,7 @@ impl ScimUser {
     /// `invalidValue`.
     pub fn from_json(body: &Value) -> ScimResult<Self> {
         let n = normalize_body(&USER_TYPE, body)?.body;
-        let user_name = text(&n, "userName")
-            .ok_or_else(|| ScimError::InvalidValue("userName is required".into()))?;
+        let user_name = text(&n, "userName").ok_or_else(|| ScimError::InvalidValue("userName is required".into()))?;
         let name = n.get("name");
         let emails = match n.get("emails") {
             Some(Value::Array(items)) => items.iter().map(email).collect::<ScimResult<Vec<_>>>()?,
@@ -148,19 +145,14 @@ impl ScimUser {
         };
         let enterprise = n.get(ENTERPRISE_SCHEMA);
         let scaidrive = n.get(SCAIDRIVE_SCHEMA);
-        let role = match scaidrive
-            .and_then(|s| s.get("role"))
-            .and_then(Value::as_str)
-        {
+        let role = match scaidrive.and_then(|s| s.get("role")).and_then(Value::as_str) {
             // normalize_body already refused values outside the schema's canonical list.
             Some(r) => ScimRole::parse(r),
             None => None,
         };
         let quota_bytes = match scaidrive.and_then(|s| s.get("quota_bytes")) {
             Some(q) => Some(q.as_u64().ok_or_else(|| {
-                ScimError::InvalidValue(format!(
-                    "quota_bytes must be a non-negative integer, got {q}"
-                ))
+                ScimError::InvalidValue(format!("quota_bytes must be a non-negative integer, got {q}"))
             })?),
             None => None,
         };
@@ -176,9 +168,7 @@ impl ScimUser {
             emails,
             active: n.get("active").and_then(Value::as_bool),
             department: enterprise.and_then(|e| sub_text(e, "department")),
-            manager: enterprise
-                .and_then(|e| e.get("manager"))
-                .and_then(|m| sub_text(m, "value")),
+            manager: enterprise.and_then(|e| e.get("manager")).and_then(|m| sub_text(m, "value")),
             role,
             quota_bytes,
         };
@@ -200,11 +190,7 @@ impl ScimUser {
 
     /// The address ScaiDrive uses: the primary email, else the first.
     pub fn email(&self) -> Option<&str> {
-        self.emails
-            .iter()
-            .find(|e| e.is_primary())
-            .or_else(|| self.emails.first())
-            .map(|e| e.value.as_str())
+        self.emails.iter().find(|e| e.is_primary()).or_else(|| self.emails.first()).map(|e| e.value.as_str())
     }
 }
 
@@ -289,10 +275,7 @@ impl ScimUserRecord {
             out.insert(SCAIDRIVE_SCHEMA.into(), Value::Object(scaidrive));
         }
         let id = self.id.to_string();
-        out.insert(
-            "meta".into(),
-            self.meta.to_json("User", location(base, "/Users", &id)),
-        );
+        out.insert("meta".into(), self.meta.to_json("User", location(base, "/Users", &id)));
         out.insert("schemas".into(), Value::Array(schemas));
         Value::Object(out)
     }
@@ -301,9 +284,7 @@ impl ScimUserRecord {
 /// The keys of a body that no published schema defines or that are readOnly, for the caller to log
 /// (RFC 7644 section 3.3: they are ignored, not refused).
 pub fn ignored_attributes(rt: &'static ResourceType, body: &Value) -> Vec<String> {
-    normalize_body(rt, body)
-        .map(|n| n.ignored)
-        .unwrap_or_default()
+    normalize_body(rt, body).map(|n| n.ignored).unwrap_or_default()
 }
 
 pub(crate) fn text(m: &Map<String, Value>, key: &str) -> Option<String> {
@@ -321,13 +302,8 @@ pub(crate) fn insert_opt(m: &mut Map<String, Value>, key: &str, v: &Option<Strin
 }
 
 fn email(v: &Value) -> ScimResult<ScimEmail> {
-    let value = sub_text(v, "value")
-        .ok_or_else(|| ScimError::InvalidValue("every email needs a value".into()))?;
-    Ok(ScimEmail {
-        value,
-        kind: sub_text(v, "type"),
-        primary: v.get("primary").and_then(Value::as_bool),
-    })
+    let value = sub_text(v, "value").ok_or_else(|| ScimError::InvalidValue("every email needs a value".into()))?;
+    Ok(ScimEmail { value, kind: sub_text(v, "type"), primary: v.get("primary").and_then(Value::as_bool) })
 }
 
 #[cfg(test)]
@@ -394,26 +370,15 @@ pub(crate) mod tests {
                 keys.sort();
                 keys
             }),
-            Some(vec![
-                "id".into(),
-                "meta".into(),
-                "schemas".into(),
-                "userName".into()
-            ])
+            Some(vec!["id".into(), "meta".into(), "schemas".into(), "userName".into()])
         );
         assert!(rec.user.is_active());
     }
 
     #[test]
     fn missing_user_name_is_invalid_value() {
-        assert!(matches!(
-            ScimUser::from_json(&json!({"displayName": "x"})),
-            Err(ScimError::InvalidValue(_))
-        ));
-        assert!(matches!(
-            ScimUser::from_json(&json!({"userName": ""})),
-            Err(ScimError::InvalidValue(_))
-        ));
+        assert!(matches!(ScimUser::from_json(&json!({"displayName": "x"})), Err(ScimError::InvalidValue(_))));
+        assert!(matches!(ScimUser::from_json(&json!({"userName": ""})), Err(ScimError::InvalidValue(_))));
     }
 
     #[test]
@@ -437,45 +402,20 @@ pub(crate) mod tests {
     }
 
     fn user_strategy() -> impl Strategy<Value = ScimUser> {
-        let name = (option::of(text()), option::of(text()), option::of(text())).prop_map(
-            |(formatted, family_name, given_name)| ScimName {
-                formatted,
-                family_name,
-                given_name,
-            },
-        );
-        let email = (
-            text(),
-            option::of(text()),
-            prop_oneof![Just(None), Just(Some(false))],
-        )
-            .prop_map(|(value, kind, primary)| ScimEmail {
-                value,
-                kind,
-                primary,
-            });
-        let emails = (proptest::collection::vec(email, 0..3), any::<bool>()).prop_map(
-            |(mut emails, first_primary)| {
-                if let Some(first) = emails.first_mut().filter(|_| first_primary) {
-                    first.primary = Some(true);
-                }
-                emails
-            },
-        );
-        let role = option::of(proptest::sample::select(vec![
-            ScimRole::User,
-            ScimRole::Admin,
-            ScimRole::Superadmin,
-        ]));
+        let name = (option::of(text()), option::of(text()), option::of(text()))
+            .prop_map(|(formatted, family_name, given_name)| ScimName { formatted, family_name, given_name });
+        let email = (text(), option::of(text()), prop_oneof![Just(None), Just(Some(false))])
+            .prop_map(|(value, kind, primary)| ScimEmail { value, kind, primary });
+        let emails = (proptest::collection::vec(email, 0..3), any::<bool>()).prop_map(|(mut emails, first_primary)| {
+            if let Some(first) = emails.first_mut().filter(|_| first_primary) {
+                first.primary = Some(true);
+            }
+            emails
+        });
+        let role = option::of(proptest::sample::select(vec![ScimRole::User, ScimRole::Admin, ScimRole::Superadmin]));
         (
             (text(), option::of(text()), option::of(text()), name, emails),
-            (
-                option::of(any::<bool>()),
-                option::of(text()),
-                option::of(text()),
-                role,
-                option::of(any::<u64>()),
-            ),
+            (option::of(any::<bool>()), option::of(text()), option::of(text()), role, option::of(any::<u64>())),
         )
             .prop_map(
                 |(

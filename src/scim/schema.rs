@@ -179,17 +179,12 @@ impl AttrDef {
 
     /// The sub-attribute with this name, compared case-insensitively (RFC 7643 section 2.1).
     pub fn sub(&self, name: &str) -> Option<&'static AttrDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether writes may name this attribute.
     pub fn writable(&self) -> bool {
-        matches!(
-            self.mutability,
-            Mutability::ReadWrite | Mutability::WriteOnly | Mutability::Immutable
-        )
+        matches!(self.mutability, Mutability::ReadWrite | Mutability::WriteOnly | Mutability::Immutable)
     }
 }
 
@@ -204,9 +199,7 @@ pub struct Schema {
 
 impl Schema {
     pub fn attr(&self, name: &str) -> Option<&'static AttrDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -224,40 +217,20 @@ use AttrType::{Boolean, Complex, DateTime, Integer, Reference, String as Str};
 
 /// `id`, `externalId` and `meta`: on every resource, in no published schema (RFC 7643 section 3.1).
 const COMMON: &[AttrDef] = &[
-    AttrDef::new(
-        "id",
-        Str,
-        "Unique identifier assigned by the service provider.",
-    )
-    .case_exact()
-    .read_only()
-    .always()
-    .unique()
-    .unpublished(),
-    AttrDef::new(
-        "externalId",
-        Str,
-        "Identifier assigned by the provisioning client.",
-    )
-    .case_exact()
-    .unpublished(),
-    AttrDef::new("meta", Complex, "Resource metadata.")
+    AttrDef::new("id", Str, "Unique identifier assigned by the service provider.")
+        .case_exact()
         .read_only()
-        .unpublished()
-        .subs(&[
-            AttrDef::new("resourceType", Str, "The resource type name.")
-                .case_exact()
-                .read_only(),
-            AttrDef::new("created", DateTime, "When the resource was created.").read_only(),
-            AttrDef::new("lastModified", DateTime, "When the resource last changed.").read_only(),
-            AttrDef::new("location", Reference, "The resource URI.")
-                .case_exact()
-                .read_only()
-                .refs(&["uri"]),
-            AttrDef::new("version", Str, "The resource version (weak ETag).")
-                .case_exact()
-                .read_only(),
-        ]),
+        .always()
+        .unique()
+        .unpublished(),
+    AttrDef::new("externalId", Str, "Identifier assigned by the provisioning client.").case_exact().unpublished(),
+    AttrDef::new("meta", Complex, "Resource metadata.").read_only().unpublished().subs(&[
+        AttrDef::new("resourceType", Str, "The resource type name.").case_exact().read_only(),
+        AttrDef::new("created", DateTime, "When the resource was created.").read_only(),
+        AttrDef::new("lastModified", DateTime, "When the resource last changed.").read_only(),
+        AttrDef::new("location", Reference, "The resource URI.").case_exact().read_only().refs(&["uri"]),
+        AttrDef::new("version", Str, "The resource version (weak ETag).").case_exact().read_only(),
+    ]),
 ];
 
 const MULTI_SUBS_EMAIL: &[AttrDef] = &[
@@ -272,47 +245,26 @@ pub static USER: Schema = Schema {
     name: "User",
     description: "User Account",
     attributes: &[
-        AttrDef::new(
-            "userName",
-            Str,
-            "Unique identifier for the user; the SSO subject.",
-        )
-        .required()
-        .unique(),
+        AttrDef::new("userName", Str, "Unique identifier for the user; the SSO subject.").required().unique(),
         AttrDef::new("name", Complex, "The components of the user's name.").subs(&[
             AttrDef::new("formatted", Str, "The full name, formatted for display."),
             AttrDef::new("familyName", Str, "The family name."),
             AttrDef::new("givenName", Str, "The given name."),
         ]),
         AttrDef::new("displayName", Str, "The name displayed to end users."),
-        AttrDef::new("emails", Complex, "Email addresses of the user.")
+        AttrDef::new("emails", Complex, "Email addresses of the user.").multi().subs(MULTI_SUBS_EMAIL),
+        AttrDef::new("active", Boolean, "Whether the account may sign in; false suspends it."),
+        AttrDef::new("groups", Complex, "Groups the user belongs to, derived from group membership.")
             .multi()
-            .subs(MULTI_SUBS_EMAIL),
-        AttrDef::new(
-            "active",
-            Boolean,
-            "Whether the account may sign in; false suspends it.",
-        ),
-        AttrDef::new(
-            "groups",
-            Complex,
-            "Groups the user belongs to, derived from group membership.",
-        )
-        .multi()
-        .read_only()
-        .subs(&[
-            AttrDef::new("value", Str, "The group id.")
-                .case_exact()
-                .read_only(),
-            AttrDef::new("$ref", Reference, "The group URI.")
-                .case_exact()
-                .read_only()
-                .refs(&["Group"]),
-            AttrDef::new("display", Str, "The group's display name.").read_only(),
-            AttrDef::new("type", Str, "direct or indirect membership.")
-                .read_only()
-                .canonical(&["direct", "indirect"]),
-        ]),
+            .read_only()
+            .subs(&[
+                AttrDef::new("value", Str, "The group id.").case_exact().read_only(),
+                AttrDef::new("$ref", Reference, "The group URI.").case_exact().read_only().refs(&["Group"]),
+                AttrDef::new("display", Str, "The group's display name.").read_only(),
+                AttrDef::new("type", Str, "direct or indirect membership.")
+                    .read_only()
+                    .canonical(&["direct", "indirect"]),
+            ]),
     ],
 };
 
@@ -341,12 +293,7 @@ pub static SCAIDRIVE: Schema = Schema {
     name: "ScaiDriveUser",
     description: "ScaiDrive user settings",
     attributes: &[
-        AttrDef::new(
-            "role",
-            Str,
-            "The user's ScaiDrive role: user, admin or superadmin.",
-        )
-        .canonical(ROLES),
+        AttrDef::new("role", Str, "The user's ScaiDrive role: user, admin or superadmin.").canonical(ROLES),
         AttrDef::new("quota_bytes", Integer, "The user's storage quota in bytes."),
     ],
 };
@@ -357,26 +304,15 @@ pub static GROUP: Schema = Schema {
     name: "Group",
     description: "Group",
     attributes: &[
-        AttrDef::new("displayName", Str, "The group's name.")
-            .required()
-            .unique(),
-        AttrDef::new("members", Complex, "The members of the group.")
-            .multi()
-            .subs(&[
-                // Immutable as in RFC 7643 section 8.7.1: a member is added or removed, never edited. `$ref` is
-                // accepted on input, but the server derives it from `value`.
-                AttrDef::new("value", Str, "The member's id.")
-                    .case_exact()
-                    .immutable(),
-                AttrDef::new("$ref", Reference, "The member's URI.")
-                    .case_exact()
-                    .immutable()
-                    .refs(&["User", "Group"]),
-                AttrDef::new("display", Str, "The member's display name.").read_only(),
-                AttrDef::new("type", Str, "User or Group.")
-                    .immutable()
-                    .canonical(&["User", "Group"]),
-            ]),
+        AttrDef::new("displayName", Str, "The group's name.").required().unique(),
+        AttrDef::new("members", Complex, "The members of the group.").multi().subs(&[
+            // Immutable as in RFC 7643 section 8.7.1: a member is added or removed, never edited. `$ref` is
+            // accepted on input, but the server derives it from `value`.
+            AttrDef::new("value", Str, "The member's id.").case_exact().immutable(),
+            AttrDef::new("$ref", Reference, "The member's URI.").case_exact().immutable().refs(&["User", "Group"]),
+            AttrDef::new("display", Str, "The member's display name.").read_only(),
+            AttrDef::new("type", Str, "User or Group.").immutable().canonical(&["User", "Group"]),
+        ]),
     ],
 };
 
@@ -388,13 +324,8 @@ pub static USER_TYPE: ResourceType = ResourceType {
     extensions: &[&ENTERPRISE, &SCAIDRIVE],
 };
 
-pub static GROUP_TYPE: ResourceType = ResourceType {
-    id: "Group",
-    endpoint: "/Groups",
-    description: "Group",
-    core: &GROUP,
-    extensions: &[],
-};
+pub static GROUP_TYPE: ResourceType =
+    ResourceType { id: "Group", endpoint: "/Groups", description: "Group", core: &GROUP, extensions: &[] };
 
 /// Every published schema, in `/Schemas` order.
 pub static ALL_SCHEMAS: [&Schema; 4] = [&USER, &GROUP, &ENTERPRISE, &SCAIDRIVE];
@@ -432,10 +363,7 @@ impl ResourceType {
 
     /// The extension with this URN, compared case-insensitively.
     pub fn extension(&self, urn: &str) -> Option<&'static Schema> {
-        self.extensions
-            .iter()
-            .copied()
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().copied().find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// Resolves `[urn:]attr[.sub]`. `urn` may be the core schema's URN (same as none) or an extension's. Names
@@ -443,9 +371,7 @@ impl ResourceType {
     pub fn resolve(&self, urn: Option<&str>, attr: &str, sub: Option<&str>) -> Option<Resolved> {
         let (container, def) = match urn {
             None => (Container::Core, self.core_attr(attr)?),
-            Some(u) if u.eq_ignore_ascii_case(self.core.id) => {
-                (Container::Core, self.core_attr(attr)?)
-            }
+            Some(u) if u.eq_ignore_ascii_case(self.core.id) => (Container::Core, self.core_attr(attr)?),
             Some(u) => {
                 let ext = self.extension(u)?;
                 (Container::Extension(ext.id), ext.attr(attr)?)
@@ -455,18 +381,12 @@ impl ResourceType {
             None => None,
             Some(s) => Some(def.sub(s)?),
         };
-        Some(Resolved {
-            container,
-            attr: def,
-            sub,
-        })
+        Some(Resolved { container, attr: def, sub })
     }
 
     /// A core-schema or common attribute by name.
     fn core_attr(&self, name: &str) -> Option<&'static AttrDef> {
-        self.core
-            .attr(name)
-            .or_else(|| COMMON.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
+        self.core.attr(name).or_else(|| COMMON.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 }
 
@@ -479,45 +399,23 @@ mod tests {
         let r = USER_TYPE.resolve(None, "USERNAME", None).expect("userName");
         assert_eq!(r.attr.name, "userName");
         assert!(!r.attr.case_exact);
-        let r = USER_TYPE
-            .resolve(None, "name", Some("GIVENNAME"))
-            .expect("name.givenName");
+        let r = USER_TYPE.resolve(None, "name", Some("GIVENNAME")).expect("name.givenName");
         assert_eq!(r.target().name, "givenName");
     }
 
     #[test]
     fn id_and_external_id_compare_exactly() {
-        assert!(
-            USER_TYPE
-                .resolve(None, "id", None)
-                .expect("id")
-                .attr
-                .case_exact
-        );
-        assert!(
-            GROUP_TYPE
-                .resolve(None, "externalId", None)
-                .expect("externalId")
-                .attr
-                .case_exact
-        );
+        assert!(USER_TYPE.resolve(None, "id", None).expect("id").attr.case_exact);
+        assert!(GROUP_TYPE.resolve(None, "externalId", None).expect("externalId").attr.case_exact);
     }
 
     #[test]
     fn extension_attributes_resolve_only_under_their_urn() {
-        let r = USER_TYPE
-            .resolve(Some(ENTERPRISE_SCHEMA), "department", None)
-            .expect("department");
+        let r = USER_TYPE.resolve(Some(ENTERPRISE_SCHEMA), "department", None).expect("department");
         assert_eq!(r.container, Container::Extension(ENTERPRISE_SCHEMA));
         assert!(USER_TYPE.resolve(None, "department", None).is_none());
-        let core = USER_TYPE
-            .resolve(Some(USER_SCHEMA), "userName", None)
-            .expect("core urn");
+        let core = USER_TYPE.resolve(Some(USER_SCHEMA), "userName", None).expect("core urn");
         assert_eq!(core.container, Container::Core);
-        assert!(
-            GROUP_TYPE
-                .resolve(Some(ENTERPRISE_SCHEMA), "department", None)
-                .is_none()
-        );
+        assert!(GROUP_TYPE.resolve(Some(ENTERPRISE_SCHEMA), "department", None).is_none());
     }
 }

@@ -4,11 +4,7 @@ use super::*;
 use proptest::prelude::*;
 
 fn cmp(attr: &str, op: CompareOp, value: Literal) -> Filter {
-    Filter::Compare {
-        path: AttrPath::simple(attr),
-        op,
-        value,
-    }
+    Filter::Compare { path: AttrPath::simple(attr), op, value }
 }
 
 fn s(v: &str) -> Literal {
@@ -40,9 +36,7 @@ fn operators_and_keywords_are_case_insensitive() {
 #[test]
 fn and_binds_tighter_than_or_and_groups_override() {
     let f = parse_filter("a pr or b pr and c pr").expect("parses");
-    let Filter::Or(_, right) = f else {
-        panic!("or at the top")
-    };
+    let Filter::Or(_, right) = f else { panic!("or at the top") };
     assert!(matches!(*right, Filter::And(..)));
     let g = parse_filter("(a pr or b pr) and c pr").expect("parses");
     assert!(matches!(g, Filter::And(..)));
@@ -50,42 +44,24 @@ fn and_binds_tighter_than_or_and_groups_override() {
 
 #[test]
 fn value_paths_urns_and_sub_attributes_parse() {
-    let f =
-        parse_filter(r#"emails[type eq "work" and value co "@example.com"]"#).expect("value path");
-    let Filter::ValuePath(p) = &f else {
-        panic!("value path expected")
-    };
+    let f = parse_filter(r#"emails[type eq "work" and value co "@example.com"]"#).expect("value path");
+    let Filter::ValuePath(p) = &f else { panic!("value path expected") };
     assert_eq!(p.attr, "emails");
     assert!(matches!(p.filter.as_deref(), Some(Filter::And(..))));
 
-    let f =
-        parse_filter(r#"emails[type eq "work"].value eq "a@b.c""#).expect("filtered sub compare");
-    let Filter::Compare { path, .. } = &f else {
-        panic!("compare expected")
-    };
+    let f = parse_filter(r#"emails[type eq "work"].value eq "a@b.c""#).expect("filtered sub compare");
+    let Filter::Compare { path, .. } = &f else { panic!("compare expected") };
     assert_eq!(path.sub.as_deref(), Some("value"));
 
-    let f = parse_filter(
-        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "R&D""#,
-    )
-    .expect("urn");
-    let Filter::Compare { path, .. } = &f else {
-        panic!("compare expected")
-    };
-    assert_eq!(
-        path.urn.as_deref(),
-        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
-    );
+    let f =
+        parse_filter(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "R&D""#).expect("urn");
+    let Filter::Compare { path, .. } = &f else { panic!("compare expected") };
+    assert_eq!(path.urn.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
     assert_eq!(path.attr, "department");
 
     let f = parse_filter(r#"name.familyName sw "J""#).expect("sub");
-    let Filter::Compare { path, .. } = &f else {
-        panic!("compare expected")
-    };
-    assert_eq!(
-        (path.attr.as_str(), path.sub.as_deref()),
-        ("name", Some("familyName"))
-    );
+    let Filter::Compare { path, .. } = &f else { panic!("compare expected") };
+    assert_eq!((path.attr.as_str(), path.sub.as_deref()), ("name", Some("familyName")));
 }
 
 #[test]
@@ -123,20 +99,11 @@ fn malformed_filters_are_invalid_filter_errors() {
 #[test]
 fn deep_nesting_is_refused_not_a_stack_overflow() {
     let deep = format!("{}a pr{}", "(".repeat(10_000), ")".repeat(10_000));
-    assert!(matches!(
-        parse_filter(&deep),
-        Err(ScimError::InvalidFilter(_))
-    ));
+    assert!(matches!(parse_filter(&deep), Err(ScimError::InvalidFilter(_))));
     let nots = format!("{}a pr{}", "not (".repeat(5_000), ")".repeat(5_000));
-    assert!(matches!(
-        parse_filter(&nots),
-        Err(ScimError::InvalidFilter(_))
-    ));
+    assert!(matches!(parse_filter(&nots), Err(ScimError::InvalidFilter(_))));
     let long = vec!["a pr"; 10_000].join(" and ");
-    assert!(matches!(
-        parse_filter(&long),
-        Err(ScimError::InvalidFilter(_))
-    ));
+    assert!(matches!(parse_filter(&long), Err(ScimError::InvalidFilter(_))));
 }
 
 #[test]
@@ -146,26 +113,17 @@ fn patch_paths_parse_with_filters_and_sub_attributes() {
     assert!(p.filter.is_some());
     let p = parse_path(r#"emails[type eq "work"].value"#).expect("email path");
     assert_eq!(p.sub.as_deref(), Some("value"));
-    let p =
-        parse_path("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName").expect("urn path");
+    let p = parse_path("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName").expect("urn path");
     assert_eq!(p.sub.as_deref(), Some("givenName"));
-    assert!(matches!(
-        parse_path("members eq"),
-        Err(ScimError::InvalidPath(_))
-    ));
-    assert!(matches!(
-        parse_path("members[value zz 1]"),
-        Err(ScimError::InvalidFilter(_))
-    ));
+    assert!(matches!(parse_path("members eq"), Err(ScimError::InvalidPath(_))));
+    assert!(matches!(parse_path("members[value zz 1]"), Err(ScimError::InvalidFilter(_))));
     assert!(matches!(parse_path(""), Err(ScimError::InvalidPath(_))));
 }
 
 fn name() -> BoxedStrategy<String> {
     "[a-zA-Z][a-zA-Z0-9_-]{0,6}"
         .prop_filter("not a keyword", |n| {
-            !["not", "and", "or", "pr", "true", "false", "null"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(n))
+            !["not", "and", "or", "pr", "true", "false", "null"].iter().any(|k| k.eq_ignore_ascii_case(n))
         })
         .boxed()
 }
@@ -176,8 +134,7 @@ fn literal() -> impl Strategy<Value = Literal> {
         any::<bool>().prop_map(Literal::Bool),
         Just(Literal::Null),
         any::<i64>().prop_map(|n| Literal::Number(n.into())),
-        (-1.0e12f64..1.0e12)
-            .prop_filter_map("finite", |x| Number::from_f64(x).map(Literal::Number)),
+        (-1.0e12f64..1.0e12).prop_filter_map("finite", |x| Number::from_f64(x).map(Literal::Number)),
     ]
 }
 
@@ -194,12 +151,7 @@ fn plain_path() -> impl Strategy<Value = AttrPath> {
         name(),
         proptest::option::of(name()),
     )
-        .prop_map(|(urn, attr, sub)| AttrPath {
-            urn,
-            attr,
-            filter: None,
-            sub,
-        })
+        .prop_map(|(urn, attr, sub)| AttrPath { urn, attr, filter: None, sub })
 }
 
 fn logic(leaf: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
@@ -215,11 +167,7 @@ fn logic(leaf: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
 
 fn simple_leaf() -> BoxedStrategy<Filter> {
     prop_oneof![
-        (plain_path(), op(), literal()).prop_map(|(path, op, value)| Filter::Compare {
-            path,
-            op,
-            value
-        }),
+        (plain_path(), op(), literal()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
         plain_path().prop_map(Filter::Present),
     ]
     .boxed()

@@ -10,8 +10,7 @@ use crate::scim::resource::{ScimEmail, ScimRole};
 use crate::scim::schema::{ENTERPRISE_SCHEMA, SCAIDRIVE_SCHEMA};
 
 fn req(ops: Value) -> PatchRequest {
-    PatchRequest::from_json(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops}))
-        .expect("valid PATCH body")
+    PatchRequest::from_json(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops})).expect("valid PATCH body")
 }
 
 fn base_user() -> ScimUserRecord {
@@ -52,11 +51,7 @@ fn pathless_values_with_dotted_and_urn_keys_land_in_their_attributes() {
     .expect("patch");
     assert_eq!(u.display_name.as_deref(), Some("Barb"));
     assert_eq!(u.name.given_name.as_deref(), Some("Barbara Ann"));
-    assert_eq!(
-        u.name.family_name.as_deref(),
-        Some("Jensen"),
-        "other name parts are kept"
-    );
+    assert_eq!(u.name.family_name.as_deref(), Some("Jensen"), "other name parts are kept");
     assert_eq!(u.department.as_deref(), Some("Ops"));
     assert_eq!(u.role, Some(ScimRole::Admin));
 }
@@ -69,14 +64,7 @@ fn adding_a_work_email_to_a_user_without_one_creates_it() {
         &req(json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "a@work.example"}])),
     )
     .expect("patch");
-    assert_eq!(
-        u.emails,
-        vec![ScimEmail {
-            value: "a@work.example".into(),
-            kind: Some("work".into()),
-            primary: None
-        }]
-    );
+    assert_eq!(u.emails, vec![ScimEmail { value: "a@work.example".into(), kind: Some("work".into()), primary: None }]);
 }
 
 #[test]
@@ -145,10 +133,7 @@ fn manager_and_extension_removal() {
         {"op": "add", "path": "urn:scaidrive:scim:User:quota_bytes", "value": 4096},
     ]))
     .expect("patch");
-    assert_eq!(
-        (u.department.as_deref(), u.quota_bytes),
-        (Some("Legal"), Some(4096))
-    );
+    assert_eq!((u.department.as_deref(), u.quota_bytes), (Some("Legal"), Some(4096)));
     let u = patched(json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]))
         .expect("patch");
     assert_eq!(u.department, None);
@@ -156,10 +141,8 @@ fn manager_and_extension_removal() {
 
 #[test]
 fn replace_of_a_complex_attribute_keeps_unnamed_sub_attributes() {
-    let u = patched(
-        json!([{"op": "replace", "path": "name", "value": {"formatted": "Ms. B. Jensen"}}]),
-    )
-    .expect("patch");
+    let u =
+        patched(json!([{"op": "replace", "path": "name", "value": {"formatted": "Ms. B. Jensen"}}])).expect("patch");
     assert_eq!(u.name.formatted.as_deref(), Some("Ms. B. Jensen"));
     assert_eq!(u.name.given_name.as_deref(), Some("Barbara"));
     let u = patched(json!([{"op": "remove", "path": "name.givenName"}])).expect("patch");
@@ -169,20 +152,14 @@ fn replace_of_a_complex_attribute_keeps_unnamed_sub_attributes() {
 
 #[test]
 fn replace_with_null_unassigns() {
-    let u =
-        patched(json!([{"op": "replace", "path": "displayName", "value": null}])).expect("patch");
+    let u = patched(json!([{"op": "replace", "path": "displayName", "value": null}])).expect("patch");
     assert_eq!(u.display_name, None);
     let u = patched(json!([{"op": "replace", "value": {ENTERPRISE_SCHEMA: null}}])).expect("patch");
     assert_eq!(u.department, None);
-    let u = patched(json!([{"op": "replace", "path": ENTERPRISE_SCHEMA, "value": null}]))
-        .expect("patch");
+    let u = patched(json!([{"op": "replace", "path": ENTERPRISE_SCHEMA, "value": null}])).expect("patch");
     assert_eq!(u.department, None);
     let u = patched(json!([{"op": "add", "value": {ENTERPRISE_SCHEMA: null}}])).expect("patch");
-    assert_eq!(
-        u.department.as_deref(),
-        Some("R&D"),
-        "adding nothing keeps what is there"
-    );
+    assert_eq!(u.department.as_deref(), Some("R&D"), "adding nothing keeps what is there");
 }
 
 #[test]
@@ -194,88 +171,38 @@ fn empty_operations_change_nothing() {
 fn bad_patches_get_the_rfc_error_and_change_nothing() {
     let cases = [
         (json!([{"op": "remove"}]), "noTarget"),
-        (
-            json!([{"op": "replace", "path": "nickName", "value": "x"}]),
-            "invalidPath",
-        ),
-        (
-            json!([{"op": "replace", "path": "name.middle", "value": "x"}]),
-            "invalidPath",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails[type eq]", "value": "x"}]),
-            "invalidFilter",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails[nosuch eq \"x\"].value", "value": "x"}]),
-            "invalidFilter",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails.value", "value": "x"}]),
-            "invalidPath",
-        ),
-        (
-            json!([{"op": "replace", "path": "id", "value": "usr_x"}]),
-            "mutability",
-        ),
-        (
-            json!([{"op": "replace", "path": "meta.created", "value": "2026-01-01T00:00:00Z"}]),
-            "mutability",
-        ),
-        (
-            json!([{"op": "add", "path": "groups", "value": [{"value": "grp_x"}]}]),
-            "mutability",
-        ),
+        (json!([{"op": "replace", "path": "nickName", "value": "x"}]), "invalidPath"),
+        (json!([{"op": "replace", "path": "name.middle", "value": "x"}]), "invalidPath"),
+        (json!([{"op": "replace", "path": "emails[type eq]", "value": "x"}]), "invalidFilter"),
+        (json!([{"op": "replace", "path": "emails[nosuch eq \"x\"].value", "value": "x"}]), "invalidFilter"),
+        (json!([{"op": "replace", "path": "emails.value", "value": "x"}]), "invalidPath"),
+        (json!([{"op": "replace", "path": "id", "value": "usr_x"}]), "mutability"),
+        (json!([{"op": "replace", "path": "meta.created", "value": "2026-01-01T00:00:00Z"}]), "mutability"),
+        (json!([{"op": "add", "path": "groups", "value": [{"value": "grp_x"}]}]), "mutability"),
         (json!([{"op": "remove", "path": "userName"}]), "mutability"),
-        (
-            json!([{"op": "replace", "value": {"id": "usr_someone_else"}}]),
-            "mutability",
-        ),
-        (
-            json!([{"op": "replace", "path": "active", "value": "yes"}]),
-            "invalidValue",
-        ),
-        (
-            json!([{"op": "replace", "path": "userName", "value": null}]),
-            "invalidValue",
-        ),
-        (
-            json!([{"op": "replace", "path": "urn:scaidrive:scim:User:role", "value": "owner"}]),
-            "invalidValue",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails[value co \"@\" or type pr].value", "value": "x"}]),
-            "ok",
-        ),
-        (
-            json!([{"op": "replace", "path": "emails[value sw \"zz\"].value", "value": "x"}]),
-            "noTarget",
-        ),
+        (json!([{"op": "replace", "value": {"id": "usr_someone_else"}}]), "mutability"),
+        (json!([{"op": "replace", "path": "active", "value": "yes"}]), "invalidValue"),
+        (json!([{"op": "replace", "path": "userName", "value": null}]), "invalidValue"),
+        (json!([{"op": "replace", "path": "urn:scaidrive:scim:User:role", "value": "owner"}]), "invalidValue"),
+        (json!([{"op": "replace", "path": "emails[value co \"@\" or type pr].value", "value": "x"}]), "ok"),
+        (json!([{"op": "replace", "path": "emails[value sw \"zz\"].value", "value": "x"}]), "noTarget"),
         (
             json!([{"op": "replace", "path": "emails[type eq \"work\"]", "value": [{"value": "a"}, {"value": "b"}]}]),
             "invalidValue",
         ),
-        (
-            json!([{"op": "replace", "path": "displayName", "value": "changed"}, {"op": "remove"}]),
-            "noTarget",
-        ),
+        (json!([{"op": "replace", "path": "displayName", "value": "changed"}, {"op": "remove"}]), "noTarget"),
     ];
     let before = base_user();
     let json_before = before.to_json("");
     for (ops, want) in cases {
-        let got = PatchRequest::from_json(&json!({"Operations": ops.clone()}))
-            .and_then(|r| patch_user(&before, &r));
+        let got = PatchRequest::from_json(&json!({"Operations": ops.clone()})).and_then(|r| patch_user(&before, &r));
         match (&got, want) {
             (Ok(_), "ok") => {}
             (Err(e), kind) if e.scim_type() == Some(kind) => {}
             _ => panic!("{ops} gave {got:?}, expected {want}"),
         }
     }
-    assert_eq!(
-        before.to_json(""),
-        json_before,
-        "the record is never modified in place"
-    );
+    assert_eq!(before.to_json(""), json_before, "the record is never modified in place");
 }
 
 #[test]
@@ -286,12 +213,10 @@ fn request_bodies_are_checked() {
     assert!(matches!(no_ops, Err(ScimError::InvalidSyntax(_))));
     let wrong_schema = PatchRequest::from_json(&json!({"schemas": ["urn:x"], "Operations": []}));
     assert!(matches!(wrong_schema, Err(ScimError::InvalidSyntax(_))));
-    let no_value =
-        PatchRequest::from_json(&json!({"Operations": [{"op": "add", "path": "displayName"}]}));
+    let no_value = PatchRequest::from_json(&json!({"Operations": [{"op": "add", "path": "displayName"}]}));
     assert!(matches!(no_value, Err(ScimError::InvalidValue(_))));
-    let lower_keys = PatchRequest::from_json(
-        &json!({"operations": [{"OP": "ADD", "PATH": "displayName", "VALUE": "x"}]}),
-    );
+    let lower_keys =
+        PatchRequest::from_json(&json!({"operations": [{"OP": "ADD", "PATH": "displayName", "VALUE": "x"}]}));
     assert_eq!(lower_keys.map(|r| r.ops.len()), Ok(1));
 }
 
