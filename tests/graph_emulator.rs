@@ -967,3 +967,70 @@ async fn copy_reports_progress_on_a_monitor_url_then_the_new_id() {
     let folder = f.item("Docs copy").await;
     assert_eq!(done["resourceId"], folder["id"]);
 }
+
+#[tokio::test]
+async fn a_coauthoring_lock_refuses_writes_with_423_not_allowed() {
+    let f = Fixture::start().await;
+    f.knob("act", json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "lock"}))
+        .await;
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/shared.txt:/content")))
+        .bearer_auth(&f.token)
+        .body("x")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), StatusCode::LOCKED);
+    let body: Value = put.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "notAllowed");
+    assert_eq!(body["error"]["innerError"]["code"], "resourceLocked");
+}
+
+#[tokio::test]
+async fn the_request_log_shows_what_reached_the_emulator_without_credentials() {
+    let f = Fixture::start().await;
+    let session: Value = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/root:/Docs/log.bin:/createUploadSession")))
+        .bearer_auth(&f.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let url = session["uploadUrl"].as_str().expect("uploadUrl");
+    let done = f.http.put(url).header("Content-Range", "bytes 0-2/3").body("abc").send().await.expect("put");
+    assert_eq!(done.status(), StatusCode::CREATED);
+    let log: Value = f
+        .http
+        .get(format!("{}/_emulator/requests", f.emulator.base_url))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    let entries = log.as_array().expect("array");
+    let upload =
+        entries.iter().find(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/_upload/"))).expect("upload entry");
+    assert!(upload["headers"].get("authorization").is_none());
+    assert_eq!(upload["query"], "token=<redacted>");
+    let create = entries
+        .iter()
+        .find(|e| e["path"].as_str().is_some_and(|p| p.ends_with("createUploadSession")))
+        .expect("create entry");
+    assert_eq!(create["headers"]["authorization"], "<redacted>");
+    assert_eq!(create["status"], 200);
+}
+
+#[tokio::test]
+async fn delta_shape_knobs_repeat_items_and_the_last_occurrence_is_current() {
+    let f = Fixture::start().await;
+    f.knob("delta_shape", json!({"duplicates": true, "shuffle": true})).await;
+    let (items, _, _) = f.delta_all(&format!("/drives/{DRIVE}/root/delta")).await;
+    let plan: Vec<&Value> = items.iter().filter(|i| i["name"] == "plan.docx").collect();
+    assert_eq!(plan.len(), 2);
+}

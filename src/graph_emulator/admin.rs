@@ -67,6 +67,10 @@ pub struct Faults {
     pub reject_auth_on_upload: bool,
     /// The next fragment is only accepted up to this many bytes.
     pub partial_fragment: Option<u64>,
+    /// Delta pages repeat every item they carry (last occurrence wins, as the reference says can happen).
+    pub delta_duplicates: bool,
+    /// Delta pages come in random order (children before parents included).
+    pub delta_shuffle: bool,
 }
 
 impl Faults {
@@ -165,7 +169,12 @@ pub enum Knob {
         code: Option<String>,
     },
     DeltaShape {
+        #[serde(default)]
         child_first: bool,
+        #[serde(default)]
+        duplicates: bool,
+        #[serde(default)]
+        shuffle: bool,
     },
     SubfolderDelta {
         enabled: bool,
@@ -215,6 +224,9 @@ pub enum Action {
     Delete,
     Checkout,
     Checkin,
+    /// Take or release a co-authoring lock (an Office client editing the file).
+    Lock,
+    Unlock,
     SetFields {
         fields: serde_json::Map<String, Value>,
     },
@@ -227,6 +239,7 @@ pub enum Action {
 pub fn routes() -> Router<Emulator> {
     Router::new()
         .route("/_emulator/counters", get(counters).delete(reset_counters))
+        .route("/_emulator/requests", get(requests).delete(reset_requests))
         .route("/_emulator/{knob}", post(knob_route))
 }
 
@@ -236,6 +249,16 @@ async fn counters(State(emulator): State<Emulator>) -> Response {
 
 async fn reset_counters(State(emulator): State<Emulator>) -> Response {
     emulator.lock().counters.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The request log: method, path, status, emulator time and headers (credentials redacted), oldest first.
+async fn requests(State(emulator): State<Emulator>) -> Response {
+    axum::Json(json!(emulator.lock().request_log.iter().collect::<Vec<_>>())).into_response()
+}
+
+async fn reset_requests(State(emulator): State<Emulator>) -> Response {
+    emulator.lock().request_log.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -311,7 +334,11 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
             drive.epoch += 1;
             drive.resync_code = code.unwrap_or_else(|| "resyncChangesApplyDifferences".into());
         }
-        Knob::DeltaShape { child_first } => world.faults.delta_child_first = child_first,
+        Knob::DeltaShape { child_first, duplicates, shuffle } => {
+            world.faults.delta_child_first = child_first;
+            world.faults.delta_duplicates = duplicates;
+            world.faults.delta_shuffle = shuffle;
+        }
         Knob::SubfolderDelta { enabled } => world.subfolder_delta = enabled,
         Knob::RejectAuthOnUpload { enabled } => world.faults.reject_auth_on_upload = enabled,
         Knob::PartialFragment { bytes } => world.faults.partial_fragment = Some(bytes),
@@ -405,6 +432,14 @@ fn act(
                 item.checkout = None;
             }
             drive.touch_metadata(&id, now);
+            id
+        }
+        Action::Lock | Action::Unlock => {
+            let id = need()?;
+            let lock = matches!(action, Action::Lock).then(|| actor.clone());
+            if let Some(item) = drive.items.get_mut(&id) {
+                item.coauth_lock = lock;
+            }
             id
         }
         Action::SetFields { fields } => {

@@ -163,6 +163,13 @@ pub fn delta(
             value.push(own);
         }
     }
+    if world.faults.delta_duplicates {
+        value = value.into_iter().flat_map(|v| [v.clone(), v]).collect();
+    }
+    if world.faults.delta_shuffle {
+        use rand::seq::SliceRandom;
+        value.shuffle(&mut rand::thread_rng());
+    }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#Collection(driveItem)", ctx.base)));
     body.insert("value".into(), Value::Array(value));

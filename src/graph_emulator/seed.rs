@@ -258,6 +258,7 @@ impl Seed {
             interactive_user: None,
             grants: Default::default(),
             sessions: HashMap::new(),
+            request_log: Default::default(),
             copy_jobs: HashMap::new(),
             faults: Default::default(),
             counters: Default::default(),

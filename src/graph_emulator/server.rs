@@ -82,6 +82,8 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
     let path = request.uri().path().to_string();
     let method = request.method().clone();
     let scoped = ids.clone();
+    let logged = (!path.starts_with("/_emulator")).then(|| request_record(&emulator, &request));
+    let log_to = emulator.clone();
     let mut response = REQUEST_IDS
         .scope(scoped, async move {
             if path.starts_with("/_emulator") {
@@ -102,6 +104,14 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
             }
         })
         .await;
+    if let Some(mut record) = logged {
+        record["status"] = serde_json::json!(response.status().as_u16());
+        let mut world = log_to.lock();
+        if world.request_log.len() == REQUEST_LOG_LIMIT {
+            world.request_log.pop_front();
+        }
+        world.request_log.push_back(record);
+    }
     let headers = response.headers_mut();
     for (name, value) in [("request-id", &ids.request_id), ("client-request-id", &ids.client_request_id)] {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -109,6 +119,37 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
         }
     }
     response
+}
+
+/// Requests kept in the log; older ones fall off so a 100,000-item bench does not grow it without bound.
+const REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// A request as the log keeps it: credentials and pre-authenticated URL tokens are redacted.
+fn request_record(emulator: &Emulator, request: &Request) -> serde_json::Value {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let shown = match name.as_str() {
+                "authorization" | "cookie" => "<redacted>".to_string(),
+                _ => value.to_str().unwrap_or("<binary>").to_string(),
+            };
+            (name.as_str().to_string(), serde_json::json!(shown))
+        })
+        .collect();
+    let query = request.uri().query().map(|q| {
+        q.split('&')
+            .map(|kv| if kv.starts_with("token=") { "token=<redacted>" } else { kv })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    serde_json::json!({
+        "at": super::items::time(emulator.now()),
+        "method": request.method().as_str(),
+        "path": request.uri().path(),
+        "query": query,
+        "headers": headers,
+    })
 }
 
 /// Faulted requests are still counted (throttled requests count against the service's budget too).

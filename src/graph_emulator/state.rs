@@ -166,6 +166,8 @@ pub struct Item {
     /// `None` inherits from the parent; `Some` is a unique (broken-inheritance) permission set.
     pub permissions: Option<Vec<Permission>>,
     pub checkout: Option<Actor>,
+    /// A co-authoring lock (an Office client editing): writes by others get 423 `notAllowed`/`resourceLocked`.
+    pub coauth_lock: Option<Actor>,
 }
 
 impl Item {
@@ -255,6 +257,7 @@ impl Drive {
             fields: BTreeMap::new(),
             permissions: Some(Vec::new()),
             checkout: None,
+            coauth_lock: None,
         };
         let mut drive = Self {
             id,
@@ -403,6 +406,7 @@ impl Drive {
             fields: BTreeMap::new(),
             permissions: None,
             checkout: None,
+            coauth_lock: None,
         };
         self.items.insert(id.clone(), item);
         if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(parent_id) {
@@ -583,6 +587,8 @@ pub struct World {
     pub interactive_user: Option<String>,
     pub grants: super::auth::Grants,
     pub sessions: HashMap<String, super::content::UploadSession>,
+    /// The last requests served, for assertions such as "no Authorization sent to the upload URL".
+    pub request_log: std::collections::VecDeque<Value>,
     pub copy_jobs: HashMap<String, super::copy::CopyJob>,
     pub faults: Faults,
     /// Requests per route, `GET /drives/{}/root/delta` style keys.
