@@ -1034,3 +1034,23 @@ async fn delta_shape_knobs_repeat_items_and_the_last_occurrence_is_current() {
     let plan: Vec<&Value> = items.iter().filter(|i| i["name"] == "plan.docx").collect();
     assert_eq!(plan.len(), 2);
 }
+
+#[tokio::test]
+async fn the_resource_unit_budget_warns_from_eighty_percent_then_throttles() {
+    let f = Fixture::start().await;
+    f.knob("rate_limit", json!({"per_minute": 10})).await;
+    let mut warned = false;
+    let mut throttled = None;
+    for _ in 0..12 {
+        let response = f.get(&format!("/drives/{DRIVE}")).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            break;
+        }
+        warned |= response.headers().contains_key("ratelimit-remaining");
+    }
+    assert!(warned, "RateLimit-* headers before the 429");
+    let seconds: i64 = throttled.expect("throttled at 100 %").parse().expect("seconds");
+    f.knob("advance_clock", json!({"seconds": seconds})).await;
+    assert_eq!(f.get(&format!("/drives/{DRIVE}")).await.status(), StatusCode::OK);
+}

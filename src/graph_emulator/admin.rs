@@ -186,6 +186,11 @@ pub enum Knob {
         bytes: u64,
     },
     ExpireUploadSessions,
+    /// Set (or with no value lift) the resource-unit budget per app per minute.
+    RateLimit {
+        #[serde(default)]
+        per_minute: Option<u32>,
+    },
     AdvanceClock {
         seconds: i64,
     },
@@ -348,6 +353,7 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
             }
         }
         Knob::ResetCounters => world.counters.clear(),
+        Knob::RateLimit { per_minute } => world.budget.per_minute = per_minute,
         Knob::AdvanceClock { .. } => {}
         Knob::Act { user, drive_id, path, action } => return act(world, &user, &drive_id, &path, action, now),
     }

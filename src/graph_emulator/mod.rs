@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod auth;
 mod batch;
+mod budget;
 mod changes;
 mod checkout;
 pub mod content;

@@ -45,6 +45,9 @@ pub struct Seed {
     pub subfolder_delta: bool,
     #[serde(default)]
     pub token_lifetime_seconds: Option<i64>,
+    /// SharePoint resource units per app per minute (GRAPH.md 12.2); none: unlimited.
+    #[serde(default)]
+    pub resource_units_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +264,7 @@ impl Seed {
             request_log: Default::default(),
             copy_jobs: HashMap::new(),
             faults: Default::default(),
+            budget: super::budget::Budget::new(self.resource_units_per_minute),
             counters: Default::default(),
             url_key: rand::random(),
             max_simple_upload: self.max_simple_upload.unwrap_or(250 * 1024 * 1024),

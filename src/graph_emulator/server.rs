@@ -513,12 +513,21 @@ pub fn handle_graph(
     emulator.count(&key);
     let now = emulator.now();
     let mut world = emulator.lock();
+    let mut rate_headers = None;
     let result = route.and_then(|route| {
         let caller = auth::authenticate(&world, headers, now)?;
+        let query_map = parse_query(query);
+        let units = super::budget::cost(method, &route, query_map.contains_key("token"));
+        match world.budget.charge(&caller.client_id, units, now) {
+            super::budget::Verdict::Throttle(seconds) => {
+                return Err(GraphError::throttled(StatusCode::TOO_MANY_REQUESTS, Some(seconds)));
+            }
+            super::budget::Verdict::Allow(headers) => rate_headers = headers,
+        }
         let ctx = Ctx {
             caller,
             method: method.clone(),
-            query: parse_query(query),
+            query: query_map,
             headers: headers.clone(),
             body,
             now,
@@ -526,7 +535,20 @@ pub fn handle_graph(
         };
         dispatch(&mut world, &ctx, route)
     });
-    result.unwrap_or_else(IntoResponse::into_response)
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some((limit, remaining, reset)) = rate_headers {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", limit.to_string()),
+            ("ratelimit-remaining", remaining.to_string()),
+            ("ratelimit-reset", reset.to_string()),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    response
 }
 
 fn dispatch(world: &mut World, ctx: &Ctx, route: Route) -> Result<Response, GraphError> {

@@ -591,6 +591,7 @@ pub struct World {
     pub request_log: std::collections::VecDeque<Value>,
     pub copy_jobs: HashMap<String, super::copy::CopyJob>,
     pub faults: Faults,
+    pub budget: super::budget::Budget,
     /// Requests per route, `GET /drives/{}/root/delta` style keys.
     pub counters: BTreeMap<String, u64>,
     /// Secret for the pre-authenticated download and upload URLs.
