@@ -79,7 +79,7 @@ impl SmbConfig {
             reads_in_flight: 4,
             write_chunk: 1 << 20,
             writes_in_flight: 4,
-            list_prefetch: 2,
+            list_prefetch: 4,
             require_encryption: false,
         }
     }
@@ -150,7 +150,12 @@ impl SmbClient {
             other => other,
         })?;
 
-        let username = sspi::Username::new(&cfg.username, (!cfg.domain.is_empty()).then_some(cfg.domain.as_str()))
+        // `DOMAIN\user` typed into the user field counts as domain + user.
+        let (domain, user) = match (cfg.domain.is_empty(), cfg.username.split_once('\\')) {
+            (true, Some((d, u))) => (d, u),
+            _ => (cfg.domain.as_str(), cfg.username.as_str()),
+        };
+        let username = sspi::Username::new(user, (!domain.is_empty()).then_some(domain))
             .map_err(|e| SmbError::InvalidConfig(format!("bad user name: {e}")))?;
         let identity = sspi::AuthIdentity { username, password: cfg.password.clone().into() };
         let session = match bounded(t, "login", conn.authenticate(identity)).await {

@@ -12,6 +12,7 @@
 //! folder out of turn. On Samba over loopback this helped little (the server is CPU-bound), but on
 //! a real network it hides the round trips.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use tokio::task::JoinHandle;
 use super::client::{SmbClient, bounded};
 use super::entry::{SmbAttributes, SmbEntry, filetime_to_datetime};
 use super::errors::{ErrorScope, SmbError};
-use super::names::{is_temp_name, join};
+use super::names::{is_temp_name, join, split_parent};
 
 /// QUERY_DIRECTORY output buffer: fewer round trips than the crate's 64 KiB default; servers
 /// cap it at their max transact size.
@@ -42,7 +43,31 @@ impl SmbClient {
         Ok(self.list_raw(rel).await?.into_iter().map(|e| e.name).collect())
     }
 
+    /// The entry at `rel` as its folder's listing shows it (stored spelling, same fields as a
+    /// walk), found under any spelling on a case-insensitive server; `None` when absent.
+    pub async fn stat_listed(&self, rel: &str) -> Result<Option<SmbEntry>, SmbError> {
+        let rel = rel.trim_matches('/');
+        let (parent, name) = split_parent(rel);
+        // The root has no listing entry; names with wildcard characters would match others.
+        if rel.is_empty() || name.contains(['*', '?', '<', '>', '"']) {
+            return match self.stat(rel).await {
+                Ok(e) => Ok(Some(e)),
+                Err(SmbError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        match self.list_matching(parent, name).await {
+            Ok(found) => Ok(found.into_iter().next()),
+            Err(SmbError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn list_raw(&self, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
+        self.list_matching(rel, "*").await
+    }
+
+    async fn list_matching(&self, rel: &str, pattern: &str) -> Result<Vec<SmbEntry>, SmbError> {
         let rel = rel.trim_matches('/');
         let smb_path = self.smb_path(rel)?;
         let args = FileCreateArgs::make_open_existing(
@@ -56,7 +81,7 @@ impl SmbClient {
                 return Err(SmbError::NotADirectory { path: rel.to_string() });
             }
         };
-        let out = self.query_all(&dir, rel).await;
+        let out = self.query_all(&dir, rel, pattern).await;
         let closed = self.call("close", rel, dir.handle().close()).await;
         let mut entries = out?;
         closed?;
@@ -64,9 +89,13 @@ impl SmbClient {
         Ok(entries)
     }
 
-    async fn query_all(&self, dir: &Arc<Directory>, rel: &str) -> Result<Vec<SmbEntry>, SmbError> {
+    async fn query_all(&self, dir: &Arc<Directory>, rel: &str, pattern: &str) -> Result<Vec<SmbEntry>, SmbError> {
         let mut stream = self
-            .call("list", rel, Directory::query_with_options::<FileIdBothDirectoryInformation>(dir, "*", QUERY_BUFFER))
+            .call(
+                "list",
+                rel,
+                Directory::query_with_options::<FileIdBothDirectoryInformation>(dir, pattern, QUERY_BUFFER),
+            )
             .await?;
         let mut out = Vec::new();
         loop {
@@ -96,6 +125,12 @@ impl SmbClient {
     /// Walks the tree under `rel` (not including `rel` itself) in path order. Reparse points
     /// (symlinks, junctions) are yielded but not descended into.
     pub fn walk(self: &Arc<Self>, rel: &str) -> Walk {
+        self.walk_ordered(rel, Arc::new(|a: &SmbEntry, b: &SmbEntry| a.name.cmp(&b.name)))
+    }
+
+    /// Like [`SmbClient::walk`], with siblings in the order of `siblings` instead of byte order
+    /// (the sync engine sorts case-folded first). Folders still come right before their content.
+    pub fn walk_ordered(self: &Arc<Self>, rel: &str, siblings: SiblingOrder) -> Walk {
         let root = rel.trim_matches('/').to_string();
         let mut walk = Walk {
             client: self.clone(),
@@ -103,12 +138,16 @@ impl SmbClient {
             prefetch: self.config().list_prefetch.max(1),
             in_flight: 0,
             failed: false,
+            siblings,
         };
         let fetch = walk.spawn_list(root);
         walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch) });
         walk
     }
 }
+
+/// How a walk orders the entries of one folder.
+pub type SiblingOrder = Arc<dyn Fn(&SmbEntry, &SmbEntry) -> Ordering + Send + Sync>;
 
 /// A folder whose listing is being fetched; aborted if the walk is dropped first.
 struct Fetch(JoinHandle<Result<Vec<SmbEntry>, SmbError>>);
@@ -142,6 +181,7 @@ pub struct Walk {
     /// Fetches started and not yet consumed.
     in_flight: usize,
     failed: bool,
+    siblings: SiblingOrder,
 }
 
 impl Walk {
@@ -192,7 +232,9 @@ impl Walk {
                 };
                 self.in_flight -= 1;
                 match got {
-                    Ok(children) => {
+                    Ok(mut children) => {
+                        let order = self.siblings.clone();
+                        children.sort_by(|a, b| order(a, b));
                         if let Some(level) = self.stack.last_mut() {
                             level.children = children.into_iter().map(|entry| Child { entry, fetch: None }).collect();
                         }
