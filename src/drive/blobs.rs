@@ -67,6 +67,49 @@ impl Drop for StagedBlob {
     }
 }
 
+/// How often a large write asks for what it has written so far to go to disk.
+const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
+
+/// Syncs a large temp file in the background while the write goes on, so the final fsync finds little left to
+/// do: a 1 GiB upload otherwise pays for writing it and then, serially, for flushing it (measured: the write took
+/// 2.4x as long as `cp`). Started on the first nudge, so small files never spawn a thread. A nudge while the
+/// previous sync still runs is dropped: the next one covers it.
+#[derive(Default)]
+struct Flusher {
+    worker: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<io::Result<()>>)>,
+}
+
+impl Flusher {
+    fn nudge(&mut self, file: &File) -> io::Result<()> {
+        if self.worker.is_none() {
+            let clone = file.try_clone()?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let handle = std::thread::Builder::new().name("blob-flush".into()).spawn(move || {
+                while rx.recv().is_ok() {
+                    clone.sync_data()?;
+                }
+                Ok(())
+            })?;
+            self.worker = Some((tx, handle));
+        }
+        if let Some((tx, _)) = &self.worker {
+            // Full means a sync is pending already; disconnected means the worker failed, reported by finish.
+            let _ = tx.try_send(());
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self.worker {
+            Some((tx, handle)) => {
+                drop(tx);
+                handle.join().map_err(|_| io::Error::other("the blob flush thread panicked"))?
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// The blob directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -104,6 +147,7 @@ impl BlobStore {
         let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
         // From here the guard's Drop removes the temp file on every early return.
         let mut staged = StagedBlob { temp, hash: [0; 32], size: 0 };
+        let mut flusher = Flusher::default();
         let mut out = io::BufWriter::with_capacity(CHUNK, file);
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
@@ -120,8 +164,13 @@ impl BlobStore {
             }
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n])?;
+            if staged.size / FLUSH_EVERY != (staged.size - n as u64) / FLUSH_EVERY {
+                out.flush()?;
+                flusher.nudge(out.get_ref())?;
+            }
         }
         let file = out.into_inner().map_err(|e| DriveError::Io(e.into_error()))?;
+        flusher.finish()?;
         file.sync_all()?;
         staged.hash = hasher.finalize().into();
         Ok(staged)
@@ -255,6 +304,33 @@ mod tests {
         assert_eq!(err.code(), "INTERNAL");
         assert_eq!(store.temp_count().unwrap(), 0);
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_large_blob_flushed_in_the_background_is_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = BlobStore::open(dir.path()).unwrap();
+        let size = FLUSH_EVERY * 2 + 12_345;
+        let mut reader = io::repeat(0xa5).take(size);
+        let staged = store.stage(&mut reader, None).unwrap();
+        store.publish(&staged).unwrap();
+        let mut expected = Sha256::new();
+        io::copy(&mut io::repeat(0xa5).take(size), &mut HashWriter(&mut expected)).unwrap();
+        assert_eq!(staged.hash, <[u8; 32]>::from(expected.finalize()));
+        assert_eq!(store.open_blob(&staged.hash).unwrap().size(), size);
+    }
+
+    struct HashWriter<'a>(&'a mut Sha256);
+
+    impl Write for HashWriter<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
