@@ -15,10 +15,10 @@ use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId, SideState};
 use super::path::SyncPath;
 use super::plan::{Action, ReportKind};
 
-/// One path as both sides and the base see it. Entries are at `path` (relocated there when paired by a rename).
+/// One path as both sides and the base see it. Entries are at [`Row::path`] (relocated there when paired by a
+/// rename).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub path: SyncPath,
     pub source: Option<Entry>,
     pub drive: Option<Entry>,
     pub base: Option<BaseRecord>,
@@ -32,11 +32,19 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(path: SyncPath, source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
-        let mut row =
-            Row { path, source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None };
-        row.fill_known_hashes();
-        row
+    /// A row of what the streams held for one path; at least one of the three must be present.
+    pub fn new(source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
+        Row { source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None }
+    }
+
+    /// The row's path: every entry and the record of a row are at it.
+    pub fn path(&self) -> &SyncPath {
+        match (&self.source, &self.drive, &self.base) {
+            (Some(e), _, _) | (None, Some(e), _) => &e.path,
+            (None, None, Some(b)) => &b.path,
+            // Rows are only built from at least one item (the merge never yields an empty step).
+            (None, None, None) => unreachable!("a row holds at least one entry or record"),
+        }
     }
 
     pub fn entry(&self, side: SideId) -> Option<&Entry> {
@@ -247,7 +255,7 @@ fn bidirectional(row: &Row, strategy: Strategy) -> Decision {
     let renamed_drive = row.renamed == Some(SideId::Drive);
     match (s, d) {
         (Change::Absent, Change::Absent) => Decision::Nothing,
-        (Change::Deleted, Change::Deleted) => Decision::Act(Action::Forget { path: row.path.clone() }),
+        (Change::Deleted, Change::Deleted) => Decision::Act(Action::Forget { path: row.path().clone() }),
         (Change::New, Change::Absent) => transfer(row, SideId::Source),
         (Change::Absent, Change::New) => transfer(row, SideId::Drive),
         (s, d) if s.unchanged() && d.unchanged() => settled(row, s, d),
@@ -300,7 +308,7 @@ fn one_way(row: &Row, authority: SideId) -> Decision {
     let (a, m) = (change(row, authority), change(row, mirror));
     match (row.entry(authority), row.entry(mirror)) {
         (None, None) => match row.base {
-            Some(_) => Decision::Act(Action::Forget { path: row.path.clone() }),
+            Some(_) => Decision::Act(Action::Forget { path: row.path().clone() }),
             None => Decision::Nothing,
         },
         (None, Some(_)) => match row.base {

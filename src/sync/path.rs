@@ -135,6 +135,10 @@ impl SyncPath {
 
 impl Ord for SyncPath {
     fn cmp(&self, other: &Self) -> Ordering {
+        if self.folded.is_none() && other.folded.is_none() {
+            // Both already folded: the folded comparison is the exact one.
+            return cmp_components(&self.exact, &other.exact);
+        }
         cmp_components(self.folded(), other.folded()).then_with(|| cmp_components(&self.exact, &other.exact))
     }
 }

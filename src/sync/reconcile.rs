@@ -108,7 +108,7 @@ fn apply(plan: &mut Plan, row: Row, decision: Decision) {
     match decision {
         Decision::Nothing => {}
         Decision::Act(action) => plan.push(action),
-        Decision::Report(kind, side) => plan.reports.push(Report { path: row.path, side, kind }),
+        Decision::Report(kind, side) => plan.reports.push(Report { path: row.path().clone(), side, kind }),
         Decision::NeedHash(_) => plan.pending.push(row),
     }
 }
@@ -166,35 +166,32 @@ impl<'c> Reconciler<'c> {
         stats.source_listed += u64::from(source.is_some());
         stats.drive_listed += u64::from(drive.is_some());
         stats.base_records += u64::from(base.is_some());
-        let path = match (&source, &drive, &base) {
-            (Some(e), _, _) | (_, Some(e), _) => e.path.clone(),
-            (_, _, Some(b)) => b.path.clone(),
-            _ => return,
-        };
-        if is_temp_name(&path) {
+        let row = Row::new(source, drive, base);
+        if row.source.is_none() && row.drive.is_none() && row.base.is_none() {
             return;
         }
-        if self.group.first().is_some_and(|first| first.path.folded() != path.folded()) {
+        if is_temp_name(row.path()) {
+            return;
+        }
+        if self.group.first().is_some_and(|first| first.path().folded() != row.path().folded()) {
             self.flush_group();
         }
-        self.group.push(Row {
-            path,
-            source,
-            drive,
-            base,
-            source_sha: None,
-            drive_sha: None,
-            renamed: None,
-            conflict: None,
-        });
+        self.group.push(row);
     }
 
     fn flush_group(&mut self) {
+        if self.group.len() == 1 {
+            // One spelling: nothing to compare with (the common case; no allocation).
+            if let Some(row) = self.group.pop() {
+                self.consider(row, [false, false]);
+            }
+            return;
+        }
         let mut group = std::mem::take(&mut self.group);
         if group.len() > 1 {
             let spelling = |side: SideId| group.iter().find_map(|r| r.entry(side).map(|e| e.path.clone()));
             let spellings = [spelling(SideId::Source), spelling(SideId::Drive)];
-            self.twins.insert(group[0].path.folded().to_owned(), spellings);
+            self.twins.insert(group[0].path().folded().to_owned(), spellings);
         }
         let occupied: Vec<[bool; 2]> = if group.len() > 1 {
             (0..group.len())
@@ -214,12 +211,12 @@ impl<'c> Reconciler<'c> {
     }
 
     fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
-        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(&row.path)) {
+        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(&row.path())) {
             self.prune.pop();
         }
-        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(&row.path)) {
+        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(&row.path())) {
             if p.forget && row.base.is_some() {
-                self.plan.push(Action::Forget { path: row.path });
+                self.plan.push(Action::Forget { path: row.path().clone() });
             }
             return;
         }
@@ -228,17 +225,17 @@ impl<'c> Reconciler<'c> {
                 for side in [SideId::Source, SideId::Drive] {
                     if row.entry(side).is_some_and(|e| e.attrs.reparse_point) {
                         let report =
-                            Report { path: row.path.clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
+                            Report { path: row.path().clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
                         self.plan.reports.push(report);
                     }
                 }
             }
             let is_folder = [&row.source, &row.drive].into_iter().flatten().any(Entry::is_folder);
             if is_folder {
-                self.prune.push(Prune { path: row.path.clone(), forget: true });
+                self.prune.push(Prune { path: row.path().clone(), forget: true });
             }
             if row.base.is_some() {
-                self.plan.push(Action::Forget { path: row.path });
+                self.plan.push(Action::Forget { path: row.path().clone() });
             }
             return;
         }
@@ -246,7 +243,7 @@ impl<'c> Reconciler<'c> {
             self.plan.stats.tracked_files += 1;
         }
         if !self.ctx.open_conflicts.is_empty() {
-            row.conflict = self.ctx.open_conflicts.get(&row.path).copied();
+            row.conflict = self.ctx.open_conflicts.get(&row.path()).copied();
         }
         // The common case by far: nothing changed on either side.
         if let (Some(s), Some(d), Some(b)) = (&row.source, &row.drive, &row.base)
@@ -270,7 +267,7 @@ impl<'c> Reconciler<'c> {
             // A folder stepping aside takes its content along: what was listed under it is walked next run.
             let stepping = if *aside == SideId::Source { source } else { drive };
             if stepping.is_folder() {
-                self.prune.push(Prune { path: row.path.clone(), forget: false });
+                self.prune.push(Prune { path: row.path().clone(), forget: false });
             }
         }
         apply(&mut self.plan, row, decision);
@@ -287,10 +284,13 @@ impl<'c> Reconciler<'c> {
                 None => {}
             }
         }
+        if !filters.filters_paths() {
+            return skip;
+        }
         let kinds = [&row.source, &row.drive].into_iter().flatten().map(|e| e.kind);
         let kinds = kinds.chain(row.base.as_ref().map(BaseRecord::kind));
         for kind in kinds {
-            if let Some(s) = filters.path_skip(&row.path, kind) {
+            if let Some(s) = filters.path_skip(&row.path(), kind) {
                 skip = Some(s);
             }
         }
@@ -401,7 +401,7 @@ impl<'c> Reconciler<'c> {
                     };
                     consumed[jl] = true;
                     consumed[jw] = true;
-                    (winner, loser, moving.clone(), fixed.clone(), deferred[jw].row.path.clone(), jw)
+                    (winner, loser, moving.clone(), fixed.clone(), deferred[jw].row.path().clone(), jw)
                 }
                 (Some(j), None) | (None, Some(j)) => {
                     let renamed = if deferred[j].row.source.is_some() { SideId::Source } else { SideId::Drive };
@@ -419,9 +419,9 @@ impl<'c> Reconciler<'c> {
                     consumed[j] = true;
                     if mirror_renamed {
                         // The mirror side does not get to rename: move it back.
-                        (renamed, renamed, there.clone(), here.clone(), vanished.row.path.clone(), i)
+                        (renamed, renamed, there.clone(), here.clone(), vanished.row.path().clone(), i)
                     } else {
-                        (renamed, other, here.clone(), there.clone(), deferred[j].row.path.clone(), j)
+                        (renamed, other, here.clone(), there.clone(), deferred[j].row.path().clone(), j)
                     }
                 }
                 (None, None) => continue,
@@ -466,7 +466,6 @@ impl<'c> Reconciler<'c> {
             });
             let conflict = self.ctx.open_conflicts.get(&target).copied();
             rows.push(Row {
-                path: target,
                 source: Some(source),
                 drive: Some(drive),
                 base: Some(new_base),
@@ -484,7 +483,7 @@ impl<'c> Reconciler<'c> {
     fn decide_unpaired(&mut self, deferred: Vec<Deferred>, consumed: &[bool]) {
         let mut prune: Vec<SyncPath> = Vec::new();
         for (d, done) in deferred.into_iter().zip(consumed) {
-            if *done || prune.iter().any(|p| p.is_ancestor_of(&d.row.path)) {
+            if *done || prune.iter().any(|p| p.is_ancestor_of(d.row.path())) {
                 continue;
             }
             let mut row = d.row;
@@ -497,10 +496,12 @@ impl<'c> Reconciler<'c> {
             };
             if let Some((dest, is_folder)) = create {
                 let rules = self.ctx.naming(dest);
-                let refused = if !rules.accepts(&row.path, is_folder) {
+                let refused = if !rules.accepts(&row.path(), is_folder) {
                     Some(ReportKind::InvalidName)
                 } else if rules.case_insensitive
-                    && (d.occupied[slot(dest)] || self.under_case_twin(dest, &row.path) || !self.claim(dest, &row.path))
+                    && (d.occupied[slot(dest)]
+                        || self.under_case_twin(dest, &row.path())
+                        || !self.claim(dest, &row.path()))
                 {
                     Some(ReportKind::CaseCollision)
                 } else {
@@ -508,9 +509,9 @@ impl<'c> Reconciler<'c> {
                 };
                 if let Some(kind) = refused {
                     if is_folder {
-                        prune.push(row.path.clone());
+                        prune.push(row.path().clone());
                     }
-                    self.plan.reports.push(Report { path: row.path, side: Some(dest), kind });
+                    self.plan.reports.push(Report { path: row.path().clone(), side: Some(dest), kind });
                     continue;
                 }
             }

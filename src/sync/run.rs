@@ -54,8 +54,8 @@ where
         let mut failed = None;
         for side in sides {
             let hashed = match side {
-                SideId::Source => source.hash(&row.path, HashKind::Sha256).await,
-                SideId::Drive => drive.hash(&row.path, HashKind::Sha256).await,
+                SideId::Source => source.hash(&row.path(), HashKind::Sha256).await,
+                SideId::Drive => drive.hash(&row.path(), HashKind::Sha256).await,
             };
             match hashed.map(|h| h.as_sha256()) {
                 Ok(Some(sha)) => row.set_sha(side, sha),
@@ -69,7 +69,7 @@ where
             }
         }
         match failed {
-            Some(error) => plan.errors.push((row.path.clone(), error)),
+            Some(error) => plan.errors.push((row.path().clone(), error)),
             // Decided once more; a row still short of hashes (a side that does not hash) is left for next run.
             None => match ctx.decide(&row) {
                 Decision::NeedHash(_) => {}
