@@ -45,7 +45,7 @@ pub use retention::PurgeReport;
 pub use shares::{Share, ShareUpdate};
 pub use stats::TableUsage;
 pub use tables::Origin;
-pub use trash::TrashItem;
+pub use trash::{TrashItem, TrashPage};
 pub use versions::Version;
 pub use walk::{SubtreeItem, SubtreeWalk};
 

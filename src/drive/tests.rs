@@ -649,3 +649,36 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_source_content_saved_for_a_path_the_drive_deleted_lands_in_the_trash() {
+    let f = fixture();
+    let origin = Origin::connector(ConnectorId::new(), "deleted_on_source");
+    let at = EntryRef::Path(p("/gone/on/drive.txt"));
+    let saved = f.drive.save_version(f.share, &at, &mut &b"last source copy"[..], None, &origin).unwrap();
+    assert!(f.drive.entry_by_path(f.share, &p("/gone/on/drive.txt")).is_err());
+    let trash = f.drive.trash(f.share).unwrap();
+    assert_eq!(trash.len(), 1);
+    assert_eq!((trash[0].original_path.as_str(), trash[0].entry_id), ("/gone/on/drive.txt", saved.entry_id));
+    f.drive.restore_trash(f.share, trash[0].id, None, &f.me()).unwrap();
+    assert_eq!(f.get("/gone/on/drive.txt"), b"last source copy");
+    let folder = f.drive.save_version(f.share, &EntryRef::Path(p("/gone")), &mut &b""[..], None, &origin);
+    assert_eq!(folder.unwrap_err().code(), "NOT_A_FILE");
+}
+
+#[test]
+fn the_trash_lists_page_by_page() {
+    let f = fixture();
+    for i in 0..5 {
+        f.put(&format!("/t{i}"), b"x").unwrap();
+        f.drive.delete_entry(f.share, &EntryRef::Path(p(&format!("/t{i}"))), &Precondition::None, &f.me()).unwrap();
+    }
+    let first = f.drive.trash_page(f.share, None, 2).unwrap();
+    assert_eq!(first.trash.len(), 2);
+    let second = f.drive.trash_page(f.share, first.next_cursor.as_deref(), 2).unwrap();
+    let third = f.drive.trash_page(f.share, second.next_cursor.as_deref(), 2).unwrap();
+    assert_eq!(third.next_cursor, None);
+    let paths: Vec<_> = [first, second, third].into_iter().flat_map(|p| p.trash).map(|i| i.original_path).collect();
+    assert_eq!(paths, ["/t0", "/t1", "/t2", "/t3", "/t4"]);
+    assert_eq!(f.drive.trash_page(f.share, Some("garbage"), 2).unwrap_err().code(), "VALIDATION_FAILED");
+}
