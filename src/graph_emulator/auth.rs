@@ -3,9 +3,10 @@
 //! that auto-approves the configured user, OIDC discovery, and the bearer check every Graph route runs.
 //!
 //! Certificate assertions: the JWT header must name a registered certificate by `x5t` (SHA-1) or `x5t#S256`
-//! (SHA-256) with `alg` RS256 or PS256; the claims must have `iss` = `sub` = client id, an `aud` that is this
-//! tenant's token endpoint, a `jti`, `exp` in the future and `nbf` not in the future. The RSA signature itself is
-//! not verified (the emulator holds thumbprints, not keys): a third JWT part must be present, nothing more.
+//! (SHA-256) with `alg` RS256 (PKCS#1 v1.5) or PS256 (PSS), and the signature must verify with that
+//! certificate's key; the claims must have `iss` = `sub` = client id, an `aud` that is this tenant's token
+//! endpoint, a `jti`, `exp` in the future and `nbf` not in the future. A credential seeded as bare thumbprints
+//! (no certificate) has no key, so for it only the presence of a signature is checked.
 
 use std::collections::HashMap;
 
@@ -216,7 +217,8 @@ fn authenticate_client(
 
 fn check_assertion(world: &World, app: &App, tenant: &str, jwt: &str, now: OffsetDateTime) -> Result<(), String> {
     let parts: Vec<&str> = jwt.split('.').collect();
-    let [head, claims, signature] = parts.as_slice() else { return Err("not a JWS".into()) };
+    let [head_part, claims_part, signature] = parts.as_slice() else { return Err("not a JWS".into()) };
+    let (head, claims) = (*head_part, *claims_part);
     if signature.is_empty() {
         return Err("unsigned".into());
     }
@@ -232,11 +234,24 @@ fn check_assertion(world: &World, app: &App, tenant: &str, jwt: &str, now: Offse
     }
     let x5t = head["x5t"].as_str();
     let x5t_s256 = head["x5t#S256"].as_str();
-    let known = app.certificates.iter().any(|cert| {
+    let cert = app.certificates.iter().find(|cert| {
         (x5t.is_some() && cert.x5t.as_deref() == x5t) || (x5t_s256.is_some() && cert.x5t_s256.as_deref() == x5t_s256)
     });
-    if !known {
+    let Some(cert) = cert else {
         return Err("the key is not registered for the app".into());
+    };
+    if let Some(der) = &cert.der {
+        let signature = URL_SAFE_NO_PAD.decode(signature.trim_end_matches('=')).map_err(|e| e.to_string())?;
+        let algorithm = if alg == "PS256" {
+            webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY
+        } else {
+            webpki::ring::RSA_PKCS1_2048_8192_SHA256
+        };
+        let der = rustls::pki_types::CertificateDer::from(der.as_slice());
+        let parsed = webpki::EndEntityCert::try_from(&der).map_err(|e| format!("certificate: {e}"))?;
+        parsed
+            .verify_signature(algorithm, format!("{head_part}.{claims_part}").as_bytes(), &signature)
+            .map_err(|_| "the signature does not verify".to_string())?;
     }
     let client = app.client_id.as_str();
     if claims["iss"].as_str() != Some(client) || claims["sub"].as_str() != Some(client) {

@@ -72,6 +72,8 @@ pub struct Secret {
 pub struct CertCredential {
     pub x5t: Option<String>,
     pub x5t_s256: Option<String>,
+    /// The certificate (DER) when the seed gave it: assertion signatures are then verified with its key.
+    pub der: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
