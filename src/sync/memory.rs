@@ -34,7 +34,7 @@ pub struct MemoryKnobs {
 
 impl MemoryKnobs {
     /// Like an SMB share: case-insensitive, Windows names, no hashes, nothing recoverable.
-    pub fn smb_like() -> Self {
+    pub fn windows_share() -> Self {
         Self {
             naming: NamingRules::windows(),
             mtime_precision: Duration::nanoseconds(100),
@@ -44,7 +44,7 @@ impl MemoryKnobs {
     }
 
     /// Like the drive: case-sensitive, any name, SHA-256 in listings, versions and trash.
-    pub fn drive_like() -> Self {
+    pub fn drive() -> Self {
         Self {
             naming: NamingRules::permissive(),
             mtime_precision: Duration::milliseconds(1),

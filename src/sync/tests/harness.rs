@@ -120,7 +120,7 @@ pub fn t0() -> OffsetDateTime {
 
 impl World {
     pub fn new() -> Self {
-        Self::with(MemoryKnobs::smb_like(), MemoryKnobs::drive_like())
+        Self::with(MemoryKnobs::windows_share(), MemoryKnobs::drive())
     }
 
     pub fn with(source: MemoryKnobs, drive: MemoryKnobs) -> Self {
