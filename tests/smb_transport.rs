@@ -105,7 +105,7 @@ async fn a_listing_of_thousands_of_files_completes_in_path_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_reads_in_4_mib_requests_all_finish() {
-    let s = Samba::start();
+    let s = Samba::start_profiled();
     let size = 64 << 20;
     let data = pattern(size, 7);
     std::fs::write(s.share_dir().join("big.bin"), &data).expect("write big file");
@@ -133,6 +133,11 @@ async fn large_reads_in_4_mib_requests_all_finish() {
         println!("read 64 MiB in {:?} (round {round})", started.elapsed());
     }
     client.shutdown().await.expect("shutdown");
+    // Each byte crossed the wire once: SMB traffic from the server is the data plus headers.
+    let (_, sent) = s.wire_bytes();
+    let data_bytes = 4 * size as u64;
+    println!("server sent {sent} bytes for {data_bytes} bytes of content");
+    assert!(sent >= data_bytes && sent < data_bytes + data_bytes / 50, "{sent} bytes on the wire");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

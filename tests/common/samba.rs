@@ -40,12 +40,22 @@ pub struct Samba {
     users: Vec<SambaUser>,
     smbd: Option<Child>,
     domain_sid_set: bool,
+    profiling: bool,
 }
 
 impl Samba {
     /// Starts a server with one user (see [`Samba::user`]). Panics with smbd's log when it
     /// cannot start: a test cannot go on without it.
     pub fn start() -> Samba {
+        Self::start_with(false)
+    }
+
+    /// Like `start`, with smbd's profiling counters on, for [`Samba::wire_bytes`] (benches).
+    pub fn start_profiled() -> Samba {
+        Self::start_with(true)
+    }
+
+    fn start_with(profiling: bool) -> Samba {
         let base = make_base_dir();
         let mut samba = Samba {
             base,
@@ -54,10 +64,28 @@ impl Samba {
             users: Vec::new(),
             smbd: None,
             domain_sid_set: false,
+            profiling,
         };
         samba.add_user();
         samba.start_smbd();
         samba
+    }
+
+    /// SMB2 bytes (received, sent) by the server since it started, summed over all commands,
+    /// from `smbstatus -P` (needs [`Samba::start_profiled`]). Frame headers are not counted.
+    pub fn wire_bytes(&self) -> (u64, u64) {
+        let text = self.smbstatus(&["-P"]);
+        let mut totals = (0, 0);
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let Ok(v) = value.trim().parse::<u64>() else { continue };
+            if key.starts_with("smb2_") && key.ends_with("_inbytes") {
+                totals.0 += v;
+            } else if key.starts_with("smb2_") && key.ends_with("_outbytes") {
+                totals.1 += v;
+            }
+        }
+        totals
     }
 
     /// The first user, created by `start`.
@@ -101,7 +129,7 @@ impl Samba {
         self.users.push(user.clone());
         let SambaUser { name, password } = &user;
         let conf = self.conf();
-        write_conf(&self.base, self.port);
+        write_conf(&self.base, self.port, self.profiling);
         let mut child = Command::new("smbpasswd")
             .arg("-c")
             .arg(&conf)
@@ -125,7 +153,7 @@ impl Samba {
         // in between, so a failed bind is retried on a fresh port.
         for _ in 0..5 {
             self.port = free_port();
-            write_conf(&self.base, self.port);
+            write_conf(&self.base, self.port, self.profiling);
             let log = std::fs::File::create(self.base.join("log/smbd.out")).expect("smbd log");
             let child = Command::new("smbd")
                 .args(["--foreground", "--debug-stdout", "-s"])
@@ -422,7 +450,7 @@ fn make_base_dir() -> PathBuf {
     base
 }
 
-fn write_conf(base: &Path, port: u16) {
+fn write_conf(base: &Path, port: u16, profiling: bool) {
     let b = base.display();
     let extra = base.join("etc/extra-shares.conf");
     if !extra.exists() {
@@ -460,6 +488,7 @@ fn write_conf(base: &Path, port: u16) {
   disable spoolss = yes
   unix password sync = no
   obey pam restrictions = no
+  smbd profiling level = {profile}
 
 [{SHARE}]
   path = {b}/share
@@ -472,7 +501,8 @@ fn write_conf(base: &Path, port: u16) {
 
 include = {extra}
 "#,
-        extra = extra.display()
+        extra = extra.display(),
+        profile = if profiling { "on" } else { "off" },
     );
     std::fs::write(base.join("etc/smb.conf"), conf).expect("write smb.conf");
 }
