@@ -29,12 +29,15 @@ pub struct Row {
     pub renamed: Option<SideId>,
     /// An open MANUAL conflict on this path.
     pub conflict: Option<ConflictId>,
+    /// The side whose entry this plan moves here, and where that entry still is until the move runs (hashing
+    /// during planning reads it there).
+    pub moved_from: Option<(SideId, SyncPath)>,
 }
 
 impl Row {
     /// A row of what the streams held for one path; at least one of the three must be present.
     pub fn new(source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
-        Row { source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None }
+        Row { source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None, moved_from: None }
     }
 
     /// The row's path: every entry and the record of a row are at it.
@@ -44,6 +47,14 @@ impl Row {
             (None, None, Some(b)) => &b.path,
             // Rows are only built from at least one item (the merge never yields an empty step).
             (None, None, None) => unreachable!("a row holds at least one entry or record"),
+        }
+    }
+
+    /// Where the entry of `side` can be read right now (before this plan's moves).
+    pub fn current_path(&self, side: SideId) -> &SyncPath {
+        match &self.moved_from {
+            Some((moved, from)) if *moved == side => from,
+            _ => self.path(),
         }
     }
 

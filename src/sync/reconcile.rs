@@ -453,6 +453,7 @@ impl<'c> Reconciler<'c> {
             if moving.is_folder() {
                 folder_moves.push((mover, moving.path.clone(), target.clone()));
             }
+            let moved_from = Some((mover, moving.path.clone()));
             let moved = moving.relocated(&target);
             let new_base = base.relocated(&target);
             let (source, drive) = if mover == SideId::Source { (moved, fixed) } else { (fixed, moved) };
@@ -473,6 +474,7 @@ impl<'c> Reconciler<'c> {
                 drive_sha: None,
                 renamed: Some(renamed),
                 conflict,
+                moved_from,
             });
         }
         rows

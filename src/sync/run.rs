@@ -54,8 +54,8 @@ where
         let mut failed = None;
         for side in sides {
             let hashed = match side {
-                SideId::Source => source.hash(&row.path(), HashKind::Sha256).await,
-                SideId::Drive => drive.hash(&row.path(), HashKind::Sha256).await,
+                SideId::Source => source.hash(row.current_path(side), HashKind::Sha256).await,
+                SideId::Drive => drive.hash(row.current_path(side), HashKind::Sha256).await,
             };
             match hashed.map(|h| h.as_sha256()) {
                 Ok(Some(sha)) => row.set_sha(side, sha),

@@ -110,8 +110,8 @@ pub fn checked_sync(w: &mut World, direction: Direction, strategy: Resolve) -> R
         "status {status:?}, events {:?}",
         run.events
     );
-    if std::env::var("SYNC_PROP_TRACE").is_ok() {
-        eprintln!("STATUS {status:?} {:?}", run.codes());
+    if std::env::var("SYNC_PROP_TRACE").is_ok() && status != Some(RunStatus::Completed) {
+        eprintln!("STATUS {status:?} {:?} {direction:?} {strategy:?}", run.events);
     }
     if status != Some(RunStatus::Completed) {
         return Ok(());
