@@ -1131,3 +1131,53 @@ async fn certificate_assertions_must_be_signed_by_the_registered_certificate() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_change_made_just_before_our_write_makes_it_fail_the_precondition() {
+    let f = Fixture::start().await;
+    let item = f.item("Docs/shared.txt").await;
+    let id = item["id"].as_str().expect("id");
+    let etag = item["eTag"].as_str().expect("etag");
+    f.knob(
+        "act_before",
+        json!({"on_method": "PUT", "on_path": "/content", "user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt", "action": "upload", "text": "bob's"}),
+    )
+    .await;
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/items/{id}/content")))
+        .bearer_auth(&f.token)
+        .header("If-Match", etag)
+        .body("ours")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), StatusCode::PRECONDITION_FAILED);
+    let now = f.item("Docs/shared.txt").await;
+    assert_eq!(now["lastModifiedBy"]["user"]["displayName"], "Bob Dylan");
+}
+
+#[tokio::test]
+async fn a_full_quota_refuses_uploads_with_507() {
+    let f = Fixture::start().await;
+    f.knob("quota", json!({"drive_id": DRIVE, "total": 300})).await;
+    let put = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/big.txt:/content")))
+        .bearer_auth(&f.token)
+        .body(vec![0u8; 400])
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), StatusCode::INSUFFICIENT_STORAGE);
+    assert_eq!(put.json::<Value>().await.expect("json")["error"]["code"], "quotaLimitReached");
+    let session = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/root:/big.bin:/createUploadSession")))
+        .bearer_auth(&f.token)
+        .json(&json!({"item": {"fileSize": 10_000}}))
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(session.status(), StatusCode::INSUFFICIENT_STORAGE);
+}

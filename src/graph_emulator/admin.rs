@@ -71,6 +71,7 @@ pub struct Faults {
     pub delta_duplicates: bool,
     /// Delta pages come in random order (children before parents included).
     pub delta_shuffle: bool,
+    pending_acts: Vec<PendingAct>,
 }
 
 impl Faults {
@@ -186,6 +187,11 @@ pub enum Knob {
         bytes: u64,
     },
     ExpireUploadSessions,
+    /// Set a drive's storage quota in bytes (writes past it get 507).
+    Quota {
+        drive_id: String,
+        total: u64,
+    },
     /// Set (or with no value lift) the resource-unit budget per app per minute.
     RateLimit {
         #[serde(default)]
@@ -203,6 +209,41 @@ pub enum Knob {
         #[serde(flatten)]
         action: Action,
     },
+    /// The concurrent-edit race: when the next request matching `on_method`/`on_path` (a path substring)
+    /// arrives, first make this change as `user`, so the request meets a changed item (412, 409, 423).
+    ActBefore {
+        #[serde(default)]
+        on_method: Option<String>,
+        on_path: String,
+        user: String,
+        drive_id: String,
+        path: String,
+        #[serde(flatten)]
+        action: Action,
+    },
+}
+
+/// A change waiting for its trigger request (`Knob::ActBefore`).
+#[derive(Debug, Clone)]
+pub struct PendingAct {
+    method: Option<String>,
+    path: String,
+    user: String,
+    drive_id: String,
+    item_path: String,
+    action: Action,
+}
+
+/// Run the pending change a request triggers, if any (called by the request middleware before the request).
+pub fn run_pending_act(world: &mut World, method: &str, path: &str, now: time::OffsetDateTime) {
+    let index = world.faults.pending_acts.iter().position(|p| {
+        path.contains(p.path.as_str()) && p.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+    });
+    if let Some(index) = index {
+        let p = world.faults.pending_acts.remove(index);
+        // A failure here is the test's own setup mistake; the triggering request then simply proceeds.
+        let _ = act(world, &p.user, &p.drive_id, &p.item_path, p.action, now);
+    }
 }
 
 fn s429() -> u16 {
@@ -354,8 +395,21 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
         }
         Knob::ResetCounters => world.counters.clear(),
         Knob::RateLimit { per_minute } => world.budget.per_minute = per_minute,
+        Knob::Quota { drive_id, total } => {
+            world.drives.get_mut(&drive_id).ok_or_else(GraphError::not_found)?.quota_total = total
+        }
         Knob::AdvanceClock { .. } => {}
         Knob::Act { user, drive_id, path, action } => return act(world, &user, &drive_id, &path, action, now),
+        Knob::ActBefore { on_method, on_path, user, drive_id, path, action } => {
+            world.faults.pending_acts.push(PendingAct {
+                method: on_method,
+                path: on_path,
+                user,
+                drive_id,
+                item_path: path,
+                action,
+            });
+        }
     }
     Ok(json!({"ok": true}))
 }

@@ -188,6 +188,10 @@ fn write_file(
     actor: &Actor,
 ) -> Result<(String, bool), GraphError> {
     let drive = world.drives.get_mut(drive_id).ok_or_else(GraphError::not_found)?;
+    let replaced = existing.as_deref().and_then(|id| drive.item(id)).map_or(0, |i| i.size);
+    if (content.len() as u64).saturating_sub(replaced) > drive.quota_remaining() {
+        return Err(GraphError::quota_full());
+    }
     let replace = |drive: &mut super::state::Drive, id: &str| -> Result<(String, bool), GraphError> {
         let item = drive.item(id).ok_or_else(GraphError::not_found)?;
         if item.is_folder() {
@@ -267,6 +271,11 @@ pub fn create_session(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Re
     } else if let Some(name) = &name {
         let drive = world.drive(&drive_id).ok_or_else(GraphError::not_found)?;
         validate_name(drive, &parent, name, false)?;
+    }
+    let declared = settings["fileSize"].as_u64();
+    let remaining = world.drive(&drive_id).map_or(0, |d| d.quota_remaining());
+    if declared.is_some_and(|size| size > remaining) {
+        return Err(GraphError::quota_full());
     }
     let id = super::errors::new_guid();
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
@@ -435,6 +444,9 @@ fn put_fragment(
 fn commit(world: &mut World, id: &str, session: UploadSession, now: OffsetDateTime) -> Result<Response, GraphError> {
     let content = Arc::new(session.received.clone());
     let drive = world.drives.get_mut(&session.drive_id).ok_or_else(session_gone)?;
+    if content.len() as u64 > drive.quota_remaining() {
+        return Err(GraphError::quota_full());
+    }
     let (item_id, created) = match (&session.target, &session.name) {
         (Some(target), _) => {
             let item = drive.item(target).ok_or_else(GraphError::not_found)?;

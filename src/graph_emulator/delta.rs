@@ -117,6 +117,8 @@ pub fn delta(
     let top = page_size(ctx)?;
     let render = Render::from_ctx(world, ctx, true);
     let child_first = world.faults.delta_child_first;
+    // `Prefer: deltaExcludeParent` asks the service to leave the ancestor chains out.
+    let with_ancestors = !ctx.header("prefer").is_some_and(|p| p.to_lowercase().contains("deltaexcludeparent"));
     let mut value: Vec<Value> = Vec::new();
     let mut emitted: HashSet<&str> = HashSet::new();
     let mut counted = 0usize;
@@ -141,7 +143,7 @@ pub fn delta(
         }
         // The ancestor chain up to the root rides along, parents first unless the knob asks for child first.
         let mut chain: Vec<Value> = Vec::new();
-        let mut ancestors = drive.ancestors(id);
+        let mut ancestors = if with_ancestors { drive.ancestors(id) } else { Vec::new() };
         if let Some(pos) = ancestors.iter().position(|a| !on_root && a == &scope_id) {
             ancestors.truncate(pos + 1);
         }

@@ -89,7 +89,12 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
             if path.starts_with("/_emulator") {
                 return next.run(request).await;
             }
-            let fault = emulator.lock().faults.take(method.as_str(), &path);
+            let fault = {
+                let now = emulator.now();
+                let mut world = emulator.lock();
+                admin::run_pending_act(&mut world, method.as_str(), &path, now);
+                world.faults.take(method.as_str(), &path)
+            };
             match fault {
                 Some(FaultAction::Delay(ms)) => {
                     // Latency injection is the one place the emulator waits on time: it stands in for a slow service.

@@ -220,6 +220,8 @@ pub struct Drive {
     pub columns: Vec<Column>,
     /// Recycle bin: ids of items deleted by DELETE, newest last (the items stay in `items` with `deleted`).
     pub recycle_bin: Vec<String>,
+    /// Storage quota in bytes; writes past it get 507 `quotaLimitReached`.
+    pub quota_total: u64,
 }
 
 /// Errors of the item mutations, mapped to Graph errors by the route handlers.
@@ -277,6 +279,7 @@ impl Drive {
             next_list_item_id: 1,
             columns: default_columns(),
             recycle_bin: Vec::new(),
+            quota_total: 27_487_790_694_400,
         };
         drive.touch(&root_id, now);
         drive
@@ -511,6 +514,11 @@ impl Drive {
         }
         self.recycle_bin.push(id.to_string());
         Ok(())
+    }
+
+    /// Bytes still free under the quota.
+    pub fn quota_remaining(&self) -> u64 {
+        self.quota_total.saturating_sub(self.items.get(&self.root_id).map_or(0, |r| r.size))
     }
 
     /// Bump an item's eTag for a metadata-only change (fields, permissions, check-out).
