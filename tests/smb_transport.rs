@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samba::{SHARE, Samba};
+use scaidrive_connectors::sides::smb::acl::AceKind;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig, SmbError};
 use time::macros::datetime;
 
@@ -338,6 +339,16 @@ async fn access_denied_is_permission_denied_and_the_walk_reports_the_folder_and_
     assert_eq!(&seen[..3], ["open", "open/a.txt", "private"]);
     assert!(seen[3].starts_with("error PERMISSION_DENIED"), "{seen:?}");
     assert_eq!(seen[4], "zeta.txt");
+
+    // The ACL as the translation reads it: owner, protected DACL, one allow for SYSTEM.
+    let acl = client.acl("private").await.expect("acl");
+    assert_eq!(acl.owner.map(|o| o.to_string()), Some(sid.clone()));
+    assert!(acl.dacl_protected);
+    let dacl = acl.dacl.expect("dacl present");
+    assert_eq!(dacl.len(), 1, "{dacl:?}");
+    assert_eq!(dacl[0].kind, AceKind::Allow);
+    assert_eq!(dacl[0].mask, 0x001f_01ff);
+    assert_eq!(dacl[0].sid.as_ref().map(|s| s.to_string()).as_deref(), Some("S-1-5-18"));
 
     // The owner may rewrite the DACL through the crate: give the folder zeta.txt's DACL.
     let open_sd = client.security("zeta.txt").await.expect("read sd");

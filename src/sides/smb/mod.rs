@@ -9,10 +9,12 @@
 //! - `listing`: folder listings and the streamed tree walk in path order.
 //! - `read`: streamed reads with several requests in flight.
 //! - `write`: atomic uploads (temporary hidden file, then rename over the target).
+//! - `acl`: `NtAcl`, owner/group/DACL in plain values for the ACL translation.
 //! - `ops`: stat, mkdir, delete, move, attributes, security descriptors.
 //! - `side`: `SmbSide`, the adapter to the sync engine's `Side` trait.
 //! - `lsa`: SID <-> name lookups over the `lsarpc` pipe (DCE/RPC, NDR20).
 
+pub mod acl;
 pub mod client;
 pub mod entry;
 pub mod errors;
