@@ -4,6 +4,7 @@
 
 mod audit_events;
 pub mod auth;
+mod drive;
 pub mod error;
 mod groups;
 mod health;
@@ -26,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::actors::root::RootMessage;
 use crate::config::Config;
+use crate::ids::ShareId;
 use crate::principals::Principals;
 use crate::secrets::Sealer;
 use crate::store::Store;
@@ -41,6 +43,9 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     pub metrics: PrometheusHandle,
     pub root: ActorRef<RootMessage>,
+    pub drive: crate::drive::Drive,
+    /// Whether something (a connector) targets a share, which then cannot be deleted.
+    pub share_users: Arc<dyn Fn(ShareId) -> bool + Send + Sync>,
 }
 
 #[derive(OpenApi)]
@@ -69,6 +74,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(audit_events::routes())
+        .merge(drive::routes())
 }
 
 /// The OpenAPI document of the whole API.
