@@ -9,14 +9,14 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::error::{DriveError, DriveResult};
+use super::spool::{Spool, fill};
 
-const CHUNK: usize = 256 * 1024;
+use super::error::{DriveError, DriveResult};
 
 /// The hex form of a content hash, as the API shows it.
 pub fn hash_hex(hash: &[u8; 32]) -> String {
@@ -67,49 +67,6 @@ impl Drop for StagedBlob {
     }
 }
 
-/// How often a large write asks for what it has written so far to go to disk.
-const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
-
-/// Syncs a large temp file in the background while the write goes on, so the final fsync finds little left to
-/// do: a 1 GiB upload otherwise pays for writing it and then, serially, for flushing it (measured: the write took
-/// 2.4x as long as `cp`). Started on the first nudge, so small files never spawn a thread. A nudge while the
-/// previous sync still runs is dropped: the next one covers it.
-#[derive(Default)]
-struct Flusher {
-    worker: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<io::Result<()>>)>,
-}
-
-impl Flusher {
-    fn nudge(&mut self, file: &File) -> io::Result<()> {
-        if self.worker.is_none() {
-            let clone = file.try_clone()?;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-            let handle = std::thread::Builder::new().name("blob-flush".into()).spawn(move || {
-                while rx.recv().is_ok() {
-                    clone.sync_data()?;
-                }
-                Ok(())
-            })?;
-            self.worker = Some((tx, handle));
-        }
-        if let Some((tx, _)) = &self.worker {
-            // Full means a sync is pending already; disconnected means the worker failed, reported by finish.
-            let _ = tx.try_send(());
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> io::Result<()> {
-        match self.worker {
-            Some((tx, handle)) => {
-                drop(tx);
-                handle.join().map_err(|_| io::Error::other("the blob flush thread panicked"))?
-            }
-            None => Ok(()),
-        }
-    }
-}
-
 /// The blob directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -147,31 +104,23 @@ impl BlobStore {
         let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
         // From here the guard's Drop removes the temp file on every early return.
         let mut staged = StagedBlob { temp, hash: [0; 32], size: 0 };
-        let mut flusher = Flusher::default();
-        let mut out = io::BufWriter::with_capacity(CHUNK, file);
+        let mut spool = Spool::start(file)?;
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
         loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(DriveError::Io(e)),
-            };
+            let mut buf = spool.buffer();
+            let n = fill(reader, &mut buf).map_err(DriveError::Io)?;
+            if n == 0 {
+                break;
+            }
             staged.size += n as u64;
             if let Some(max) = max_bytes.filter(|&m| staged.size > m) {
                 return Err(DriveError::QuotaExceeded { available: max });
             }
+            // Hashing this chunk overlaps the spool thread writing the previous one.
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            if staged.size / FLUSH_EVERY != (staged.size - n as u64) / FLUSH_EVERY {
-                out.flush()?;
-                flusher.nudge(out.get_ref())?;
-            }
+            spool.send(buf, n)?;
         }
-        let file = out.into_inner().map_err(|e| DriveError::Io(e.into_error()))?;
-        flusher.finish()?;
-        file.sync_all()?;
+        spool.finish()?;
         staged.hash = hasher.finalize().into();
         Ok(staged)
     }
@@ -246,6 +195,12 @@ impl ContentReader {
     pub fn size(&self) -> u64 {
         self.size
     }
+
+    /// The open blob file, for zero-copy serving (`tokio::fs::File::from_std`, `sendfile`). Generic `io::copy`
+    /// over this reader goes through an 8 KiB buffer; over the `File` it can use `copy_file_range`.
+    pub fn into_file(self) -> File {
+        self.file
+    }
 }
 
 impl Read for ContentReader {
@@ -262,6 +217,8 @@ impl Seek for ContentReader {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     struct FailsHalfway(usize);
@@ -310,7 +267,7 @@ mod tests {
     fn a_large_blob_flushed_in_the_background_is_stored_whole() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = BlobStore::open(dir.path()).unwrap();
-        let size = FLUSH_EVERY * 2 + 12_345;
+        let size = super::super::spool::FLUSH_EVERY * 2 + 12_345;
         let mut reader = io::repeat(0xa5).take(size);
         let staged = store.stage(&mut reader, None).unwrap();
         store.publish(&staged).unwrap();

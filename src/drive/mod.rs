@@ -20,6 +20,7 @@ mod metadata;
 mod paths;
 mod retention;
 mod shares;
+mod spool;
 mod stats;
 mod tables;
 mod trash;
