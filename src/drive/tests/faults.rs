@@ -143,21 +143,16 @@ mod properties {
         fn path_order_puts_every_folder_right_before_its_contents(
             names in proptest::collection::vec("[ab /.-]{1,3}", 1..6)
         ) {
-            let paths: Vec<DrivePath> = names.iter().filter_map(|n| DrivePath::parse(&format!("/{n}")).ok()).collect();
-            let mut sorted: Vec<&str> = paths.iter().map(DrivePath::as_str).collect();
+            let mut sorted: Vec<String> =
+                names.iter().filter_map(|n| DrivePath::parse(&format!("/{n}")).ok()).map(|p| p.to_string()).collect();
             sorted.sort_by(|a, b| path_order(a, b));
-            for (i, p) in sorted.iter().enumerate() {
-                // Everything between a folder and one of its descendants is also inside that folder.
-                for later in &sorted[i + 1..] {
-                    let inside = later.starts_with(&format!("{p}/"));
-                    if !inside {
-                        let rest_inside = sorted[i + 1..]
-                            .iter()
-                            .skip_while(|q| **q != *later)
-                            .any(|q| q.starts_with(&format!("{p}/")));
-                        prop_assert!(!rest_inside, "{} splits the contents of {}", later, p);
-                    }
-                }
+            sorted.dedup();
+            for (i, folder) in sorted.iter().enumerate() {
+                // Whatever lies inside `folder` comes right after it, before anything that does not.
+                let prefix = format!("{folder}/");
+                let inside: Vec<bool> = sorted[i + 1..].iter().map(|q| q.starts_with(&prefix)).collect();
+                let first_outside = inside.iter().position(|x| !x).unwrap_or(inside.len());
+                prop_assert!(inside[first_outside..].iter().all(|x| !x), "{:?} splits the contents of {}", sorted, folder);
             }
         }
     }
