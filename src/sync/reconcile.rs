@@ -211,10 +211,10 @@ impl<'c> Reconciler<'c> {
     }
 
     fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
-        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(&row.path())) {
+        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(row.path())) {
             self.prune.pop();
         }
-        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(&row.path())) {
+        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(row.path())) {
             if p.forget && row.base.is_some() {
                 self.plan.push(Action::Forget { path: row.path().clone() });
             }
@@ -243,7 +243,7 @@ impl<'c> Reconciler<'c> {
             self.plan.stats.tracked_files += 1;
         }
         if !self.ctx.open_conflicts.is_empty() {
-            row.conflict = self.ctx.open_conflicts.get(&row.path()).copied();
+            row.conflict = self.ctx.open_conflicts.get(row.path()).copied();
         }
         // The common case by far: nothing changed on either side.
         if let (Some(s), Some(d), Some(b)) = (&row.source, &row.drive, &row.base)
@@ -290,7 +290,7 @@ impl<'c> Reconciler<'c> {
         let kinds = [&row.source, &row.drive].into_iter().flatten().map(|e| e.kind);
         let kinds = kinds.chain(row.base.as_ref().map(BaseRecord::kind));
         for kind in kinds {
-            if let Some(s) = filters.path_skip(&row.path(), kind) {
+            if let Some(s) = filters.path_skip(row.path(), kind) {
                 skip = Some(s);
             }
         }
@@ -498,12 +498,12 @@ impl<'c> Reconciler<'c> {
             };
             if let Some((dest, is_folder)) = create {
                 let rules = self.ctx.naming(dest);
-                let refused = if !rules.accepts(&row.path(), is_folder) {
+                let refused = if !rules.accepts(row.path(), is_folder) {
                     Some(ReportKind::InvalidName)
                 } else if rules.case_insensitive
                     && (d.occupied[slot(dest)]
-                        || self.under_case_twin(dest, &row.path())
-                        || !self.claim(dest, &row.path()))
+                        || self.under_case_twin(dest, row.path())
+                        || !self.claim(dest, row.path()))
                 {
                     Some(ReportKind::CaseCollision)
                 } else {

@@ -203,7 +203,7 @@ fn apply(w: &mut World, step: &Step, n: usize, direction: Direction, strategy: R
         Step::RenameFolder { drive, from, to } => {
             let (from, to) = (SyncPath::new(FOLDERS[*from]), SyncPath::new(FOLDERS[*to]));
             let side = if *drive { w.d() } else { w.s() };
-            let is_folder = side.folders().iter().any(|f| *f == from);
+            let is_folder = side.folders().contains(&from);
             if is_folder && !from.is_ancestor_of(&to) && !from.is_folded_ancestor_of(&to) {
                 side.rename(from.as_str(), to.as_str());
             }
