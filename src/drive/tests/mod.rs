@@ -74,3 +74,12 @@ impl Fixture {
         page.entries.into_iter().map(|e| e.name).collect()
     }
 }
+
+#[test]
+fn the_handle_and_the_walk_can_move_to_blocking_threads() {
+    fn sendable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    sendable::<Drive>();
+    movable::<SubtreeWalk>();
+    movable::<ContentReader>();
+}
