@@ -145,7 +145,8 @@ fn checked(w: &mut World, direction: Direction, strategy: Resolve, heals: u32) -
         .map(|r| &r.path)
         .collect();
     for (path, record) in &w.base {
-        if w.conflicts.contains_key(path) || reported.contains(path) {
+        let held = reported.iter().any(|r| *r == path || r.is_ancestor_of(path));
+        if w.conflicts.contains_key(path) || held {
             continue;
         }
         let s = source_files.iter().find(|e| e.path == *path);
