@@ -248,3 +248,26 @@ fn pause_stops_between_files_keeps_progress_and_a_later_run_continues() {
     assert_eq!(resumed.outcome.map(|o| o.counters.files_synced), Some(3));
     assert_eq!(w.d().files().len(), 6);
 }
+
+// ---- Runtime fit ----
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn a_whole_run_is_a_send_future_so_it_can_live_in_a_tokio_task() {
+    let mut w = World::new();
+    w.put_source("a.txt", "a");
+    let ctx = w.context(&bidi(Strategy::Manual));
+    let base = futures::stream::iter(Vec::<Result<crate::sync::BaseRecord, std::convert::Infallible>>::new());
+    let mut base_records = std::collections::BTreeMap::new();
+    let mut conflicts = std::collections::BTreeMap::new();
+    let mut sink = super::harness::TestSink::new(&mut base_records, &mut conflicts, w.crashed.clone());
+    let mut log = super::harness::Log::default();
+    let stop = StopFlag::default();
+    let run = crate::sync::run::run(&w.source, &w.drive, base, &ctx, &mut sink, &mut log, &stop, super::harness::t0());
+    assert_send(&run);
+    let outcome = futures::executor::block_on(run);
+    assert_eq!(outcome.status, RunStatus::Completed);
+    drop(sink);
+    assert_eq!(base_records.len(), 1);
+}
