@@ -21,6 +21,7 @@ pub mod names;
 pub mod path;
 pub mod plan;
 pub mod reconcile;
+mod renames;
 pub mod run;
 pub mod safety;
 pub mod side;
