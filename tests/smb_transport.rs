@@ -395,3 +395,30 @@ async fn the_no_delay_transport_avoids_the_per_request_stall() {
     stock.close().await.expect("close");
     println!("{rounds} stats: no-delay transport {ours_took:?}, crate transport {stock_took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_back_to_an_ancestor_is_reported_and_not_followed() {
+    // Samba 4.17 follows symlinks inside the share and shows them as their targets (no reparse
+    // flag, the target's file id); links leading outside the share are hidden. A link to an
+    // ancestor folder would make the walk endless: it is reported as a reparse point instead.
+    let s = Samba::start();
+    let d = s.share_dir();
+    std::fs::create_dir_all(d.join("a/b")).expect("mkdir");
+    std::fs::write(d.join("a/b/f.txt"), b"f").expect("write");
+    std::os::unix::fs::symlink("..", d.join("a/b/up")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", d.join("outside")).expect("symlink");
+    s.hand_over();
+    let client = connect(&s).await;
+    let mut walk = client.walk("");
+    let mut seen = Vec::new();
+    while let Some(e) = walk.next().await {
+        let e = e.expect("entry");
+        seen.push((e.path.clone(), e.attributes.reparse_point));
+    }
+    let expected: Vec<(String, bool)> = [("a", false), ("a/b", false), ("a/b/f.txt", false), ("a/b/up", true)]
+        .iter()
+        .map(|(p, r)| (p.to_string(), *r))
+        .collect();
+    assert_eq!(seen, expected);
+    client.shutdown().await.expect("shutdown");
+}

@@ -120,7 +120,24 @@ impl std::fmt::Debug for SmbClient {
 
 impl SmbClient {
     /// Connects, negotiates, logs in and connects the tree, each step within `call_timeout`.
+    ///
+    /// A garbled exchange (rarely, under load, the crate fails to verify a response's signature
+    /// during login) is retried on a fresh connection, twice at most; refusals (credentials,
+    /// share, network) are not.
     pub async fn connect(cfg: SmbConfig) -> Result<Self, SmbError> {
+        let mut attempt = 1;
+        loop {
+            match Self::connect_once(cfg.clone()).await {
+                Err(e @ (SmbError::Protocol { .. } | SmbError::ConnectionLost { .. })) if attempt < 3 => {
+                    tracing::warn!(error = %e, attempt, "SMB connect failed; retrying on a new connection");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(cfg: SmbConfig) -> Result<Self, SmbError> {
         let paths = SmbPath::new(&cfg.base_path)?;
         let t = cfg.call_timeout;
         let addr = resolve(&cfg.host, cfg.port, t).await?;

@@ -68,6 +68,18 @@ impl SmbClient {
     }
 
     async fn list_matching(&self, rel: &str, pattern: &str) -> Result<Vec<SmbEntry>, SmbError> {
+        Ok(self.list_with_self(rel, pattern).await?.0)
+    }
+
+    /// The walk's listing: children without temp files, and the folder's own file id (from
+    /// its `.` entry), which tells a link back to an ancestor.
+    async fn list_for_walk(&self, rel: &str) -> Result<Listed, SmbError> {
+        let (mut entries, id) = self.list_with_self(rel, "*").await?;
+        entries.retain(|e| !is_temp_name(&e.name));
+        Ok((entries, id))
+    }
+
+    async fn list_with_self(&self, rel: &str, pattern: &str) -> Result<Listed, SmbError> {
         let rel = rel.trim_matches('/');
         let smb_path = self.smb_path(rel)?;
         let args = FileCreateArgs::make_open_existing(
@@ -83,13 +95,13 @@ impl SmbClient {
         };
         let out = self.query_all(&dir, rel, pattern).await;
         let closed = self.call("close", rel, dir.handle().close()).await;
-        let mut entries = out?;
+        let (mut entries, self_id) = out?;
         closed?;
         entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        Ok((entries, self_id))
     }
 
-    async fn query_all(&self, dir: &Arc<Directory>, rel: &str, pattern: &str) -> Result<Vec<SmbEntry>, SmbError> {
+    async fn query_all(&self, dir: &Arc<Directory>, rel: &str, pattern: &str) -> Result<Listed, SmbError> {
         let mut stream = self
             .call(
                 "list",
@@ -98,12 +110,17 @@ impl SmbClient {
             )
             .await?;
         let mut out = Vec::new();
+        let mut self_id = None;
         loop {
             let item = bounded(self.config().call_timeout, "list", stream.next()).await?;
             let Some(item) = item else { break };
             let info = item.map_err(|e| SmbError::from_smb(e, rel))?;
             let name = info.file_name.to_string();
-            if name == "." || name == ".." {
+            if name == "." {
+                self_id = Some(info.file_id);
+                continue;
+            }
+            if name == ".." {
                 continue;
             }
             out.push(SmbEntry {
@@ -119,7 +136,7 @@ impl SmbClient {
                 file_id: info.file_id,
             });
         }
-        Ok(out)
+        Ok((out, self_id))
     }
 
     /// Walks the tree under `rel` (not including `rel` itself) in path order. Reparse points
@@ -141,7 +158,7 @@ impl SmbClient {
             siblings,
         };
         let fetch = walk.spawn_list(root);
-        walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch) });
+        walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch), id: None });
         walk
     }
 }
@@ -150,7 +167,10 @@ impl SmbClient {
 pub type SiblingOrder = Arc<dyn Fn(&SmbEntry, &SmbEntry) -> Ordering + Send + Sync>;
 
 /// A folder whose listing is being fetched; aborted if the walk is dropped first.
-struct Fetch(JoinHandle<Result<Vec<SmbEntry>, SmbError>>);
+struct Fetch(JoinHandle<Result<Listed, SmbError>>);
+
+/// A folder's children and its own file id.
+type Listed = (Vec<SmbEntry>, Option<u64>);
 
 impl Drop for Fetch {
     fn drop(&mut self) {
@@ -162,6 +182,8 @@ impl Drop for Fetch {
 struct Level {
     children: VecDeque<Child>,
     pending: Option<Fetch>,
+    /// The folder's own file id, once listed.
+    id: Option<u64>,
 }
 
 struct Child {
@@ -188,19 +210,20 @@ impl Walk {
     fn spawn_list(&mut self, rel: String) -> Fetch {
         let client = self.client.clone();
         self.in_flight += 1;
-        Fetch(tokio::spawn(async move { client.list_dir(&rel).await }))
+        Fetch(tokio::spawn(async move { client.list_for_walk(&rel).await }))
     }
 
     /// Starts fetches for the next folders in visiting order until `prefetch` are in flight.
     fn top_up(&mut self) {
         let mut wanted = Vec::new();
         let mut budget = self.prefetch.saturating_sub(self.in_flight);
+        let ancestors: Vec<u64> = self.stack.iter().filter_map(|l| l.id).collect();
         'outer: for (li, level) in self.stack.iter().enumerate().rev() {
             for (ci, child) in level.children.iter().enumerate() {
                 if budget == 0 {
                     break 'outer;
                 }
-                if descend(&child.entry) && child.fetch.is_none() {
+                if descend(&child.entry) && child.fetch.is_none() && !ancestors.contains(&child.entry.file_id) {
                     wanted.push((li, ci, child.entry.path.clone()));
                     budget -= 1;
                 }
@@ -212,6 +235,10 @@ impl Walk {
                 child.fetch = Some(fetch);
             }
         }
+    }
+
+    fn is_ancestor(&self, file_id: u64) -> bool {
+        self.stack.iter().any(|l| l.id == Some(file_id))
     }
 
     /// The next entry in path order, `None` at the end.
@@ -232,10 +259,11 @@ impl Walk {
                 };
                 self.in_flight -= 1;
                 match got {
-                    Ok(mut children) => {
+                    Ok((mut children, self_id)) => {
                         let order = self.siblings.clone();
                         children.sort_by(|a, b| order(a, b));
                         if let Some(level) = self.stack.last_mut() {
+                            level.id = self_id;
                             level.children = children.into_iter().map(|entry| Child { entry, fetch: None }).collect();
                         }
                         self.top_up();
@@ -257,12 +285,18 @@ impl Walk {
                 self.stack.pop();
                 continue;
             };
+            let mut child = child;
+            if self.is_ancestor(child.entry.file_id) && child.entry.attributes.directory {
+                // A folder that is its own ancestor can only be a link the server follows
+                // (Samba shows symlinks as their targets): report it as one, never descend.
+                child.entry.attributes.reparse_point = true;
+            }
             if descend(&child.entry) {
                 let fetch = match child.fetch {
                     Some(f) => f,
                     None => self.spawn_list(child.entry.path.clone()),
                 };
-                self.stack.push(Level { children: VecDeque::new(), pending: Some(fetch) });
+                self.stack.push(Level { children: VecDeque::new(), pending: Some(fetch), id: None });
             }
             return Some(Ok(child.entry));
         }
