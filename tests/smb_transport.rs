@@ -422,3 +422,20 @@ async fn a_symlink_back_to_an_ancestor_is_reported_and_not_followed() {
     assert_eq!(seen, expected);
     client.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_that_demands_encryption_works() {
+    let mut s = Samba::start();
+    let dir = s.base().join("secure");
+    s.add_share("secure", &dir, &["smb encrypt = required"]);
+    std::fs::write(dir.join("plain.txt"), b"sealed in transit").expect("write");
+    s.hand_over();
+    let u = s.user();
+    let mut cfg = SmbConfig::new("127.0.0.1", s.port, "secure", &u.name, &u.password);
+    cfg.call_timeout = Duration::from_secs(60);
+    let client = Arc::new(SmbClient::connect(cfg).await.expect("connect to an encrypted share"));
+    assert_eq!(client.read_to_vec("plain.txt").await.expect("read"), b"sealed in transit");
+    client.write_all("back.txt", b"and back", None).await.expect("write");
+    assert_eq!(std::fs::read(dir.join("back.txt")).expect("disk"), b"and back");
+    client.shutdown().await.expect("shutdown");
+}

@@ -396,6 +396,28 @@ impl Samba {
         if let Some(child) = &self.smbd {
             signal(child.id(), "HUP");
         }
+        // Ready once an authenticated `ls` on the new share succeeds.
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let user = self.user();
+            let ok = Command::new("smbclient")
+                .arg("-s")
+                .arg(self.conf())
+                .args(["-p", &self.port.to_string()])
+                .args(["-U", &format!("{}%{}", user.name, user.password)])
+                .arg(format!("//127.0.0.1/{name}"))
+                .args(["-c", "ls"])
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!("share {name} did not appear:\n{}", self.log());
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     fn stop_dcerpcd(&self) {
