@@ -25,7 +25,7 @@ fn seed() -> Seed {
         "tenants": [{"id": TENANT, "domains": ["contoso.onmicrosoft.com"]}],
         "apps": [{
             "tenant": TENANT, "client_id": CLIENT, "secrets": [SECRET], "redirect_uris": [REDIRECT],
-            "roles": ["Sites.ReadWrite.All", "User.Read.All", "Group.Read.All"],
+            "roles": ["Sites.ReadWrite.All", "Sites.FullControl.All", "User.Read.All", "Group.Read.All"],
             "certificates": [{"x5t": "thumb1"}]
         }],
         "users": [
@@ -1180,4 +1180,34 @@ async fn a_full_quota_refuses_uploads_with_507() {
         .await
         .expect("session");
     assert_eq!(session.status(), StatusCode::INSUFFICIENT_STORAGE);
+}
+
+#[tokio::test]
+async fn permission_changes_reach_delta_only_when_asked_for() {
+    let f = Fixture::start().await;
+    let (_, link, _) = f.delta_all(&format!("/drives/{DRIVE}/root/delta")).await;
+    let before = f.item("Docs/plan.docx").await;
+    f.knob("act", json!({"user": "alice@contoso.com", "drive_id": DRIVE, "path": "Docs/plan.docx", "action": "break_inheritance", "permissions": [{"roles": ["read"], "user": "alice@contoso.com"}]})).await;
+    assert_eq!(f.item("Docs/plan.docx").await["eTag"], before["eTag"], "a permission change is not an item change");
+    let (plain, _, _) = f.delta_all(&link).await;
+    assert!(plain.iter().all(|i| i["name"] != "plan.docx"), "{plain:?}");
+    let asked = f
+        .http
+        .get(&link)
+        .bearer_auth(&f.token)
+        .header("Prefer", "deltashowremovedasdeleted, deltatraversepermissiongaps, deltashowsharingchanges")
+        .send()
+        .await
+        .expect("delta")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let entry = asked["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .find(|i| i["name"] == "plan.docx")
+        .cloned()
+        .expect("plan.docx");
+    assert_eq!(entry["@microsoft.graph.sharedChanged"], "True");
 }

@@ -515,7 +515,7 @@ fn act(
             if let Some(item) = drive.items.get_mut(&id) {
                 item.permissions = permissions;
             }
-            drive.touch_metadata(&id, now);
+            drive.touch_sharing(&id, now);
             id
         }
         Action::RestoreInheritance => {
@@ -523,7 +523,7 @@ fn act(
             if let Some(item) = drive.items.get_mut(&id) {
                 item.permissions = None;
             }
-            drive.touch_metadata(&id, now);
+            drive.touch_sharing(&id, now);
             id
         }
     };

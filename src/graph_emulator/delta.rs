@@ -124,11 +124,21 @@ pub fn delta(
     let mut counted = 0usize;
     let mut last = start.after;
     let mut more = false;
-    for (seq, id) in drive.changes.range(start.after + 1..) {
+    // Permission changes join the walk only when asked for with all three Prefer values, and only for callers
+    // with Sites.FullControl.All (GRAPH.md 4).
+    let prefer = ctx.header("prefer").unwrap_or("").to_lowercase();
+    let sharing = start.mode == Mode::Changes
+        && ["deltashowsharingchanges", "deltashowremovedasdeleted", "deltatraversepermissiongaps"]
+            .iter()
+            .all(|p| prefer.contains(p))
+        && ctx.caller.permissions.iter().any(|p| p == "Sites.FullControl.All");
+    let sharing_range = drive.sharing_changes.range(start.after + 1..).filter(|_| sharing);
+    let walk = merge_by_seq(drive.changes.range(start.after + 1..), sharing_range);
+    for (seq, id, shared_changed) in walk {
         let Some(it) = drive.items.get(id) else { continue };
         let in_scope = on_root || id == &scope_id || drive.ancestors(id).iter().any(|a| a == &scope_id);
-        if (start.mode == Mode::Initial && it.deleted) || !in_scope {
-            last = *seq;
+        if (start.mode == Mode::Initial && it.deleted) || !in_scope || (shared_changed && it.deleted) {
+            last = seq;
             continue;
         }
         if counted == top {
@@ -136,7 +146,7 @@ pub fn delta(
             break;
         }
         counted += 1;
-        last = *seq;
+        last = seq;
         if it.deleted {
             value.push(project(deleted_json(drive, id), render.select.as_deref()));
             continue;
@@ -155,7 +165,10 @@ pub fn delta(
             }
         }
         emitted.insert(it.id.as_str());
-        let own = item_json(world, drive, it, &render);
+        let mut own = item_json(world, drive, it, &render);
+        if shared_changed {
+            own["@microsoft.graph.sharedChanged"] = json!("True");
+        }
         if child_first {
             value.push(own);
             value.extend(chain);
@@ -183,6 +196,21 @@ pub fn delta(
         body.insert("@odata.deltaLink".into(), json!(link(p, None)));
     }
     Ok(axum::Json(Value::Object(body)).into_response())
+}
+
+/// Two change logs walked together in change-number order; the flag marks entries of the second (sharing) log.
+fn merge_by_seq<'a>(
+    changes: impl Iterator<Item = (&'a u64, &'a String)>,
+    sharing: impl Iterator<Item = (&'a u64, &'a String)>,
+) -> impl Iterator<Item = (u64, &'a String, bool)> {
+    let mut changes = changes.peekable();
+    let mut sharing = sharing.peekable();
+    std::iter::from_fn(move || match (changes.peek(), sharing.peek()) {
+        (Some((a, _)), Some((b, _))) if b < a => sharing.next().map(|(s, id)| (*s, id, true)),
+        (Some(_), _) => changes.next().map(|(s, id)| (*s, id, false)),
+        (None, Some(_)) => sharing.next().map(|(s, id)| (*s, id, true)),
+        (None, None) => None,
+    })
 }
 
 /// What SharePoint sends for a deleted item: little more than the id and the facet.

@@ -32,6 +32,9 @@ pub struct Drive {
     pub seq: u64,
     /// Change number -> item id, one entry per item (its latest change): the delta log.
     pub changes: BTreeMap<u64, String>,
+    /// Permission changes, by change number (same numbering as `changes`), latest per item.
+    pub sharing_changes: BTreeMap<u64, String>,
+    pub sharing_index: HashMap<String, u64>,
     /// (change number, time) in order: answers `token=<timestamp>`.
     pub seq_times: Vec<(u64, OffsetDateTime)>,
     /// Bumped by the "invalidate delta tokens" knob: tokens of an older epoch get 410.
@@ -94,6 +97,8 @@ impl Drive {
             items: HashMap::from([(root_id.clone(), root)]),
             seq: 0,
             changes: BTreeMap::new(),
+            sharing_changes: BTreeMap::new(),
+            sharing_index: HashMap::new(),
             seq_times: Vec::new(),
             epoch: 1,
             resync_code: "resyncChangesApplyDifferences".to_string(),
@@ -342,7 +347,18 @@ impl Drive {
         self.quota_total.saturating_sub(self.items.get(&self.root_id).map_or(0, |r| r.size))
     }
 
-    /// Bump an item's eTag for a metadata-only change (fields, permissions, check-out).
+    /// Record a permission change. SharePoint does not count it as a change of the item (no new eTag, not in
+    /// a plain delta); delta shows it only to callers that ask with `Prefer: deltashowsharingchanges`.
+    pub fn touch_sharing(&mut self, id: &str, now: OffsetDateTime) {
+        self.seq += 1;
+        if let Some(old) = self.sharing_index.insert(id.to_string(), self.seq) {
+            self.sharing_changes.remove(&old);
+        }
+        self.sharing_changes.insert(self.seq, id.to_string());
+        self.seq_times.push((self.seq, now));
+    }
+
+    /// Bump an item's eTag for a metadata-only change (fields, check-out).
     pub fn touch_metadata(&mut self, id: &str, now: OffsetDateTime) {
         if let Some(item) = self.items.get_mut(id) {
             item.etag_n += 1;
