@@ -52,6 +52,20 @@ async fn a_wrong_password_is_connector_auth_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_test_names_what_it_reached() {
+    let s = Samba::start();
+    std::fs::create_dir_all(s.share_dir().join("2026/Q1")).expect("mkdir");
+    let mut cfg = config(&s);
+    cfg.base_path = "2026/Q1".into();
+    cfg.domain = "TESTSRV".into();
+    let message = SmbClient::probe(cfg.clone()).await.expect("probe");
+    assert_eq!(message, format!(r"Connected to 127.0.0.1\{SHARE}\2026\Q1 as TESTSRV\{}", s.user().name));
+    cfg.base_path = "missing".into();
+    let err = SmbClient::probe(cfg).await.expect_err("no such folder");
+    assert_eq!(err.code(), "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_share_and_a_closed_port_are_reported_as_such() {
     let s = Samba::start();
     let mut cfg = config(&s);

@@ -225,6 +225,26 @@ impl SmbClient {
         Ok(())
     }
 
+    /// What the connector's `test` endpoint does: connect, look at the base folder, log off.
+    /// The message names what was reached, as the API shows it on success.
+    pub async fn probe(cfg: SmbConfig) -> Result<String, SmbError> {
+        let client = Self::connect(cfg).await?;
+        let looked = client.stat("").await;
+        let closed = client.shutdown().await;
+        let root = looked?;
+        closed?;
+        if !root.is_dir() {
+            return Err(SmbError::NotADirectory { path: client.cfg.base_path.clone() });
+        }
+        let c = &client.cfg;
+        let mut target = format!(r"{}\{}", c.host, c.share);
+        if !c.base_path.is_empty() {
+            target.push('\\');
+            target.push_str(&c.base_path.trim_matches('/').replace('/', "\\"));
+        }
+        Ok(format!("Connected to {target} as {}", c.account()))
+    }
+
     pub fn config(&self) -> &SmbConfig {
         &self.cfg
     }
