@@ -200,6 +200,14 @@ async fn token_endpoint_answers_the_documented_errors() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
     assert!(body.get("refresh_token").is_none());
+    // JWT-shaped, with the app roles in the `roles` claim.
+    let token = body["access_token"].as_str().expect("token");
+    let payload = token.split('.').nth(1).expect("JWT payload");
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64"))
+            .expect("claims");
+    assert_eq!(claims["tid"], TENANT);
+    assert!(claims["roles"].as_array().is_some_and(|r| r.contains(&json!("Sites.ReadWrite.All"))));
 }
 
 #[tokio::test]
@@ -840,6 +848,12 @@ async fn directory_search_needs_the_consistency_header() {
         .await
         .expect("json");
     assert_eq!(found["value"][0]["id"], "g1");
+    let first = f.get_json("/users?$top=1&$select=id").await;
+    assert_eq!(first["value"], json!([{"id": "u1"}]));
+    let next = first["@odata.nextLink"].as_str().expect("nextLink");
+    let second = f.get_json(next).await;
+    assert_eq!(second["value"], json!([{"id": "u2"}]));
+    assert!(second.get("@odata.nextLink").is_none());
 }
 
 #[tokio::test]

@@ -194,13 +194,31 @@ fn issue_access(
 ) -> (String, i64) {
     let lifetime = world.grants.access_lifetime;
     let expires = now + lifetime;
-    let claims = json!({
+    let tenant = world.apps.get(client_id).map(|a| a.tenant_id.clone()).unwrap_or_default();
+    // The claims a real Graph token carries that clients commonly read: `roles` (app-only) or `scp`
+    // (delegated, space-separated), `tid`, `appid`, `oid`. Omitted when empty, as the service does.
+    let mut claims = json!({
         "aud": "https://graph.microsoft.com",
-        "appid": client_id,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now.unix_timestamp(),
+        "nbf": now.unix_timestamp(),
         "exp": expires.unix_timestamp(),
-        "oid": user_id,
-        "jti": random_token(""),
+        "appid": client_id,
+        "tid": tenant,
+        "ver": "1.0",
+        "uti": random_token(""),
     });
+    if let Some(user) = &user_id {
+        claims["oid"] = json!(user);
+        if !permissions.is_empty() {
+            claims["scp"] = json!(permissions.join(" "));
+        }
+    } else {
+        claims["oid"] = json!(client_id);
+        if !permissions.is_empty() {
+            claims["roles"] = json!(permissions);
+        }
+    }
     let token = new_access_token(&claims);
     world
         .grants
