@@ -18,8 +18,9 @@ use super::server::{Ctx, DriveRef, ItemBase, ItemRef};
 use super::sites::resolve_site;
 use super::state::{Actor, Body, Drive, Item, World};
 
-/// Largest `$top` the emulator honours for children and delta [unverified: the reference gives only the default].
-pub const MAX_PAGE: usize = 999;
+/// Largest `$top` honoured for children and delta; larger values are served at this size. GRAPH.md gives only
+/// the default (200); the OneDrive team gave 1000 as the hard limit per page (OneDrive/onedrive-api-docs#319).
+pub const MAX_PAGE: usize = 1000;
 pub const DEFAULT_PAGE: usize = 200;
 
 pub fn time(t: OffsetDateTime) -> String {
