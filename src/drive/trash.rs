@@ -172,7 +172,7 @@ impl Drive {
             let name = free_name(&t, parent.id.to_bytes(), name)?;
             let from = trash_loc(trash_id);
             let record: EntryRecord =
-                get_child(&t.children, trash_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_trash"))?;
+                get_child(&t.children, trash_id.to_bytes(), "")?.ok_or_else(|| DriveError::Corrupt("drive_trash"))?;
             let dest = Locator { parent: parent.id.to_bytes(), name: name.clone() };
             t.relink(&from, &dest, &record)?;
             let (files, bytes) = subtree_totals(&t.children, &record)?;

@@ -147,8 +147,8 @@ impl Drive {
             let mut t = WriteTables::open(&txn)?;
             let (_, record, past) =
                 locate_version(&t.entries, &t.children, &t.version_owner, &t.versions, share_id, version_id)?;
-            let (path, _, _) =
-                locate(&t.entries, &t.children, share_id, record.id)?.ok_or(DriveError::Corrupt("drive_entries"))?;
+            let (path, _, _) = locate(&t.entries, &t.children, share_id, record.id)?
+                .ok_or_else(|| DriveError::Corrupt("drive_entries"))?;
             let Some(past) = past else {
                 // Already the current content.
                 return Ok(Entry::from_record(share_id, path, &record));
@@ -191,7 +191,7 @@ impl Drive {
                     let when = modified_at.map_or(now, to_nanos);
                     let record = trash_new_file(&mut t, &mut row, share_id, path, &staged, when, origin, now)?;
                     drop((row, t));
-                    let version = Version::current(&record).ok_or(DriveError::Corrupt("drive_children"))?;
+                    let version = Version::current(&record).ok_or_else(|| DriveError::Corrupt("drive_children"))?;
                     txn.commit()?;
                     return Ok(version);
                 }

@@ -34,7 +34,8 @@ fn conditional_writes_refuse_on_a_stale_etag_or_an_existing_file() {
     assert_eq!(f.put_if("/a", b"z", Precondition::IfMatch(quoted)).unwrap_err().code(), "PRECONDITION_FAILED");
     assert_eq!(f.get("/a"), b"y");
     assert_eq!(e2.version_count, 2);
-    let del = f.drive.delete_entry(f.share, &EntryRef::Path(p("/a")), &Precondition::IfMatch(e.etag), &f.me());
+    let del =
+        f.drive.delete_entry(f.share, &EntryRef::Path(p("/a")), &Precondition::IfMatch(e.etag.to_string()), &f.me());
     assert_eq!(del.unwrap_err().code(), "PRECONDITION_FAILED");
 }
 
@@ -52,6 +53,8 @@ fn a_connector_write_records_its_origin_and_the_given_modification_time() {
     assert_eq!(e.owner_id, None);
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["type"], "file");
+    assert_eq!(json["etag"], e.etag.to_string());
+    assert_eq!(e.etag.to_string().len(), 26);
     assert_eq!(json["modified_at"], "2020-05-01T12:00:00Z");
     assert!(json["id"].as_str().unwrap().starts_with("ent_"));
     f.put("/sync.txt", b"y").unwrap();
