@@ -98,10 +98,11 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let share = share_id(&id)?;
     let path = parse_path(&query.path)?;
-    let (entry, reader) =
-        authorized(&state, &caller, share, path, Permission::Read, move |d, path, _| d.read_file(share, &EntryRef::Path(path.clone())))
-            .await?;
-    serve_content(&headers, &entry.etag, entry.modified_at, reader).await
+    let (entry, reader) = authorized(&state, &caller, share, path, Permission::Read, move |d, path, _| {
+        d.read_file(share, &EntryRef::Path(path.clone()))
+    })
+    .await?;
+    serve_content(&headers, &entry.etag.to_string(), entry.modified_at, reader).await
 }
 
 /// Answers a download of `reader` with conditional and range handling.
@@ -114,7 +115,8 @@ pub async fn serve_content(
     let size = reader.size();
     let tag = etag_header(etag);
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*")) {
+    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*"))
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
     let last_modified = httpdate(modified_at);
@@ -187,7 +189,8 @@ async fn upload(
     options.expected_size = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
     if let Some(value) = headers.get("x-modified-at") {
         let text = value.to_str().map_err(|_| ApiError::invalid("X-Modified-At", "is not ASCII"))?;
-        let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| ApiError::invalid("X-Modified-At", "is not an RFC 3339 time"))?;
+        let at = OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|_| ApiError::invalid("X-Modified-At", "is not an RFC 3339 time"))?;
         options.modified_at = Some(at);
     }
     // The body becomes a blocking reader for the drive, which runs on the blocking pool.
