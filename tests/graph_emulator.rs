@@ -1226,3 +1226,44 @@ async fn permission_changes_reach_delta_only_when_asked_for() {
         .expect("plan.docx");
     assert_eq!(entry["@microsoft.graph.sharedChanged"], "True");
 }
+
+#[tokio::test]
+async fn sites_selected_grants_are_honoured_per_site() {
+    let site = "contoso.sharepoint.com,aaaaaaaa-1111-2222-3333-444444444444,bbbbbbbb-1111-2222-3333-444444444444";
+    let mut seed = seed();
+    let extra: Seed = serde_json::from_value(json!({
+        "apps": [{"tenant": TENANT, "client_id": "selected-app", "secrets": ["x"], "roles": ["Sites.Selected"], "selected_sites": {site: ["read"]}}],
+        "sites": [{"hostname": "contoso.sharepoint.com", "path": "/sites/other", "name": "other", "drives": [{"id": "b!other", "name": "Documents"}]}]
+    }))
+    .expect("seed");
+    seed.apps.extend(extra.apps);
+    seed.sites.extend(extra.sites);
+    let f = Fixture::start_with(seed).await;
+    let token: Value = f
+        .token_request(&[
+            ("client_id", "selected-app"),
+            ("client_secret", "x"),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("token");
+    let get = |path: String| f.http.get(f.url(&path)).bearer_auth(token).send();
+    assert_eq!(get(format!("/drives/{DRIVE}/root/children")).await.expect("get").status(), StatusCode::OK);
+    assert_eq!(get("/drives/b!other/root/children".to_string()).await.expect("get").status(), StatusCode::FORBIDDEN);
+    let write = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/x.txt:/content")))
+        .bearer_auth(token)
+        .body("x")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    assert_eq!(write.json::<Value>().await.expect("json")["error"]["code"], "accessDenied");
+    let found: Value = get("/sites?search=*".to_string()).await.expect("search").json().await.expect("json");
+    assert_eq!(found["value"].as_array().map(Vec::len), Some(1));
+}
