@@ -9,12 +9,12 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spool::{Spool, fill};
+use super::spool::{CHUNK, Spool, fill};
 
 use super::error::{DriveError, DriveResult};
 
@@ -104,23 +104,37 @@ impl BlobStore {
         let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
         // From here the guard's Drop removes the temp file on every early return.
         let mut staged = StagedBlob { temp, hash: [0; 32], size: 0 };
-        let mut spool = Spool::start(file)?;
         let mut hasher = Sha256::new();
-        loop {
-            let mut buf = spool.buffer();
-            let n = fill(reader, &mut buf).map_err(DriveError::Io)?;
-            if n == 0 {
-                break;
-            }
+        let mut take = |buf: &mut Vec<u8>, staged: &mut StagedBlob| -> DriveResult<usize> {
+            let n = fill(reader, buf).map_err(DriveError::Io)?;
             staged.size += n as u64;
             if let Some(max) = max_bytes.filter(|&m| staged.size > m) {
                 return Err(DriveError::QuotaExceeded { available: max });
             }
-            // Hashing this chunk overlaps the spool thread writing the previous one.
             hasher.update(&buf[..n]);
-            spool.send(buf, n)?;
+            Ok(n)
+        };
+        let mut first = vec![0; CHUNK];
+        let n = take(&mut first, &mut staged)?;
+        if n < CHUNK {
+            // The whole content fit in one chunk: small files need no writer thread.
+            let mut file = file;
+            file.write_all(&first[..n])?;
+            file.sync_all()?;
+        } else {
+            let mut spool = Spool::start(file)?;
+            spool.send(first, n)?;
+            loop {
+                let mut buf = spool.buffer();
+                // Hashing this chunk overlaps the spool thread writing the previous one.
+                let n = take(&mut buf, &mut staged)?;
+                if n == 0 {
+                    break;
+                }
+                spool.send(buf, n)?;
+            }
+            spool.finish()?;
         }
-        spool.finish()?;
         staged.hash = hasher.finalize().into();
         Ok(staged)
     }
@@ -217,8 +231,6 @@ impl Seek for ContentReader {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
 
     struct FailsHalfway(usize);
@@ -288,6 +300,22 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn contents_around_the_chunk_size_are_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = BlobStore::open(dir.path()).unwrap();
+        for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let staged = store.stage(&mut bytes.as_slice(), None).unwrap();
+            store.publish(&staged).unwrap();
+            assert_eq!(staged.hash, <[u8; 32]>::from(Sha256::digest(&bytes)), "size {size}");
+            let mut back = Vec::new();
+            store.open_blob(&staged.hash).unwrap().read_to_end(&mut back).unwrap();
+            assert_eq!(back, bytes, "size {size}");
+        }
+        assert_eq!(store.temp_count().unwrap(), 0);
     }
 
     #[test]
