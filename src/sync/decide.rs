@@ -153,6 +153,9 @@ fn classify(
                 Change::Touched
             } else if e.size != state.size {
                 Change::Changed
+            } else if native_hash_moved(e, state) {
+                // The side's own hash moved (quickXorHash on SharePoint): changed, no download needed to know.
+                Change::Changed
             } else {
                 match (sha, base_sha) {
                     (Some(s), Some(b)) if s == b => Change::Touched,
@@ -161,6 +164,14 @@ fn classify(
                 }
             }
         }
+    }
+}
+
+/// Whether the side's native hash says the content differs from the base's record (same kind, other value).
+fn native_hash_moved(entry: &Entry, state: &SideState) -> bool {
+    match (&entry.hash, &state.hash) {
+        (Some(now), Some(then)) => now.kind == then.kind && now.value != then.value,
+        _ => false,
     }
 }
 
