@@ -24,10 +24,17 @@ use super::state::{Actor, Secret, World};
 /// What a fault rule does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultAction {
-    Throttle { status: u16, retry_after: Option<u64> },
+    Throttle {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     Fail(u16),
     Unauthorized,
     Delay(u64),
+    /// Send half the response body, then reset the connection.
+    DropMidBody,
+    /// Send half the response body, wait this many milliseconds, then the rest.
+    StallBody(u64),
 }
 
 impl IntoResponse for FaultAction {
@@ -44,7 +51,9 @@ impl IntoResponse for FaultAction {
             FaultAction::Unauthorized => {
                 GraphError::unauthenticated("Access token has expired or is not yet valid.").into_response()
             }
-            FaultAction::Delay(_) => StatusCode::OK.into_response(),
+            FaultAction::Delay(_) | FaultAction::DropMidBody | FaultAction::StallBody(_) => {
+                StatusCode::OK.into_response()
+            }
         }
     }
 }
@@ -129,6 +138,23 @@ pub enum Knob {
         ms: u64,
         #[serde(default)]
         count: Option<u32>,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// The next N matching responses break off half way through the body (downloads, listings).
+    DropBody {
+        count: u32,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// The next N matching responses stall half way through the body for `ms` milliseconds.
+    StallBody {
+        ms: u64,
+        count: u32,
         #[serde(default)]
         method: Option<String>,
         #[serde(default)]
@@ -345,6 +371,10 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
         Knob::Fail { count, status, method, path } => rule(world, method, path, Some(count), FaultAction::Fail(status)),
         Knob::Unauthorized { count } => rule(world, None, None, Some(count), FaultAction::Unauthorized),
         Knob::Delay { ms, count, method, path } => rule(world, method, path, count, FaultAction::Delay(ms)),
+        Knob::DropBody { count, method, path } => rule(world, method, path, Some(count), FaultAction::DropMidBody),
+        Knob::StallBody { ms, count, method, path } => {
+            rule(world, method, path, Some(count), FaultAction::StallBody(ms))
+        }
         Knob::ClearFaults => world.faults = Default::default(),
         Knob::ExpireTokens { client_id } => {
             for grant in world.grants.access.values_mut() {

@@ -101,6 +101,8 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
                     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                     next.run(request).await
                 }
+                Some(FaultAction::DropMidBody) => break_body(next.run(request).await, None).await,
+                Some(FaultAction::StallBody(ms)) => break_body(next.run(request).await, Some(ms)).await,
                 Some(action) => {
                     emulator.count(&format!("{method} {}", route_key_for_fault(&path)));
                     action.into_response()
@@ -124,6 +126,27 @@ async fn request_middleware(State(emulator): State<Emulator>, request: Request, 
         }
     }
     response
+}
+
+/// Send the first half of a response body, then either reset the connection (`stall` None) or wait and send
+/// the rest. The full `Content-Length` stays, so a client sees a short read, as on a dropped connection.
+async fn break_body(response: Response, stall: Option<u64>) -> Response {
+    use futures_util::StreamExt;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.len() / 2;
+    let (first, rest) = (bytes.slice(..half), bytes.slice(half..));
+    let head = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(first)]);
+    let tail = futures_util::stream::once(async move {
+        match stall {
+            Some(ms) => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                Ok(rest)
+            }
+            None => Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: connection dropped")),
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(head.chain(tail)))
 }
 
 /// Requests kept in the log; older ones fall off so a 100,000-item bench does not grow it without bound.
