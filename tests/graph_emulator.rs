@@ -1292,3 +1292,14 @@ async fn a_download_broken_off_half_way_resumes_with_a_range() {
     assert_eq!(resumed.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&resumed.bytes().await.expect("bytes")[..], &body[50_000..]);
 }
+
+#[tokio::test]
+async fn a_missing_hash_appears_after_a_download() {
+    let f = Fixture::start().await;
+    f.knob("hash_pending", json!({"drive_id": DRIVE, "path": "Docs/plan.docx"})).await;
+    let item = f.item("Docs/plan.docx").await;
+    assert_eq!(item["file"]["hashes"], json!({}));
+    let url = item["@microsoft.graph.downloadUrl"].as_str().expect("downloadUrl");
+    f.http.get(url).send().await.expect("download").bytes().await.expect("bytes");
+    assert_eq!(f.item("Docs/plan.docx").await["file"]["hashes"]["quickXorHash"], quick_xor_hash(b"third"));
+}

@@ -160,6 +160,11 @@ pub enum Knob {
         #[serde(default)]
         path: Option<String>,
     },
+    /// The item's hash goes missing until the file is next downloaded (GRAPH.md 3.1).
+    HashPending {
+        drive_id: String,
+        path: String,
+    },
     ClearFaults,
     ExpireTokens {
         #[serde(default)]
@@ -374,6 +379,15 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
         Knob::DropBody { count, method, path } => rule(world, method, path, Some(count), FaultAction::DropMidBody),
         Knob::StallBody { ms, count, method, path } => {
             rule(world, method, path, Some(count), FaultAction::StallBody(ms))
+        }
+        Knob::HashPending { drive_id, path } => {
+            let drive = world.drives.get_mut(&drive_id).ok_or_else(GraphError::not_found)?;
+            let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let root = drive.root_id.clone();
+            let id = drive.resolve_path(&root, &segments).ok_or_else(GraphError::not_found)?;
+            if let Some(item) = drive.items.get_mut(&id) {
+                item.hash_pending = true;
+            }
         }
         Knob::ClearFaults => world.faults = Default::default(),
         Knob::ExpireTokens { client_id } => {

@@ -92,7 +92,7 @@ pub async fn download(
 ) -> Response {
     emulator.count("GET /_download");
     let now = emulator.now();
-    let world = emulator.lock();
+    let mut world = emulator.lock();
     let token = query.get("token").map(String::as_str).unwrap_or("");
     let Some((drive, item, version)) = verify_download(&world.url_key, token, now) else {
         return GraphError::new(
@@ -114,6 +114,10 @@ pub async fn download(
         },
         _ => return GraphError::not_found().into_response(),
     };
+    // A download makes the service compute a missing hash (GRAPH.md 3.1).
+    if let Some(found) = world.drives.get_mut(&drive).and_then(|d| d.items.get_mut(&item)) {
+        found.hash_pending = false;
+    }
     drop(world);
     serve_range(&content, headers.get(header::RANGE).and_then(|v| v.to_str().ok()))
 }

@@ -86,6 +86,7 @@ impl Drive {
             permissions: Some(Vec::new()),
             checkout: None,
             coauth_lock: None,
+            hash_pending: false,
         };
         let mut drive = Self {
             id,
@@ -238,6 +239,7 @@ impl Drive {
             permissions: None,
             checkout: None,
             coauth_lock: None,
+            hash_pending: false,
         };
         self.items.insert(id.clone(), item);
         if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(parent_id) {

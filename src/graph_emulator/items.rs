@@ -186,7 +186,8 @@ pub fn item_json(world: &World, drive: &Drive, item: &Item, render: &Render) -> 
             if !render.for_delta {
                 v.insert("cTag".into(), json!(item.ctag()));
             }
-            v.insert("file".into(), json!({"mimeType": mime, "hashes": {"quickXorHash": hash}}));
+            let hashes = if item.hash_pending { json!({}) } else { json!({"quickXorHash": hash}) };
+            v.insert("file".into(), json!({"mimeType": mime, "hashes": hashes}));
             let url = download_url(render.base, &render.url_key, &drive.id, &item.id, None, render.now);
             v.insert("@microsoft.graph.downloadUrl".into(), json!(url));
             if render.selected("publication") {

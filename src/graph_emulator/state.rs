@@ -168,6 +168,8 @@ pub struct Item {
     pub checkout: Option<Actor>,
     /// A co-authoring lock (an Office client editing): writes by others get 423 `notAllowed`/`resourceLocked`.
     pub coauth_lock: Option<Actor>,
+    /// The service has not computed the hash yet: `hashes` is empty until the file is first downloaded.
+    pub hash_pending: bool,
 }
 
 impl Item {
