@@ -211,7 +211,13 @@ impl<'c> Reconciler<'c> {
     }
 
     fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
-        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(row.path())) {
+        // Pruned subtrees stay open while the walk is inside their fold group: other spellings of the folder
+        // come next to it, and their content interleaves with its content.
+        while self
+            .prune
+            .last()
+            .is_some_and(|p| !p.path.same_folded(row.path()) && !p.path.is_folded_ancestor_of(row.path()))
+        {
             self.prune.pop();
         }
         if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(row.path())) {

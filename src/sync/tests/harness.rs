@@ -27,6 +27,8 @@ pub struct World {
     pub base: BTreeMap<SyncPath, BaseRecord>,
     pub conflicts: BTreeMap<SyncPath, ConflictRecord>,
     pub crashed: Arc<AtomicBool>,
+    /// Filters and attribute settings the property tests toggle between runs.
+    pub settings: crate::sync::SyncSettings,
     tick: i64,
 }
 
@@ -131,6 +133,7 @@ impl World {
             base: BTreeMap::new(),
             conflicts: BTreeMap::new(),
             crashed,
+            settings: crate::sync::SyncSettings::default(),
             tick: 0,
         }
     }

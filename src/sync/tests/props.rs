@@ -6,6 +6,9 @@
 //!    sides under the same name;
 //! 3. idempotence: a second run plans nothing;
 //! 4. nothing unseen is deleted: every delete is of a path the base tracked.
+//!
+//! The source is SMB-like or SharePoint-like (other refused names, second-precision times, a native non-SHA
+//! hash), and an exclude filter comes and goes between runs.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +16,7 @@ use proptest::prelude::*;
 
 use super::harness::{World, config};
 use crate::sync::execute::RunStatus;
+use crate::sync::memory::MemoryKnobs;
 use crate::sync::{Action, Direction, ReportKind, Strategy as Resolve, SyncPath};
 
 /// Paths with case twins and a shared folder, so case games and folder effects happen often.
@@ -24,6 +28,8 @@ const FOLDERS: [&str; 6] = ["d", "D", "g", "g/h", "k", "g/k"];
 
 #[derive(Debug, Clone)]
 pub enum Step {
+    /// Excludes the folder `d` (any case) from then on, or stops excluding it.
+    ToggleExclude,
     /// Renames or moves a folder with its content (skipped when the target exists or is inside it).
     RenameFolder {
         drive: bool,
@@ -66,6 +72,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (any::<bool>(), p).prop_map(|(drive, path)| Step::Touch { drive, path }),
         1 => (any::<bool>(), 0..FOLDERS.len(), 0..FOLDERS.len())
             .prop_map(|(drive, from, to)| Step::RenameFolder { drive, from, to }),
+        1 => Just(Step::ToggleExclude),
         2 => Just(Step::Sync),
     ]
 }
@@ -99,6 +106,7 @@ pub fn checked_sync(w: &mut World, direction: Direction, strategy: Resolve) -> R
 
 fn checked(w: &mut World, direction: Direction, strategy: Resolve, heals: u32) -> Result<(), TestCaseError> {
     let mut cfg = config(direction, strategy);
+    cfg.settings = w.settings.clone();
     // The guard has its own tests; here every run should go through.
     cfg.force = true;
     let before = all_contents(w);
@@ -214,6 +222,14 @@ fn apply(w: &mut World, step: &Step, n: usize, direction: Direction, strategy: R
             let side = if *drive { w.d() } else { w.s() };
             side.touch(PATHS[*path], now);
         }
+        Step::ToggleExclude => {
+            let patterns = &mut w.settings.exclude_patterns.patterns;
+            if patterns.is_empty() {
+                patterns.push("d".to_string());
+            } else {
+                patterns.clear();
+            }
+        }
         Step::Sync => checked_sync(w, direction, strategy)?,
     }
     Ok(())
@@ -226,9 +242,14 @@ proptest! {
     fn random_histories_keep_every_byte_converge_and_settle(
         direction in direction(),
         strategy in strategy(),
+        sharepoint in any::<bool>(),
         steps in proptest::collection::vec(step(), 1..24),
     ) {
-        let mut w = World::new();
+        let mut w = if sharepoint {
+            World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive())
+        } else {
+            World::new()
+        };
         for (n, step) in steps.iter().enumerate() {
             apply(&mut w, step, n, direction, strategy)?;
         }
