@@ -453,3 +453,36 @@ async fn a_share_that_demands_encryption_works() {
     assert_eq!(std::fs::read(dir.join("back.txt")).expect("disk"), b"and back");
     client.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_symlink_or_a_tree_with_one_leaves_the_target_alone() {
+    let s = Samba::start();
+    let d = s.share_dir();
+    std::fs::create_dir_all(d.join("real")).expect("mkdir");
+    std::fs::create_dir_all(d.join("doomed")).expect("mkdir");
+    std::fs::write(d.join("real/t.txt"), b"keep me").expect("write");
+    std::os::unix::fs::symlink("../real/t.txt", d.join("doomed/link.txt")).expect("symlink");
+    std::os::unix::fs::symlink("../real", d.join("doomed/linkdir")).expect("symlink");
+    std::os::unix::fs::symlink("real/t.txt", d.join("top-link.txt")).expect("symlink");
+    s.hand_over();
+    let client = connect(&s).await;
+    client.delete("top-link.txt").await.expect("delete link");
+    assert!(std::fs::symlink_metadata(d.join("top-link.txt")).is_err(), "the link is gone");
+    assert_eq!(std::fs::read(d.join("real/t.txt")).expect("target kept after link delete"), b"keep me");
+    // The folder link is seen as a link (its `..` is elsewhere) and never entered; Samba will
+    // not remove a folder link over SMB, so the tree delete stops there, target untouched.
+    let walked: Vec<_> = {
+        let mut walk = client.walk("doomed");
+        let mut v = Vec::new();
+        while let Some(e) = walk.next().await {
+            let e = e.expect("entry");
+            v.push((e.path, e.attributes.reparse_point));
+        }
+        v
+    };
+    assert_eq!(walked, vec![("doomed/link.txt".to_string(), false), ("doomed/linkdir".to_string(), true)]);
+    let err = client.delete_recursive("doomed").await.expect_err("folder link");
+    assert_eq!(err.code(), "SYMLINK_SKIPPED", "{err}");
+    assert_eq!(std::fs::read(d.join("real/t.txt")).expect("target kept"), b"keep me");
+    client.shutdown().await.expect("shutdown");
+}

@@ -68,15 +68,25 @@ impl SmbClient {
     }
 
     async fn list_matching(&self, rel: &str, pattern: &str) -> Result<Vec<SmbEntry>, SmbError> {
-        Ok(self.list_with_self(rel, pattern).await?.0)
+        Ok(self.list_with_self(rel, pattern).await?.entries)
     }
 
-    /// The walk's listing: children without temp files, and the folder's own file id (from
-    /// its `.` entry), which tells a link back to an ancestor.
+    /// The walk's listing: children without temp files, and the file ids of the folder itself
+    /// and of its parent as the server resolves `..`.
     async fn list_for_walk(&self, rel: &str) -> Result<Listed, SmbError> {
-        let (mut entries, id) = self.list_with_self(rel, "*").await?;
-        entries.retain(|e| !is_temp_name(&e.name));
-        Ok((entries, id))
+        let mut listed = self.list_with_self(rel, "*").await?;
+        listed.entries.retain(|e| !is_temp_name(&e.name));
+        Ok(listed)
+    }
+
+    /// Children of `rel` (all of them) with the ids of `rel` and its physical parent.
+    pub(crate) async fn list_with_ids(&self, rel: &str) -> Result<Listed, SmbError> {
+        self.list_with_self(rel, "*").await
+    }
+
+    /// The file id of folder `rel` itself, as its `.` entry would show it.
+    pub(crate) async fn folder_id(&self, rel: &str) -> Result<Option<u64>, SmbError> {
+        Ok(nonzero(Some(self.stat(rel).await?.file_id)))
     }
 
     async fn list_with_self(&self, rel: &str, pattern: &str) -> Result<Listed, SmbError> {
@@ -95,10 +105,10 @@ impl SmbClient {
         };
         let out = self.query_all(&dir, rel, pattern).await;
         let closed = self.call("close", rel, dir.handle().close()).await;
-        let (mut entries, self_id) = out?;
+        let mut listed = out?;
         closed?;
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok((entries, self_id))
+        listed.entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
     }
 
     async fn query_all(&self, dir: &Arc<Directory>, rel: &str, pattern: &str) -> Result<Listed, SmbError> {
@@ -111,6 +121,7 @@ impl SmbClient {
             .await?;
         let mut out = Vec::new();
         let mut self_id = None;
+        let mut parent_id = None;
         loop {
             let item = bounded(self.config().call_timeout, "list", stream.next()).await?;
             let Some(item) = item else { break };
@@ -121,6 +132,7 @@ impl SmbClient {
                 continue;
             }
             if name == ".." {
+                parent_id = Some(info.file_id);
                 continue;
             }
             out.push(SmbEntry {
@@ -136,7 +148,7 @@ impl SmbClient {
                 file_id: info.file_id,
             });
         }
-        Ok((out, self_id))
+        Ok(Listed { entries: out, id: nonzero(self_id), parent_id: nonzero(parent_id) })
     }
 
     /// Walks the tree under `rel` (not including `rel` itself) in path order. Reparse points
@@ -156,9 +168,10 @@ impl SmbClient {
             in_flight: 0,
             failed: false,
             siblings,
+            deferred: None,
         };
         let fetch = walk.spawn_list(root);
-        walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch), id: None });
+        walk.stack.push(Level { children: VecDeque::new(), pending: Some(fetch), id: None, held: None });
         walk
     }
 }
@@ -169,8 +182,25 @@ pub type SiblingOrder = Arc<dyn Fn(&SmbEntry, &SmbEntry) -> Ordering + Send + Sy
 /// A folder whose listing is being fetched; aborted if the walk is dropped first.
 struct Fetch(JoinHandle<Result<Listed, SmbError>>);
 
-/// A folder's children and its own file id.
-type Listed = (Vec<SmbEntry>, Option<u64>);
+/// A folder's listing.
+pub(crate) struct Listed {
+    pub entries: Vec<SmbEntry>,
+    /// The folder's own file id (its `.` entry).
+    pub id: Option<u64>,
+    /// The id of its `..` entry. The server resolves `..` physically, so for a symlink that it
+    /// follows (Samba) this is the target's parent, not the folder the link sits in.
+    pub parent_id: Option<u64>,
+}
+
+/// Servers that do not fill in ids send 0.
+fn nonzero(id: Option<u64>) -> Option<u64> {
+    id.filter(|&i| i != 0)
+}
+
+/// Whether a folder listed under `expected_parent` is really somewhere else: a link.
+pub(crate) fn is_link(expected_parent: Option<u64>, listed: &Listed) -> bool {
+    matches!((expected_parent, listed.parent_id), (Some(e), Some(p)) if e != p)
+}
 
 impl Drop for Fetch {
     fn drop(&mut self) {
@@ -184,6 +214,8 @@ struct Level {
     pending: Option<Fetch>,
     /// The folder's own file id, once listed.
     id: Option<u64>,
+    /// The folder's own entry, yielded once its listing shows it is no link.
+    held: Option<SmbEntry>,
 }
 
 struct Child {
@@ -204,6 +236,8 @@ pub struct Walk {
     in_flight: usize,
     failed: bool,
     siblings: SiblingOrder,
+    /// An unreadable folder's error, reported right after the folder's own entry.
+    deferred: Option<SmbError>,
 }
 
 impl Walk {
@@ -242,11 +276,20 @@ impl Walk {
     }
 
     /// The next entry in path order, `None` at the end.
+    ///
+    /// A folder's entry is held back until its listing is in: Samba follows symlinks and shows
+    /// them as ordinary folders, and only the listing (`..` resolving elsewhere) tells a link,
+    /// which is then yielded as a reparse point and not walked.
     pub async fn next(&mut self) -> Option<Result<SmbEntry, SmbError>> {
+        if let Some(e) = self.deferred.take() {
+            return Some(Err(e));
+        }
         if self.failed {
             return None;
         }
         loop {
+            let depth = self.stack.len();
+            let expected_parent = depth.checked_sub(2).and_then(|i| self.stack.get(i)).and_then(|l| l.id);
             let level = self.stack.last_mut()?;
             if let Some(mut fetch) = level.pending.take() {
                 self.top_up();
@@ -258,37 +301,54 @@ impl Walk {
                     }),
                 };
                 self.in_flight -= 1;
+                let held = self.stack.last_mut().and_then(|l| l.held.take());
                 match got {
-                    Ok((mut children, self_id)) => {
+                    Ok(listed) if is_link(expected_parent, &listed) => {
+                        self.stack.pop();
+                        if let Some(mut entry) = held {
+                            entry.attributes.reparse_point = true;
+                            return Some(Ok(entry));
+                        }
+                    }
+                    Ok(listed) => {
+                        let mut children = listed.entries;
                         let order = self.siblings.clone();
                         children.sort_by(|a, b| order(a, b));
                         if let Some(level) = self.stack.last_mut() {
-                            level.id = self_id;
+                            level.id = listed.id;
                             level.children = children.into_iter().map(|entry| Child { entry, fetch: None }).collect();
                         }
                         self.top_up();
+                        if let Some(entry) = held {
+                            return Some(Ok(entry));
+                        }
                     }
-                    // A folder we may not read is reported and skipped; the caller must treat
-                    // its content as unknown, not as deleted. A dead connection ends the walk.
+                    // A folder we may not read is reported (its entry, then the error) and
+                    // skipped; the caller must treat its content as unknown, not as deleted.
+                    // A dead connection, or an unreadable root, ends the walk.
                     Err(e) => {
                         if e.scope() == ErrorScope::Connection || self.stack.len() == 1 {
                             self.failed = true;
-                        } else {
-                            self.stack.pop();
+                            return Some(Err(e));
                         }
-                        return Some(Err(e));
+                        self.stack.pop();
+                        return match held {
+                            Some(entry) => {
+                                self.deferred = Some(e);
+                                Some(Ok(entry))
+                            }
+                            None => Some(Err(e)),
+                        };
                     }
                 }
                 continue;
             }
-            let Some(child) = level.children.pop_front() else {
+            let Some(mut child) = level.children.pop_front() else {
                 self.stack.pop();
                 continue;
             };
-            let mut child = child;
             if self.is_ancestor(child.entry.file_id) && child.entry.attributes.directory {
-                // A folder that is its own ancestor can only be a link the server follows
-                // (Samba shows symlinks as their targets): report it as one, never descend.
+                // A folder that is its own ancestor can only be a followed link: no need to list it.
                 child.entry.attributes.reparse_point = true;
             }
             if descend(&child.entry) {
@@ -296,7 +356,13 @@ impl Walk {
                     Some(f) => f,
                     None => self.spawn_list(child.entry.path.clone()),
                 };
-                self.stack.push(Level { children: VecDeque::new(), pending: Some(fetch), id: None });
+                self.stack.push(Level {
+                    children: VecDeque::new(),
+                    pending: Some(fetch),
+                    id: None,
+                    held: Some(child.entry),
+                });
+                continue;
             }
             return Some(Ok(child.entry));
         }
