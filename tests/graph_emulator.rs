@@ -1303,3 +1303,25 @@ async fn a_missing_hash_appears_after_a_download() {
     f.http.get(url).send().await.expect("download").bytes().await.expect("bytes");
     assert_eq!(f.item("Docs/plan.docx").await["file"]["hashes"]["quickXorHash"], quick_xor_hash(b"third"));
 }
+
+#[tokio::test]
+async fn edits_under_someone_elses_check_out_stay_invisible_until_check_in() {
+    let f = Fixture::start().await;
+    let (_, link, _) = f.delta_all(&format!("/drives/{DRIVE}/root/delta")).await;
+    let act = |action: Value| {
+        let mut body = json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/shared.txt"});
+        if let (Some(b), Some(a)) = (body.as_object_mut(), action.as_object()) {
+            b.extend(a.clone());
+        }
+        f.knob("act", body)
+    };
+    act(json!({"action": "checkout"})).await;
+    act(json!({"action": "upload", "text": "bob's draft"})).await;
+    assert_eq!(f.item("Docs/shared.txt").await["file"]["hashes"]["quickXorHash"], quick_xor_hash(b"shared"));
+    act(json!({"action": "checkin"})).await;
+    let now = f.item("Docs/shared.txt").await;
+    assert_eq!(now["file"]["hashes"]["quickXorHash"], quick_xor_hash(b"bob's draft"));
+    assert_eq!(now["lastModifiedBy"]["user"]["displayName"], "Bob Dylan");
+    let (changes, _, _) = f.delta_all(&link).await;
+    assert!(changes.iter().any(|c| c["name"] == "shared.txt"));
+}

@@ -490,7 +490,7 @@ fn act(
             let content = Arc::new(text.into_bytes());
             match existing {
                 Some(id) => {
-                    drive.write_content(&id, content, &actor, now);
+                    drive.edit_content(&id, content, &actor, now);
                     id
                 }
                 None => {
@@ -532,10 +532,7 @@ fn act(
         }
         Action::Checkin => {
             let id = need()?;
-            if let Some(item) = drive.items.get_mut(&id) {
-                item.checkout = None;
-            }
-            drive.touch_metadata(&id, now);
+            drive.check_in(&id, now);
             id
         }
         Action::Lock | Action::Unlock => {

@@ -87,6 +87,7 @@ impl Drive {
             checkout: None,
             coauth_lock: None,
             hash_pending: false,
+            draft: None,
         };
         let mut drive = Self {
             id,
@@ -240,6 +241,7 @@ impl Drive {
             checkout: None,
             coauth_lock: None,
             hash_pending: false,
+            draft: None,
         };
         self.items.insert(id.clone(), item);
         if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(parent_id) {
@@ -342,6 +344,36 @@ impl Drive {
         }
         self.recycle_bin.push(id.to_string());
         Ok(())
+    }
+
+    /// A content edit by the user holding the check-out stays a private draft (others keep seeing the last
+    /// checked-in version, GRAPH.md 11) until check-in publishes it; anyone else's edit is written at once.
+    pub fn edit_content(&mut self, id: &str, content: Arc<Vec<u8>>, actor: &Actor, now: OffsetDateTime) {
+        let Some(item) = self.items.get_mut(id) else { return };
+        if item.checkout.as_ref().is_some_and(|holder| holder.key() == actor.key()) && actor.user.is_some() {
+            item.draft = Some((content, actor.clone()));
+        } else {
+            self.write_content(id, content, actor, now);
+        }
+    }
+
+    /// Check-in: the holder's draft, if any, becomes the new current version.
+    pub fn check_in(&mut self, id: &str, now: OffsetDateTime) {
+        let Some(item) = self.items.get_mut(id) else { return };
+        item.checkout = None;
+        match item.draft.take() {
+            Some((content, author)) => self.write_content(id, content, &author, now),
+            None => self.touch_metadata(id, now),
+        }
+    }
+
+    /// Discarding a check-out drops the draft.
+    pub fn discard_checkout(&mut self, id: &str, now: OffsetDateTime) {
+        if let Some(item) = self.items.get_mut(id) {
+            item.checkout = None;
+            item.draft = None;
+        }
+        self.touch_metadata(id, now);
     }
 
     /// Bytes still free under the quota.

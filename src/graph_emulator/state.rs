@@ -170,6 +170,8 @@ pub struct Item {
     pub coauth_lock: Option<Actor>,
     /// The service has not computed the hash yet: `hashes` is empty until the file is first downloaded.
     pub hash_pending: bool,
+    /// Content saved by a user holding the check-out, invisible to others until check-in (with its author).
+    pub draft: Option<(Arc<Vec<u8>>, Actor)>,
 }
 
 impl Item {
