@@ -15,6 +15,8 @@ use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId, SideState};
 use super::path::SyncPath;
 use super::plan::{Action, ReportKind};
 
+static ROOT: std::sync::LazyLock<SyncPath> = std::sync::LazyLock::new(|| SyncPath::new(""));
+
 /// One path as both sides and the base see it. Entries are at [`Row::path`] (relocated there when paired by a
 /// rename).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +47,9 @@ impl Row {
         match (&self.source, &self.drive, &self.base) {
             (Some(e), _, _) | (None, Some(e), _) => &e.path,
             (None, None, Some(b)) => &b.path,
-            // Rows are only built from at least one item (the merge never yields an empty step).
-            (None, None, None) => unreachable!("a row holds at least one entry or record"),
+            // Rows are built from at least one item (the merge never yields an empty step); an empty row is
+            // about the root, which is never synced.
+            (None, None, None) => &ROOT,
         }
     }
 

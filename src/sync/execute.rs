@@ -321,13 +321,14 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             | Action::OpenConflict { source, drive, .. } => vec![&source.path, &drive.path],
             other => vec![other.path()],
         };
-        if paths.iter().any(|p| *p != paths[0]) {
+        let Some(&first) = paths.first() else { return Ok(None) };
+        if paths.iter().any(|p| *p != first) {
             return Err(SideError::new(
                 ErrorCode::PreconditionFailed,
                 "a folder moved on one side while the other side moved this entry elsewhere; the next run picks it up",
             ));
         }
-        if paths[0] == action.path() { Ok(None) } else { Ok(Some(rebased)) }
+        if first == action.path() { Ok(None) } else { Ok(Some(rebased)) }
     }
 
     async fn perform_with_retry(&mut self, action: &Action) -> Result<(), Failure> {

@@ -116,12 +116,6 @@ impl Filters {
         Ok(Self { include: Compiled::new(include)?, exclude: Compiled::new(exclude)?, sync_hidden, sync_system })
     }
 
-    /// Filters that pass everything except hidden and system entries (the defaults).
-    pub fn pass_all() -> Self {
-        let empty = PatternSet::default();
-        Self::new(&empty, &empty, false, false).unwrap_or_else(|_| unreachable!("empty pattern sets compile"))
-    }
-
     /// Whether any include or exclude pattern is set (otherwise no path is left out by name).
     pub fn filters_paths(&self) -> bool {
         !self.include.empty || !self.exclude.empty
