@@ -872,7 +872,8 @@ async fn a_large_generated_library_enumerates_at_the_largest_page_size() {
     assert_eq!(pages, 10052_usize.div_ceil(1000));
     // Ten changes cost requests in proportion to the changes.
     for n in 0..10 {
-        f.knob("act", json!({"user": "alice@contoso.com", "drive_id": "b!big", "path": format!("gen/file-{:06}.bin", n * 51), "action": "upload", "text": "changed"})).await;
+        let change = json!({"user": "alice@contoso.com", "drive_id": "b!big", "path": format!("gen/file-{:06}.bin", n * 51), "action": "upload", "text": "changed"});
+        f.emulator.knob_json("act", change).expect("in-process knob");
     }
     f.emulator.reset_counters();
     let (changes, _, pages) = f.delta_all(&link).await;

@@ -184,6 +184,21 @@ impl EmulatorHandle {
         admin::apply(&self.emulator, knob)
     }
 
+    /// Apply a knob by name with its fields as JSON, exactly as `POST /_emulator/{name}` does.
+    pub fn knob_json(
+        &self,
+        name: &str,
+        mut fields: serde_json::Value,
+    ) -> Result<serde_json::Value, errors::GraphError> {
+        if !fields.is_object() {
+            fields = serde_json::json!({});
+        }
+        fields["knob"] = serde_json::json!(name);
+        let knob: admin::Knob = serde_json::from_value(fields)
+            .map_err(|e| errors::GraphError::invalid_request(format!("bad knob: {e}")))?;
+        admin::apply(&self.emulator, knob)
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
