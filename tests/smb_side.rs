@@ -94,6 +94,8 @@ async fn writes_are_verified_and_respect_their_preconditions() {
     assert_eq!(written.entry.modified, datetime!(2025-03-04 05:06:07 UTC));
     assert_eq!(std::fs::read(s.share_dir().join("new/deep/hello.txt")).expect("disk"), data);
     assert_eq!(read_all(&side, &written.entry).await, data);
+    let listed = side.stat(&"new/deep/hello.txt".into()).await.expect("stat").expect("found");
+    assert!(listed.matches(&written.entry.state()), "the written entry is what a listing shows");
     let hash = side.hash(&written.entry.path, HashKind::Sha256).await.expect("hash");
     assert_eq!(hash.as_sha256(), Some(Sha256Digest::of(&data)));
 

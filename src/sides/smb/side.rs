@@ -84,7 +84,15 @@ impl SmbSide {
     ) -> Result<(super::write::SmbUpload, Sha256Digest), SideError> {
         let token = TEMP_TOKEN.fetch_add(1, Ordering::Relaxed) ^ u64::from(std::process::id()) << 40;
         let temp = temp_path(&request.path, token);
-        let mut up = self.client.create_upload_via(request.path.as_str(), temp.name()).await.map_err(side_error)?;
+        // Folders are made only when the temp file cannot be created for want of them: most
+        // writes go to folders that exist, and each level of mkdir is a round trip.
+        let mut up = match self.client.create_upload_via(request.path.as_str(), temp.name()).await {
+            Err(SmbError::NotFound { .. }) => {
+                self.ensure_parent(&request.path).await?;
+                self.client.create_upload_via(request.path.as_str(), temp.name()).await.map_err(side_error)?
+            }
+            other => other.map_err(side_error)?,
+        };
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         while let Some(chunk) = content.next().await {
@@ -182,21 +190,22 @@ impl Side for SmbSide {
     }
 
     async fn write(&self, request: WriteRequest, content: ByteStream) -> Result<Written, SideError> {
-        self.check_precondition(&request.path, &request.precondition).await?;
-        self.ensure_parent(&request.path).await?;
+        // A `Matches` write is checked before the upload too (no point sending content over a
+        // file that changed); `MustNotExist` only at the end, where it matters.
+        if matches!(request.precondition, Precondition::Matches(_)) {
+            self.check_precondition(&request.path, &request.precondition).await?;
+        }
         let (up, sha256) = self.upload(&request, content).await?;
-        // Checked again right before the rename: the window in which another client's change
-        // could be overwritten is one round trip.
+        // Checked right before the rename: the window in which another client's change could be
+        // overwritten is the rename's round trip.
         if let Err(e) = self.check_precondition(&request.path, &request.precondition).await {
             let _ = up.abort().await;
             return Err(e);
         }
+        // The commit reads the metadata on the renamed handle; on Samba it equals what a
+        // listing then shows, so no further round trip is spent on it.
         let written = up.commit(Some(request.modified)).await.map_err(side_error)?;
-        let entry = match self.current(&request.path).await? {
-            Some(e) => to_entry(&e),
-            None => to_entry(&written),
-        };
-        Ok(Written { entry, sha256 })
+        Ok(Written { entry: to_entry(&written), sha256 })
     }
 
     async fn move_entry(&self, from: &SyncPath, to: &SyncPath, expect: &SideState) -> Result<Entry, SideError> {
