@@ -9,8 +9,16 @@
 //! fetch the next few folders it will need while the caller consumes the current one
 //! (`SmbConfig::list_prefetch`): the folders still to visit, in visiting order, are exactly the
 //! remaining children on the walk's stack, so the prefetch is bounded and never fetches a
-//! folder out of turn. On Samba over loopback this helped little (the server is CPU-bound), but on
-//! a real network it hides the round trips.
+//! folder out of turn. Measured on this 2-core box against Samba on loopback (debug build, 4,043
+//! entries in 41 folders): prefetch 1 took 1.1-2.0 s, prefetch 4 took 0.57-0.92 s; on a real
+//! network it also hides the round-trip latency. `walk_ordered` takes the sibling order (the
+//! sync engine sorts case-folded names first).
+//!
+//! Links: Windows marks symlinks and junctions as reparse points, which are yielded and never
+//! entered. Samba follows symlinks and shows a folder link as an ordinary folder; the walk tells
+//! it by its `..` entry resolving to another folder than the one it was listed in (and by a
+//! folder being its own ancestor), and yields it as a reparse point without its content.
+//! Samba's file symlinks are indistinguishable from the files they point to.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
