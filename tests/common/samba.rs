@@ -14,6 +14,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,8 @@ impl Samba {
     }
 
     fn start_with(profiling: bool) -> Samba {
+        static REAP: Once = Once::new();
+        REAP.call_once(reap_stale);
         let base = make_base_dir();
         let mut samba = Samba {
             base,
@@ -454,6 +457,39 @@ impl Drop for HeldOpen {
         if !wait_exit(&mut self.child, Duration::from_secs(10)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Cleans up after test processes that died without running Drop (killed by a timeout, say):
+/// their smbd, their fixture dirs and their unix users, recognised by the dead pid in the name.
+fn reap_stale() {
+    let alive = |pid: &str| Path::new("/proc").join(pid).exists();
+    if let Ok(dirs) = std::fs::read_dir(std::env::temp_dir()) {
+        for dir in dirs.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("scaidrive-samba-") else { continue };
+            let Some((pid, _)) = rest.split_once('-') else { continue };
+            if alive(pid) {
+                continue;
+            }
+            for pid_file in ["run/smbd.pid", "run/samba-dcerpcd.pid"] {
+                if let Ok(p) = std::fs::read_to_string(dir.path().join(pid_file))
+                    && let Ok(p) = p.trim().parse::<u32>()
+                {
+                    signal(p, "KILL");
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    for user in passwd.lines().filter_map(|l| l.split(':').next()) {
+        let Some(rest) = user.strip_prefix("sdt") else { continue };
+        let Some((pid_hex, _)) = rest.split_once('u') else { continue };
+        let Ok(pid) = u32::from_str_radix(pid_hex, 16) else { continue };
+        if !alive(&pid.to_string()) {
+            retry_locked(|| Command::new("userdel").arg(user).output());
         }
     }
 }
