@@ -1326,3 +1326,35 @@ async fn edits_under_someone_elses_check_out_stay_invisible_until_check_in() {
     let (changes, _, _) = f.delta_all(&link).await;
     assert!(changes.iter().any(|c| c["name"] == "shared.txt"));
 }
+
+#[tokio::test]
+async fn a_name_clash_at_commit_is_recovered_by_putting_the_session_to_a_new_name() {
+    let f = Fixture::start().await;
+    let session: Value = f
+        .http
+        .post(f.url(&format!("/drives/{DRIVE}/root:/Docs/clash.txt:/createUploadSession")))
+        .bearer_auth(&f.token)
+        .json(&json!({"item": {"@microsoft.graph.conflictBehavior": "fail"}}))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let url = session["uploadUrl"].as_str().expect("uploadUrl");
+    // Someone else creates the name while we upload.
+    f.knob("act", json!({"user": "bob@contoso.com", "drive_id": DRIVE, "path": "Docs/clash.txt", "action": "upload", "text": "bob"})).await;
+    let clash = f.http.put(url).header("Content-Range", "bytes 0-3/4").body("ours").send().await.expect("put");
+    assert_eq!(clash.status(), StatusCode::CONFLICT);
+    let recovered = f
+        .http
+        .put(f.url(&format!("/drives/{DRIVE}/root:/Docs/clash (ours).txt:")))
+        .bearer_auth(&f.token)
+        .json(&json!({"@microsoft.graph.sourceUrl": url}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(recovered.status(), StatusCode::CREATED);
+    assert_eq!(recovered.json::<Value>().await.expect("json")["size"], 4);
+    assert_eq!(f.item("Docs/clash.txt").await["size"], 3);
+}

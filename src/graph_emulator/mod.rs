@@ -44,6 +44,7 @@ mod server;
 mod sites;
 pub mod state;
 mod tls;
+pub mod upload_session;
 mod versions;
 
 #[path = "../sides/sharepoint/quickxor.rs"]

@@ -37,7 +37,7 @@ pub fn router(emulator: Emulator) -> Router {
         .route("/{tenant}/oauth2/v2.0/authorize", get(auth::authorize))
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(auth::discovery))
         .route("/_download", get(content::download))
-        .route("/_upload/{session}", any(content::upload_url))
+        .route("/_upload/{session}", any(super::upload_session::upload_url))
         .route("/_monitor/{job}", get(super::copy::monitor))
         .merge(admin::routes())
         .layer(middleware::from_fn_with_state(emulator.clone(), request_middleware))
@@ -307,13 +307,14 @@ fn dispatch(world: &mut World, ctx: &Ctx, route: Route) -> Result<Response, Grap
         (m, Route::Item(item, action)) => match (m, action) {
             (Method::GET, A::Get) => items::get(world, ctx, &item),
             (Method::PATCH, A::Get) => changes::update(world, ctx, &item),
+            (Method::PUT, A::Get) => super::upload_session::commit_to_path(world, ctx, &item),
             (Method::DELETE, A::Get) => changes::delete(world, ctx, &item),
             (Method::GET, A::Children) => items::children(world, ctx, &item),
             (Method::POST, A::Children) => changes::create_folder(world, ctx, &item),
             (Method::GET, A::Content) => content::get_content(world, ctx, &item),
             (Method::PUT, A::Content) => content::put_content(world, ctx, &item),
             (Method::GET, A::Delta(token)) => delta::delta(world, ctx, &item, token),
-            (Method::POST, A::CreateUploadSession) => content::create_session(world, ctx, &item),
+            (Method::POST, A::CreateUploadSession) => super::upload_session::create_session(world, ctx, &item),
             (Method::GET, A::Versions) => versions::list(world, ctx, &item),
             (Method::GET, A::Version(v)) => versions::get(world, ctx, &item, &v),
             (Method::GET, A::VersionContent(v)) => versions::content(world, ctx, &item, &v),

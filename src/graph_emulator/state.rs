@@ -208,7 +208,7 @@ pub struct World {
     /// The user `/authorize` signs in as (auto-approved).
     pub interactive_user: Option<String>,
     pub grants: super::auth::Grants,
-    pub sessions: HashMap<String, super::content::UploadSession>,
+    pub sessions: HashMap<String, super::upload_session::UploadSession>,
     /// The last requests served, for assertions such as "no Authorization sent to the upload URL".
     pub request_log: std::collections::VecDeque<Value>,
     pub copy_jobs: HashMap<String, super::copy::CopyJob>,
