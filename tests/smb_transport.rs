@@ -177,6 +177,11 @@ async fn an_atomic_write_replaces_the_file_and_leaves_no_temporary_file() {
     let names = client.list_names("docs/2026").await.expect("names");
     assert_eq!(names, vec!["report.pdf"], "no temporary file is left");
 
+    // An empty file is a file too.
+    let empty = client.write_all("docs/empty.txt", b"", None).await.expect("empty");
+    assert_eq!(empty.size, 0);
+    assert_eq!(client.read_to_vec("docs/empty.txt").await.expect("read empty"), b"");
+
     // An aborted upload leaves the target as it was and nothing else behind.
     let mut up = client.create_upload("docs/2026/report.pdf").await.expect("upload");
     up.write(b"never committed").await.expect("write");
