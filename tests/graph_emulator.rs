@@ -1358,3 +1358,17 @@ async fn a_name_clash_at_commit_is_recovered_by_putting_the_session_to_a_new_nam
     assert_eq!(recovered.json::<Value>().await.expect("json")["size"], 4);
     assert_eq!(f.item("Docs/clash.txt").await["size"], 3);
 }
+
+#[tokio::test]
+async fn subfolder_delta_is_refused_unless_enabled_and_then_stays_inside_the_folder() {
+    let f = Fixture::start().await;
+    let docs = f.item("Docs").await;
+    let id = docs["id"].as_str().expect("id");
+    let refused = f.get(&format!("/drives/{DRIVE}/items/{id}/delta")).await;
+    assert_eq!(refused.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(refused.json::<Value>().await.expect("json")["error"]["code"], "notSupported");
+    f.knob("subfolder_delta", json!({"enabled": true})).await;
+    let (items, _, _) = f.delta_all(&format!("/drives/{DRIVE}/items/{id}/delta")).await;
+    let names: std::collections::BTreeSet<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, ["Docs", "budget.xlsx", "plan.docx", "shared.txt"].into_iter().collect());
+}

@@ -154,7 +154,10 @@ pub fn delta(
         // The ancestor chain up to the root rides along, parents first unless the knob asks for child first.
         let mut chain: Vec<Value> = Vec::new();
         let mut ancestors = if with_ancestors { drive.ancestors(id) } else { Vec::new() };
-        if let Some(pos) = ancestors.iter().position(|a| !on_root && a == &scope_id) {
+        // A subfolder delta's chains stop at the folder it was asked for.
+        if !on_root && id == &scope_id {
+            ancestors.clear();
+        } else if let Some(pos) = ancestors.iter().position(|a| !on_root && a == &scope_id) {
             ancestors.truncate(pos + 1);
         }
         for ancestor in ancestors {
