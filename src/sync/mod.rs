@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod conflict;
+pub mod conformance;
 pub mod decide;
 pub mod entry;
 pub mod execute;
