@@ -161,6 +161,19 @@ impl fmt::Debug for SyncPath {
     }
 }
 
+impl serde::Serialize for SyncPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.exact)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SyncPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(SyncPath::new(s.into_owned()))
+    }
+}
+
 impl From<&str> for SyncPath {
     fn from(s: &str) -> Self {
         SyncPath::new(s)
