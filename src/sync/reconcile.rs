@@ -104,10 +104,20 @@ pub fn settle(plan: &mut Plan, row: Row, ctx: &Context) {
     apply(plan, row, decision);
 }
 
+/// Untracked paths reported one by one; beyond this only counted, so a one-way mirror beside a large untracked
+/// tree keeps memory and the job log small.
+pub const UNTRACKED_REPORTED: u64 = 1000;
+
 fn apply(plan: &mut Plan, row: Row, decision: Decision) {
     match decision {
         Decision::Nothing => {}
         Decision::Act(action) => plan.push(action),
+        Decision::Report(ReportKind::Untracked, side) => {
+            plan.stats.untracked += 1;
+            if plan.stats.untracked <= UNTRACKED_REPORTED {
+                plan.reports.push(Report { path: row.path().clone(), side, kind: ReportKind::Untracked });
+            }
+        }
         Decision::Report(kind, side) => plan.reports.push(Report { path: row.path().clone(), side, kind }),
         Decision::NeedHash(_) => plan.pending.push(row),
     }

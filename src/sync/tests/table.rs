@@ -288,3 +288,16 @@ fn a_sharepoint_like_source_is_not_downloaded_when_its_own_hash_answers() {
     let names: Vec<&str> = run.plan().all_actions().map(|a| a.name()).collect();
     assert_eq!(names, vec!["record", "copy_to_drive"]);
 }
+
+#[test]
+fn untracked_files_are_counted_and_only_the_first_thousand_reported_by_path() {
+    let mut w = tracked();
+    let now = w.now();
+    for i in 0..1005 {
+        w.d().put_file(&format!("mine/{i:04}.txt"), b"x", now);
+    }
+    let plan = w.plan(&config(Direction::SourceToDrive, Strategy::Manual)).unwrap();
+    assert_eq!(plan.stats.untracked, 1006, "1005 files and their folder");
+    assert_eq!(plan.reports.len(), 1000);
+    assert!(plan.is_empty());
+}
