@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
-use futures::Stream;
 use futures::stream;
+use futures::{Stream, StreamExt};
 
 use crate::ids::ConflictId;
 
@@ -94,6 +94,8 @@ where
     BE: std::fmt::Display,
 {
     let mut reconciler = Reconciler::new(ctx);
+    let mut base = base.peekable();
+    reconciler.base_seen = std::pin::Pin::new(&mut base).peek().await.is_some();
     march(source, drive, base, |s, d, b| reconciler.push(s, d, b)).await?;
     Ok(reconciler.finish())
 }
@@ -156,6 +158,8 @@ pub(super) struct Reconciler<'c> {
     twins: HashMap<String, [Option<SyncPath>; 2]>,
     /// Spellings this plan creates on each case-insensitive side (targets and the parents they bring along).
     claimed: [HashMap<String, SyncPath>; 2],
+    /// False when the base is empty: no entry can be half of a rename.
+    base_seen: bool,
 }
 
 impl<'c> Reconciler<'c> {
@@ -168,6 +172,7 @@ impl<'c> Reconciler<'c> {
             deferred: Vec::new(),
             twins: HashMap::new(),
             claimed: [HashMap::new(), HashMap::new()],
+            base_seen: true,
         }
     }
 
@@ -273,8 +278,16 @@ impl<'c> Reconciler<'c> {
             Some(_) => row.source.is_none() || row.drive.is_none(),
             None => row.source.is_some() != row.drive.is_some(),
         };
-        if half_rename {
+        if half_rename && self.base_seen {
             self.deferred.push(Deferred { row, occupied });
+            return;
+        }
+        if half_rename {
+            // No base at all (a first sync): nothing can be a rename, so decide now instead of holding every
+            // new entry until the end.
+            if let Some(folder) = self.decide_checked(row, occupied) {
+                self.prune.push(Prune { path: folder, forget: false });
+            }
             return;
         }
         row.fill_known_hashes();
@@ -376,36 +389,39 @@ impl<'c> Reconciler<'c> {
             if *done || prune.iter().any(|p| p.is_ancestor_of(d.row.path())) {
                 continue;
             }
-            let mut row = d.row;
-            row.fill_known_hashes();
-            let decision = self.ctx.decide(&row);
-            let create = match &decision {
-                Decision::Act(Action::Copy { from, origin, dest: None }) => Some((from.other(), origin.is_folder())),
-                Decision::Act(Action::MakeFolder { on, origin }) => Some((*on, origin.is_folder())),
-                _ => None,
-            };
-            if let Some((dest, is_folder)) = create {
-                let rules = self.ctx.naming(dest);
-                let refused = if !rules.accepts(row.path(), is_folder) {
-                    Some(ReportKind::InvalidName)
-                } else if rules.case_insensitive
-                    && (d.occupied[slot(dest)]
-                        || self.under_case_twin(dest, row.path())
-                        || !self.claim(dest, row.path()))
-                {
-                    Some(ReportKind::CaseCollision)
-                } else {
-                    None
-                };
-                if let Some(kind) = refused {
-                    if is_folder {
-                        prune.push(row.path().clone());
-                    }
-                    self.plan.reports.push(Report { path: row.path().clone(), side: Some(dest), kind });
-                    continue;
-                }
+            if let Some(refused_folder) = self.decide_checked(d.row, d.occupied) {
+                prune.push(refused_folder);
             }
-            apply(&mut self.plan, row, decision);
         }
+    }
+
+    /// Decides a row whose decision may create its path on one side, checking the name against that side's
+    /// rules first. Returns the path of a folder that could not be created: its content is not walked.
+    fn decide_checked(&mut self, mut row: Row, occupied: [bool; 2]) -> Option<SyncPath> {
+        row.fill_known_hashes();
+        let decision = self.ctx.decide(&row);
+        let create = match &decision {
+            Decision::Act(Action::Copy { from, origin, dest: None }) => Some((from.other(), origin.is_folder())),
+            Decision::Act(Action::MakeFolder { on, origin }) => Some((*on, origin.is_folder())),
+            _ => None,
+        };
+        if let Some((dest, is_folder)) = create {
+            let rules = self.ctx.naming(dest);
+            let refused = if !rules.accepts(row.path(), is_folder) {
+                Some(ReportKind::InvalidName)
+            } else if rules.case_insensitive
+                && (occupied[slot(dest)] || self.under_case_twin(dest, row.path()) || !self.claim(dest, row.path()))
+            {
+                Some(ReportKind::CaseCollision)
+            } else {
+                None
+            };
+            if let Some(kind) = refused {
+                self.plan.reports.push(Report { path: row.path().clone(), side: Some(dest), kind });
+                return is_folder.then(|| row.path().clone());
+            }
+        }
+        apply(&mut self.plan, row, decision);
+        None
     }
 }
