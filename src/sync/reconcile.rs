@@ -4,10 +4,11 @@
 //! The streams are merged in step ([`super::merge::march`]). Rows whose entries are as the base recorded them
 //! cost a comparison and are dropped at once, so memory follows the number of changes. Rows that may be half of
 //! a rename (a base whose entry vanished from a side; an entry new on one side) are set aside, because their
-//! other half can come anywhere later in the walk; at the end they are paired by identity (SMB file id, Graph
-//! item id, drive entry id), and the unpaired ones are decided as creates and deletes. Names that cannot cross
-//! (refused by the destination, or colliding in case on a case-insensitive destination) are checked then, when
-//! every spelling in the name's fold group is known.
+//! other half can come anywhere later in the walk; at the end they are paired by identity (see `renames.rs`),
+//! and the unpaired ones are decided as creates and deletes. With an empty base (a first sync) nothing can be a
+//! rename, and new entries are decided as the walk goes. Names that cannot cross (refused by the destination, or
+//! colliding in case on a case-insensitive destination) are checked when every spelling in the name's fold group
+//! is known.
 
 use std::collections::HashMap;
 
