@@ -13,6 +13,7 @@ use crate::actors::root::{RootMessage, RootSupervisor};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::connectors::Connectors;
 use crate::drive::{Drive, DriveError};
 use crate::principals::Principals;
 use crate::setup::{self, SetupError};
@@ -78,16 +79,23 @@ impl Appliance {
             .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+        let sealer = Arc::new(sealer);
+        let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
+        let share_users = {
+            let connectors = connectors.clone();
+            // A failed lookup counts as "in use": refusing a delete is the safe mistake.
+            Arc::new(move |share| connectors.targets_share(share).unwrap_or(true))
+        };
         let state = AppState {
             config: Arc::new(config.clone()),
             principals: Principals::new(store.clone(), options.clock.clone()),
             store,
-            sealer: Arc::new(sealer),
+            sealer,
             metrics: metrics::handle(),
             root: root.clone(),
             drive,
-            // No connectors yet: nothing holds a share.
-            share_users: Arc::new(|_| false),
+            connectors,
+            share_users,
         };
         let app = api::router(state).into_make_service();
         let server = axum_server::Handle::new();

@@ -57,6 +57,8 @@ pub enum ApiError {
     ScimManaged(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("{0} cannot be changed after creation")]
+    ImmutableField(&'static str),
     #[error("too many requests")]
     RateLimited { retry_after_seconds: u64 },
     #[error("internal error")]
@@ -88,6 +90,7 @@ impl ApiError {
             Self::AlreadyExists { .. } => ("ALREADY_EXISTS", StatusCode::CONFLICT),
             Self::ScimManaged(_) => ("SCIM_MANAGED", StatusCode::CONFLICT),
             Self::PreconditionFailed(_) => ("PRECONDITION_FAILED", StatusCode::PRECONDITION_FAILED),
+            Self::ImmutableField(_) => ("IMMUTABLE_FIELD", StatusCode::UNPROCESSABLE_ENTITY),
             Self::RateLimited { .. } => ("RATE_LIMITED", StatusCode::TOO_MANY_REQUESTS),
             Self::Internal(_) => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
             Self::Drive(e) => (e.code(), drive_status(e)),
@@ -98,6 +101,7 @@ impl ApiError {
         match self {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::AlreadyExists { field, .. } => json!({ "field": field }),
+            Self::ImmutableField(field) => json!({ "field": field }),
             Self::RateLimited { retry_after_seconds } => json!({ "retry_after_seconds": retry_after_seconds }),
             Self::Drive(DriveError::QuotaExceeded { available }) => json!({ "available_bytes": available }),
             _ => json!({}),
@@ -109,9 +113,10 @@ impl ApiError {
 fn drive_status(e: &DriveError) -> StatusCode {
     match e {
         DriveError::NotFound(_) => StatusCode::NOT_FOUND,
-        DriveError::AlreadyExists(_) | DriveError::NotAFolder(_) | DriveError::NotAFile(_) | DriveError::ShareInUse(_) => {
-            StatusCode::CONFLICT
-        }
+        DriveError::AlreadyExists(_)
+        | DriveError::NotAFolder(_)
+        | DriveError::NotAFile(_)
+        | DriveError::ShareInUse(_) => StatusCode::CONFLICT,
         DriveError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         DriveError::InvalidName { .. } | DriveError::InvalidPath { .. } | DriveError::InvalidArgument(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -202,6 +207,7 @@ mod tests {
             (ApiError::AlreadyExists { message: "x".into(), field: "user_name" }, "ALREADY_EXISTS", 409),
             (ApiError::ScimManaged("x".into()), "SCIM_MANAGED", 409),
             (ApiError::PreconditionFailed("x".into()), "PRECONDITION_FAILED", 412),
+            (ApiError::ImmutableField("target_share_id"), "IMMUTABLE_FIELD", 422),
             (ApiError::RateLimited { retry_after_seconds: 3 }, "RATE_LIMITED", 429),
             (ApiError::Internal("secret cause".into()), "INTERNAL", 500),
         ];

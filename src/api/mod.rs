@@ -4,6 +4,7 @@
 
 mod audit_events;
 pub mod auth;
+mod connectors;
 mod drive;
 pub mod error;
 mod groups;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub root: ActorRef<RootMessage>,
     pub drive: crate::drive::Drive,
+    pub connectors: crate::connectors::Connectors,
     /// Whether something (a connector) targets a share, which then cannot be deleted.
     pub share_users: Arc<dyn Fn(ShareId) -> bool + Send + Sync>,
 }
@@ -75,6 +77,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(tokens::routes())
         .merge(audit_events::routes())
         .merge(drive::routes())
+        .merge(connectors::routes())
 }
 
 /// The OpenAPI document of the whole API.
@@ -102,13 +105,15 @@ async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
 }
 
-/// Request counts and latencies per route template (never per raw path, which would leak ids into labels).
+/// Request counts, latencies and a debug log line per route template (never the raw path or query, which would
+/// put ids into metric labels and user data into logs).
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
+    tracing::debug!(%method, %route, %status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     metrics::counter!("scaidrive_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("scaidrive_http_request_duration_seconds", "method" => method, "route" => route)

@@ -56,6 +56,11 @@ tables! {
     /// SHA-256 of a token secret -> token id.
     TOKEN_HASHES: [u8; 32] => Id = "token_hashes";
 
+    /// Connectors (SMB, SharePoint) by id, secrets sealed.
+    CONNECTORS: Id => &[u8] = "connectors";
+    /// Identity mappings, `connector ++ mapping`.
+    IDENTITY_MAPPINGS: IdPair => &[u8] = "identity_mappings";
+
     /// Audit events by id; ULIDs order them by time.
     AUDIT_EVENTS: Id => &[u8] = "audit_events";
 }

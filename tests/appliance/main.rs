@@ -11,4 +11,5 @@ mod drive;
 mod drive_faults;
 mod operations;
 mod principals;
+mod smb_connectors;
 mod tls;
