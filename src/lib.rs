@@ -11,6 +11,8 @@ pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod drive;
+/// A Microsoft Graph emulator for tests, demos and trials: `graph-emulator` serves it.
+pub mod graph_emulator;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
