@@ -13,6 +13,7 @@ pub mod connectors;
 pub mod drive;
 /// A Microsoft Graph emulator for tests, demos and trials: `graph-emulator` serves it.
 pub mod graph_emulator;
+pub mod identity;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
