@@ -6,3 +6,4 @@
 //! - `csv`: the `smb-sid,scaidrive-user-id` import format, parsed and validated row by row.
 
 pub mod translate;
+pub mod resolve;
