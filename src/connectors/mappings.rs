@@ -116,6 +116,58 @@ impl Connectors {
         Ok(mapping)
     }
 
+    /// Adds `rows` in one transaction: a row whose `smb_principal` is already mapped (case-insensitive) replaces
+    /// that mapping's target and type, keeping its id. Returns (created, replaced).
+    pub fn import_mappings(
+        &self,
+        acting: &Acting,
+        connector: ConnectorId,
+        rows: Vec<NewMapping>,
+    ) -> Result<(usize, usize), ConnectorsError> {
+        self.get(connector)?;
+        let now = self.clock.now();
+        let txn = self.store.db().begin_write()?;
+        let (mut created, mut replaced) = (0, 0);
+        {
+            let mut table = txn.open_table(IDENTITY_MAPPINGS)?;
+            let mut existing: std::collections::HashMap<String, IdentityMapping> = std::collections::HashMap::new();
+            for row in table.range(codec::pairs_of(connector.to_bytes()))? {
+                let m: IdentityMapping = codec::decode("identity_mappings", row?.1.value())?;
+                existing.insert(m.smb_principal.to_uppercase(), m);
+            }
+            for new in rows {
+                let principal = new.smb_principal.trim().to_owned();
+                let mapping = match existing.remove(&principal.to_uppercase()) {
+                    Some(old) => {
+                        replaced += 1;
+                        IdentityMapping {
+                            identity_type: new.identity_type,
+                            scaidrive_principal_id: new.scaidrive_principal_id,
+                            ..old
+                        }
+                    }
+                    None => {
+                        created += 1;
+                        IdentityMapping {
+                            id: MappingId::new(),
+                            identity_type: new.identity_type,
+                            smb_principal: principal,
+                            scaidrive_principal_id: new.scaidrive_principal_id,
+                            created_at: now,
+                        }
+                    }
+                };
+                table.insert(key(connector, mapping.id), codec::encode(&mapping).as_slice())?;
+            }
+        }
+        let event =
+            AuditEvent::new("connector.mappings_imported", acting.actor.clone(), Some(connector.to_string()), now)
+                .with_details(serde_json::json!({ "created": created, "replaced": replaced }));
+        audit::record(&txn, &event)?;
+        txn.commit()?;
+        Ok((created, replaced))
+    }
+
     pub fn mappings(&self, connector: ConnectorId) -> Result<Vec<IdentityMapping>, ConnectorsError> {
         let txn = self.store.db().begin_read()?;
         let table = txn.open_table(IDENTITY_MAPPINGS)?;

@@ -5,5 +5,6 @@
 //!   cache and the per-run report of unmapped principals.
 //! - `csv`: the `smb-sid,scaidrive-user-id` import format, parsed and validated row by row.
 
-pub mod translate;
+pub mod csv;
 pub mod resolve;
+pub mod translate;

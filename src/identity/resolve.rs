@@ -61,7 +61,11 @@ pub struct Directory {
 /// Lower case, and runs of whitespace, `.`, `_` and `-` as one space: `John.Smith` and `john  smith` meet.
 pub fn normalise(name: &str) -> String {
     let lower = name.trim().to_lowercase();
-    lower.split(|c: char| c.is_whitespace() || matches!(c, '.' | '_' | '-')).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    lower
+        .split(|c: char| c.is_whitespace() || matches!(c, '.' | '_' | '-'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Directory {

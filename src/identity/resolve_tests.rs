@@ -64,7 +64,12 @@ fn acl_of(owner: &str, allowed: &[&str]) -> NtAcl {
     NtAcl {
         owner: Some(sid(owner)),
         group: None,
-        dacl: Some(allowed.iter().map(|s| NtAce { kind: AceKind::Allow, flags: 0, mask: 0x1F_01FF, sid: Some(sid(s)) }).collect()),
+        dacl: Some(
+            allowed
+                .iter()
+                .map(|s| NtAce { kind: AceKind::Allow, flags: 0, mask: 0x1F_01FF, sid: Some(sid(s)) })
+                .collect(),
+        ),
         dacl_protected: false,
         dacl_auto_inherited: false,
     }
@@ -84,7 +89,10 @@ fn explicit_then_email_then_name_and_ambiguous_names_are_reported() {
     let bob_twin = user("bjones", "Bob Jones", None);
     let carol = user("carol", "Carol", Some("carol@corp.example"));
     let sales = group("Sales Team");
-    let dir = Directory::new(&[alice.clone(), alice2.clone(), bob.clone(), bob_twin.clone(), carol.clone()], &[sales.clone()]);
+    let dir = Directory::new(
+        &[alice.clone(), alice2.clone(), bob.clone(), bob_twin.clone(), carol.clone()],
+        &[sales.clone()],
+    );
     // The explicit mapping of CORP\alice wins over her matching display name elsewhere.
     let mut r = Resolver::new(&[mapping(r"CORP\Alice", PrincipalId::User(alice2.id))], dir, None);
     let sids = [sid(ALICE), sid(BOB), sid(CAROL), sid(SALES), sid(GHOST)];
@@ -130,7 +138,11 @@ fn a_refused_lookup_still_maps_by_sid_and_an_unmapped_owner_falls_back() {
         Directory::new(&[alice.clone(), user("bob", "Bob", None)], &[]),
         Some(service),
     );
-    assert_eq!(r.unknown_sids(&acl_of(ALICE, &[BOB, "S-1-1-0"])), vec![sid(BOB)], "mapped and well-known SIDs need no lookup");
+    assert_eq!(
+        r.unknown_sids(&acl_of(ALICE, &[BOB, "S-1-1-0"])),
+        vec![sid(BOB)],
+        "mapped and well-known SIDs need no lookup"
+    );
     r.lookups_refused("ACCESS_DENIED".into());
     assert!(r.unknown_sids(&acl_of(BOB, &[BOB])).is_empty(), "no more lookups once refused");
 

@@ -257,7 +257,8 @@ fn ace(principal_id: PrincipalId, permission: Permission, kind: AceType, inherit
 fn covers(aces: &[Ace], parent: Option<&[Ace]>) -> bool {
     let Some(parent) = parent else { return true };
     parent.iter().filter(|a| a.kind == AceType::Allow).all(|pa| {
-        aces.iter().any(|a| a.kind == AceType::Allow && a.principal_id == pa.principal_id && a.permission >= pa.permission)
+        aces.iter()
+            .any(|a| a.kind == AceType::Allow && a.principal_id == pa.principal_id && a.permission >= pa.permission)
     })
 }
 

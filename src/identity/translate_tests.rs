@@ -106,7 +106,8 @@ fn masks_reduce_to_levels_after_generic_bits_are_mapped() {
 #[test]
 fn allow_aces_map_to_their_principals_and_levels() {
     let n = Names::new();
-    let t = run(&n, &acl(ALICE, vec![allow(ALICE, FILE_ALL_ACCESS), allow(STAFF, 0x0013_01BF), allow(BOB, GENERIC_READ)]));
+    let t =
+        run(&n, &acl(ALICE, vec![allow(ALICE, FILE_ALL_ACCESS), allow(STAFF, 0x0013_01BF), allow(BOB, GENERIC_READ)]));
     assert_eq!(t.owner, Some(n.alice), "a file owned by a mapped user shows that owner");
     assert_eq!(
         shape(&t),
@@ -134,7 +135,11 @@ fn deny_aces_take_away_the_level_they_touch_and_every_level_above() {
     let n = Names::new();
     let cases: &[(&str, u32, Permission)] = &[
         ("deny write (0x116)", 0x116, Permission::Write),
-        ("deny FILE_GENERIC_WRITE also denies READ_CONTROL and SYNCHRONIZE: Samba refuses even reads", FILE_GENERIC_WRITE, Permission::Read),
+        (
+            "deny FILE_GENERIC_WRITE also denies READ_CONTROL and SYNCHRONIZE: Samba refuses even reads",
+            FILE_GENERIC_WRITE,
+            Permission::Read,
+        ),
         ("deny read", READ_DATA, Permission::Read),
         ("deny change permissions", WRITE_DAC, Permission::Manage),
         ("deny GENERIC_WRITE maps to FILE_GENERIC_WRITE", GENERIC_WRITE, Permission::Read),
@@ -192,7 +197,8 @@ fn a_protected_dacl_breaks_inheritance_and_an_uncovered_parent_is_not_inherited(
 
     let child = acl(ALICE, vec![allow(BOB, FILE_GENERIC_READ)]);
     let parent_read = [ace(n.bob, Permission::Read, AceType::Allow, false)];
-    let parent_more = [ace(n.bob, Permission::Read, AceType::Allow, false), ace(n.staff, Permission::Write, AceType::Allow, false)];
+    let parent_more =
+        [ace(n.bob, Permission::Read, AceType::Allow, false), ace(n.staff, Permission::Write, AceType::Allow, false)];
     assert!(translate(&child, &n.map(), Some(&parent_read)).inherit, "the parent adds nothing: inherit");
     assert!(
         !translate(&child, &n.map(), Some(&parent_more)).inherit,
@@ -253,7 +259,10 @@ fn owner_rights_mean_the_owner_when_the_owner_is_mapped() {
 #[test]
 fn unmapped_principals_are_reported_and_their_denies_apply_to_everybody() {
     let n = Names::new();
-    let t = run(&n, &acl(STRANGER, vec![allow(STRANGER, FILE_ALL_ACCESS), deny(ADMINS, WRITE_DATA), allow(BOB, FILE_ALL_ACCESS)]));
+    let t = run(
+        &n,
+        &acl(STRANGER, vec![allow(STRANGER, FILE_ALL_ACCESS), deny(ADMINS, WRITE_DATA), allow(BOB, FILE_ALL_ACCESS)]),
+    );
     assert_eq!(t.owner, None, "the caller falls back to the service account");
     assert_eq!(shape(&t), vec![(n.bob, Permission::Read, AceType::Allow, false)]);
     assert_eq!(
@@ -324,18 +333,15 @@ fn arb_ace() -> impl Strategy<Value = NtAce> {
 }
 
 fn arb_acl() -> impl Strategy<Value = NtAcl> {
-    (
-        0..UNIVERSE.len(),
-        prop::option::weighted(0.9, prop::collection::vec(arb_ace(), 0..7)),
-        any::<bool>(),
-    )
-        .prop_map(|(owner, dacl, dacl_protected)| NtAcl {
+    (0..UNIVERSE.len(), prop::option::weighted(0.9, prop::collection::vec(arb_ace(), 0..7)), any::<bool>()).prop_map(
+        |(owner, dacl, dacl_protected)| NtAcl {
             owner: Some(sid(UNIVERSE[owner])),
             group: None,
             dacl,
             dacl_protected,
             dacl_auto_inherited: false,
-        })
+        },
+    )
 }
 
 /// The NT access check for a token (MS-DTYP 2.5.3.2, without privileges and the owner's implicit rights, which

@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod drive;
 mod drive_faults;
+mod identity_import;
 mod operations;
 mod principals;
 mod smb_connectors;

@@ -1,23 +1,30 @@
-//! `/api/v1/smb-connectors/{id}/identity-mappings`: explicit SMB principal -> ScaiDrive principal mappings.
+//! `/api/v1/smb-connectors/{id}/identity-mappings`: explicit SMB principal -> ScaiDrive principal mappings, one
+//! by one or as a CSV table (`.../import`, all or nothing; the format is `identity::csv`).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::managed_connector;
 use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody, FieldError};
 use crate::api::json::ApiJson;
 use crate::api::{AppState, blocking, parse_id};
 use crate::connectors::ConnectorsError;
 use crate::connectors::mappings::{IdentityMapping, NewMapping};
+use crate::drive::PrincipalId;
+use crate::identity::csv;
 use crate::ids::{GroupId, MappingId, UserId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_mappings, create_mapping)).routes(routes!(delete_mapping))
+    OpenApiRouter::new()
+        .routes(routes!(list_mappings, create_mapping))
+        .routes(routes!(delete_mapping))
+        .routes(routes!(import_mappings))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,6 +78,61 @@ async fn list_mappings(
     let connectors = state.connectors.clone();
     let identity_mappings = blocking(move || Ok(connectors.mappings(connector.id)?)).await?;
     Ok(Json(MappingList { identity_mappings, next_cursor: None }))
+}
+
+/// What an import did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Rows whose SID had no mapping yet.
+    created: usize,
+    /// Rows that changed the target of an existing mapping of the same SID.
+    replaced: usize,
+}
+
+/// Import `smb-sid,scaidrive-user-id` rows (`text/csv`, header optional). Every row is validated and nothing is
+/// imported unless all are good; bad rows come back as `VALIDATION_FAILED` with one entry per problem in
+/// `details.fields`, named `lines[N].smb-sid`, `lines[N].scaidrive-user-id` or `lines[N].row` (N: 1-based line).
+#[utoipa::path(
+    post, path = "/api/v1/smb-connectors/{id}/identity-mappings/import", tag = "smb-connectors",
+    request_body(content = String, content_type = "text/csv"),
+    security(("bearer" = [])), params(("id" = String, Path, description = "cnn_ id")),
+    responses(
+        (status = 200, body = ImportReport), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)
+    )
+)]
+async fn import_mappings(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    let connector = managed_connector(&state, &caller, &id).await?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if mime != "text/csv" {
+        return Err(ApiError::UnsupportedMediaType(format!("expected text/csv, got '{content_type}'")));
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
+    let (connectors, principals, acting) = (state.connectors.clone(), state.principals.clone(), caller.acting());
+    let (created, replaced) = blocking(move || {
+        let exists = |p: PrincipalId| match p {
+            PrincipalId::User(user) => principals.get_user(user).is_ok(),
+            PrincipalId::Group(group) => principals.get_group(group).is_ok(),
+        };
+        let rows = csv::parse(&text, exists).map_err(|problems| {
+            ApiError::Validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError { field: format!("lines[{}].{}", p.line, p.column), message: p.message })
+                    .collect(),
+            )
+        })?;
+        Ok(connectors.import_mappings(&acting, connector.id, rows)?)
+    })
+    .await?;
+    Ok(Json(ImportReport { created, replaced }))
 }
 
 /// Remove a mapping.
