@@ -287,10 +287,9 @@ impl Resolver {
         if all_users {
             return Outcome::Unmapped(UnmappedReason::AllUsers, Vec::new());
         }
-        if let Some(found) = s.email.as_ref().and_then(|e| self.directory.by_email.get(&e.trim().to_lowercase())) {
-            if let [p] = found.as_slice() {
-                return Outcome::Mapped(*p, Via::Email);
-            }
+        let by_email = s.email.as_ref().and_then(|e| self.directory.by_email.get(&e.trim().to_lowercase()));
+        if let Some([p]) = by_email.map(Vec::as_slice) {
+            return Outcome::Mapped(*p, Via::Email);
         }
         let Some(name) = s.name.as_deref().map(normalise).filter(|n| !n.is_empty()) else {
             return Outcome::Unmapped(UnmappedReason::NoMatch, Vec::new());

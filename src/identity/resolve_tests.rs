@@ -91,7 +91,7 @@ fn explicit_then_email_then_name_and_ambiguous_names_are_reported() {
     let sales = group("Sales Team");
     let dir = Directory::new(
         &[alice.clone(), alice2.clone(), bob.clone(), bob_twin.clone(), carol.clone()],
-        &[sales.clone()],
+        std::slice::from_ref(&sales),
     );
     // The explicit mapping of CORP\alice wins over her matching display name elsewhere.
     let mut r = Resolver::new(&[mapping(r"CORP\Alice", PrincipalId::User(alice2.id))], dir, None);
@@ -157,14 +157,14 @@ fn a_refused_lookup_still_maps_by_sid_and_an_unmapped_owner_falls_back() {
 #[test]
 fn everyone_is_reported_as_all_users_until_mapped_to_a_group() {
     let everyone_group = group("Everybody");
-    let mut r = Resolver::new(&[], Directory::new(&[], &[everyone_group.clone()]), None);
+    let mut r = Resolver::new(&[], Directory::new(&[], std::slice::from_ref(&everyone_group)), None);
     r.translate(&acl_of(GHOST, &["S-1-1-0"]), None);
     let row = r.report().to_list().into_iter().find(|u| u.principal == "S-1-1-0").expect("everyone reported");
     assert_eq!(row.reason, UnmappedReason::AllUsers);
 
     let mut r = Resolver::new(
         &[mapping("S-1-1-0", PrincipalId::Group(everyone_group.id))],
-        Directory::new(&[], &[everyone_group.clone()]),
+        Directory::new(&[], std::slice::from_ref(&everyone_group)),
         None,
     );
     let t = r.translate(&acl_of(GHOST, &["S-1-1-0"]), None);
@@ -175,7 +175,7 @@ fn everyone_is_reported_as_all_users_until_mapped_to_a_group() {
 #[test]
 fn sharepoint_principals_resolve_by_email_and_reports_merge() {
     let dana = user("dana", "Dana Scully", Some("Dana@Corp.example"));
-    let mut r = Resolver::new(&[], Directory::new(&[dana.clone()], &[]), None);
+    let mut r = Resolver::new(&[], Directory::new(std::slice::from_ref(&dana), &[]), None);
     let source = SourcePrincipal {
         key: "aad-object-1".into(),
         email: Some("dana@corp.example".into()),
