@@ -9,6 +9,7 @@
 mod samba;
 
 mod engine;
+mod identity;
 mod lsa;
 mod side;
 mod transport;
