@@ -1,0 +1,183 @@
+//! The Identity actor: hands each sync run a fresh [`Resolver`] (the connector's mappings and a snapshot of
+//! ScaiDrive's users and groups, loaded on the blocking pool), and keeps each connector's unmapped principals,
+//! merged over its runs since the appliance started, for `GET .../unmapped-principals`.
+//!
+//! Why the resolver leaves the actor: resolution is per run (its cache must not outlive the mappings it was
+//! built from) and pure CPU work between LSA calls, so the run owns it; the actor only does the loading, which
+//! touches the store, and the bookkeeping across runs. Jobs keep their own run's report durably (a job record
+//! stores its `UnmappedReport`); this view is the in-memory sum since the appliance started.
+//!
+//! Messages: `NewResolver` (query, from a run starting), `RunReport` (report, from a run ending),
+//! `GetUnmapped` (query, from the API).
+
+use std::collections::HashMap;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::connectors::Connectors;
+use crate::identity::resolve::{Directory, Resolver, UnmappedPrincipal, UnmappedReport};
+use crate::ids::{ConnectorId, UserId};
+use crate::principals::{Principals, PrincipalsError};
+
+/// Users or groups loaded per page when the directory snapshot is built.
+const PAGE: usize = 500;
+
+pub enum IdentityMessage {
+    /// A resolver for one run of `connector`; `fallback` is the connector's service-account user
+    /// (`Connector::created_by`).
+    NewResolver { connector: ConnectorId, fallback: Option<UserId>, reply: RpcReplyPort<Result<Resolver, String>> },
+    /// A run ended: add its unmapped principals to the connector's view.
+    RunReport { connector: ConnectorId, report: UnmappedReport },
+    /// The connector's unmapped principals, most frequent first.
+    GetUnmapped { connector: ConnectorId, reply: RpcReplyPort<Vec<UnmappedPrincipal>> },
+    /// The connector is gone: forget its view.
+    Forget(ConnectorId),
+}
+
+pub struct IdentityArgs {
+    pub connectors: Connectors,
+    pub principals: Principals,
+}
+
+pub struct IdentityActor;
+
+pub struct IdentityState {
+    connectors: Connectors,
+    principals: Principals,
+    unmapped: HashMap<ConnectorId, UnmappedReport>,
+}
+
+impl Actor for IdentityActor {
+    type Msg = IdentityMessage;
+    type State = IdentityState;
+    type Arguments = IdentityArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: IdentityArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(IdentityState { connectors: args.connectors, principals: args.principals, unmapped: HashMap::new() })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            IdentityMessage::NewResolver { connector, fallback, reply } => {
+                let (connectors, principals) = (state.connectors.clone(), state.principals.clone());
+                let built = tokio::task::spawn_blocking(move || {
+                    let mappings = connectors.mappings(connector).map_err(|e| e.to_string())?;
+                    let directory = load_directory(&principals).map_err(|e| e.to_string())?;
+                    Ok(Resolver::new(&mappings, directory, fallback))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                // The run may have been cancelled meanwhile; nothing to do then.
+                let _ = reply.send(built);
+            }
+            IdentityMessage::RunReport { connector, report } => {
+                state.unmapped.entry(connector).or_default().merge(&report);
+            }
+            IdentityMessage::GetUnmapped { connector, reply } => {
+                let _ = reply.send(state.unmapped.get(&connector).map(UnmappedReport::to_list).unwrap_or_default());
+            }
+            IdentityMessage::Forget(connector) => {
+                state.unmapped.remove(&connector);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every user and group, page by page (blocking: call on the blocking pool).
+pub fn load_directory(principals: &Principals) -> Result<Directory, PrincipalsError> {
+    let (mut users, mut after) = (Vec::new(), None);
+    loop {
+        let (page, next) = principals.list_users(after, PAGE)?;
+        users.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let (mut groups, mut after) = (Vec::new(), None);
+    loop {
+        let (page, next) = principals.list_groups(after, PAGE)?;
+        groups.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(Directory::new(&users, &groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ractor::call_t;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::drive::PrincipalId;
+    use crate::principals::{Acting, NewUser};
+    use crate::secrets::Sealer;
+    use crate::sides::smb::acl::NtAcl;
+    use crate::sides::smb::lsa::{LookedUpName, Sid, SidKind};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn a_run_gets_a_resolver_over_the_current_users_and_reports_add_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db.redb")).expect("store");
+        let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
+        let principals = Principals::new(store.clone(), clock.clone());
+        let connectors = Connectors::new(store, Arc::new(Sealer::from_key(&[7; 32])), clock);
+        let alice = principals.create_user(&Acting::system(), NewUser::named("alice")).expect("alice");
+        let (actor, handle) =
+            Actor::spawn(None, IdentityActor, IdentityArgs { connectors, principals: principals.clone() })
+                .await
+                .expect("spawn");
+        let connector = ConnectorId::new();
+        let service = UserId::new();
+
+        let mut resolver =
+            call_t!(actor, |reply| IdentityMessage::NewResolver { connector, fallback: Some(service), reply }, 5000)
+                .expect("call")
+                .expect("resolver");
+        let sid: Sid = "S-1-5-21-1-2-3-1000".parse().expect("sid");
+        let ghost: Sid = "S-1-5-21-1-2-3-1001".parse().expect("sid");
+        resolver.learn_names(
+            std::slice::from_ref(&sid),
+            vec![Some(LookedUpName { kind: SidKind::User, domain: "CORP".into(), name: "Alice".into() })],
+        );
+        assert_eq!(resolver.map_sid(&sid), Some(PrincipalId::User(alice.id)), "a user created before the run is found");
+        let orphan = NtAcl {
+            owner: Some(ghost.clone()),
+            group: None,
+            dacl: Some(vec![]),
+            dacl_protected: false,
+            dacl_auto_inherited: false,
+        };
+        assert_eq!(resolver.translate(&orphan, None).owner, Some(PrincipalId::User(service)));
+
+        for _ in 0..2 {
+            actor.cast(IdentityMessage::RunReport { connector, report: resolver.report().clone() }).expect("cast");
+        }
+        let unmapped = call_t!(actor, |reply| IdentityMessage::GetUnmapped { connector, reply }, 5000).expect("call");
+        assert_eq!(unmapped.len(), 1);
+        assert_eq!((unmapped[0].principal.as_str(), unmapped[0].count), ("S-1-5-21-1-2-3-1001", 2));
+        actor.cast(IdentityMessage::Forget(connector)).expect("cast");
+        assert!(
+            call_t!(actor, |reply| IdentityMessage::GetUnmapped { connector, reply }, 5000).expect("call").is_empty()
+        );
+        actor.stop(None);
+        handle.await.expect("stopped");
+    }
+}
