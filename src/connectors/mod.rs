@@ -5,6 +5,7 @@
 pub mod file_states;
 pub mod jobs;
 pub mod mappings;
+pub mod runner;
 pub mod settings;
 pub mod smb;
 
