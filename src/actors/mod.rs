@@ -4,6 +4,7 @@
 pub mod connector;
 pub mod connectors;
 pub mod root;
+pub mod scheduler;
 
 #[cfg(test)]
 mod tests;

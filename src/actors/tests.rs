@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::connector::{ConnectorMessage, Launcher, RunOrder, RunState, SyncRefused};
 use super::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
+use super::scheduler::{Scheduler, SchedulerArgs, SchedulerMessage};
 use crate::clock::{ManualClock, SharedClock};
 use crate::connectors::jobs::{self, Job, JobStatus, Trigger};
 use crate::connectors::settings::SMB;
@@ -32,6 +33,7 @@ struct Fixture {
     supervisor: ActorRef<ConnectorsMessage>,
     runs: mpsc::UnboundedReceiver<HeldRun>,
     clock: SharedClock,
+    manual: Arc<ManualClock>,
 }
 
 fn fake_launcher(store: Store) -> (Launcher, mpsc::UnboundedReceiver<HeldRun>) {
@@ -55,13 +57,14 @@ fn fake_launcher(store: Store) -> (Launcher, mpsc::UnboundedReceiver<HeldRun>) {
 async fn fixture() -> (Fixture, ConnectorId) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.redb")).unwrap();
-    let clock: SharedClock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+    let manual = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+    let clock: SharedClock = manual.clone();
     let connectors = Connectors::new(store.clone(), Arc::new(Sealer::from_key(&[1; 32])), clock.clone());
     let id = add_connector(&connectors);
     let (launcher, runs) = fake_launcher(store);
     let args = ConnectorsArgs { connectors: connectors.clone(), launcher, clock: clock.clone() };
     let (supervisor, _) = Actor::spawn(None, ConnectorsSupervisor, args).await.unwrap();
-    (Fixture { _dir: dir, connectors, supervisor, runs, clock }, id)
+    (Fixture { _dir: dir, connectors, supervisor, runs, clock, manual }, id)
 }
 
 fn add_connector(connectors: &Connectors) -> ConnectorId {
@@ -170,4 +173,56 @@ async fn a_restart_marks_runs_a_crash_interrupted_and_keeps_a_pause() {
     assert_eq!(after.error.unwrap().code, "INTERRUPTED");
     let actor = ractor::call_t!(supervisor, ConnectorsMessage::Get, 5000, id).unwrap().unwrap();
     assert_eq!(ractor::call_t!(actor, ConnectorMessage::GetState, 5000).unwrap(), RunState::Idle);
+}
+
+#[tokio::test]
+async fn the_schedule_starts_runs_and_records_the_overlapping_one_as_skipped() {
+    let (mut f, id) = fixture().await;
+    let quiet = add_connector(&f.connectors);
+    f.connectors
+        .update(&Acting::system(), quiet, vec![], None, |c| {
+            c.common.sync_interval_minutes = 0;
+            Ok(())
+        })
+        .unwrap();
+    f.supervisor.cast(ConnectorsMessage::Added(quiet)).unwrap();
+    let args = SchedulerArgs {
+        connectors: f.connectors.clone(),
+        supervisor: f.supervisor.clone(),
+        clock: f.clock.clone(),
+        tick_every: None,
+    };
+    let (scheduler, _) = Actor::spawn(None, Scheduler, args).await.unwrap();
+    let tick = || async { ractor::call_t!(scheduler, |r| SchedulerMessage::Tick(Some(r)), 5000) };
+
+    assert_eq!(tick().await.unwrap(), vec![id], "a connector with no run yet is due; interval 0 never is");
+    let first = f.runs.recv().await.unwrap();
+    assert_eq!(first.trigger, Trigger::Schedule);
+    f.manual.advance(time::Duration::minutes(5));
+    assert!(tick().await.unwrap().is_empty(), "not due before its 15 minutes");
+    f.manual.advance(time::Duration::minutes(10));
+    assert_eq!(tick().await.unwrap(), vec![id]);
+    f.wait_jobs(id, |jobs| jobs.iter().any(|j| j.status == JobStatus::Skipped)).await;
+    first.release.send(()).unwrap();
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+    f.manual.advance(time::Duration::minutes(15));
+    assert_eq!(tick().await.unwrap(), vec![id]);
+    let second = f.runs.recv().await.unwrap();
+    assert_ne!(second.job, first.job);
+    let skipped = f.jobs(id).into_iter().filter(|j| j.status == JobStatus::Skipped).count();
+    assert_eq!(skipped, 1);
+}
+
+impl Fixture {
+    async fn wait_jobs(&self, id: ConnectorId, done: impl Fn(&[Job]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            ticks.tick().await;
+            if done(&self.jobs(id)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the jobs never reached the expected state");
+        }
+    }
 }
