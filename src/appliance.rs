@@ -9,7 +9,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
-use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -70,13 +70,23 @@ impl Appliance {
                 .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+        let principals = Principals::new(store.clone(), options.clock.clone());
+        let children = match root::start_children(&root, principals.clone(), options.clock.clone()).await {
+            Ok(children) => children,
+            Err(e) => {
+                root.stop(None);
+                return Err(StartError::Actors(e.to_string()));
+            }
+        };
         let state = AppState {
             config: Arc::new(config.clone()),
-            principals: Principals::new(store.clone(), options.clock.clone()),
+            principals,
             store,
             sealer: Arc::new(sealer),
             metrics: metrics::handle(),
             root: root.clone(),
+            scim: children.scim,
+            throttle: children.throttle,
         };
         let app = api::router(state).into_make_service();
         let server = axum_server::Handle::new();

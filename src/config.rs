@@ -22,6 +22,7 @@ pub struct Config {
     /// Log line format on stderr.
     pub log_format: LogFormat,
     pub limits: Limits,
+    pub users: UsersConfig,
     /// How long a graceful shutdown waits for in-flight requests and runs to reach a safe point.
     pub shutdown_grace_seconds: u64,
 }
@@ -48,6 +49,15 @@ pub struct Limits {
     pub max_json_body_bytes: usize,
 }
 
+/// `[users]`: how accounts come to exist.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsersConfig {
+    /// Refuse `POST /api/v1/users` (`USERS_READ_ONLY`): accounts come only from the identity provider (SCIM), so
+    /// admins cannot create accounts that drift from it.
+    pub read_only: bool,
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self { max_json_body_bytes: 1024 * 1024 }
@@ -62,6 +72,7 @@ impl Default for Config {
             tls: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            users: UsersConfig::default(),
             shutdown_grace_seconds: 30,
         }
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
+pub mod scim;
 pub mod secrets;
 pub mod setup;
 pub mod store;

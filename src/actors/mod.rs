@@ -2,3 +2,5 @@
 //! scheduler, jobs, file-state, identity, SCIM, throttle) lives in its own file here, with its messages.
 
 pub mod root;
+pub mod scim;
+pub mod throttle;

@@ -1,12 +1,14 @@
 //! Users, groups and API tokens: the principals of the store spec. `Principals` owns the writes of their tables;
 //! each write is one short redb transaction that also appends its audit event. The methods block on the
-//! database: async callers run them on the blocking pool.
+//! database: async callers run them on the blocking pool. `scim` is SCIM's view of the same users and groups.
 
 mod groups;
+mod scim;
 mod tokens;
 mod users;
 
-pub use groups::{Group, GroupPatch, NewGroup};
+pub use groups::{Group, GroupPatch, NewGroup, group_name_key};
+pub use scim::ScimStoreError;
 pub use tokens::{IssuedToken, NewToken, Token, TokenKind, TokenView};
 pub use users::{NewUser, Role, User, UserPatch};
 
