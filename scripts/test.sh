@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine with only the Rust toolchain: it first installs what
 # the tests need (Samba from Debian's packages, Python checkers from PyPI), then checks formatting and lints, the
-# purity of the engine and SCIM modules, and runs the whole test suite.
+# purity of the engine and SCIM modules, runs the whole test suite, and runs the SCIM conformance checker against
+# a running appliance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +16,5 @@ echo "== the sync engine and the SCIM protocol do no I/O"
 scripts/check-purity.sh
 echo "== cargo test"
 cargo test --all-targets --no-fail-fast
+echo "== SCIM conformance (scim2-tester against a running appliance)"
+scripts/scim-conformance-appliance.sh

@@ -9,4 +9,6 @@ mod bad_input;
 mod cli;
 mod operations;
 mod principals;
+mod scim;
+mod scim_bad_input;
 mod tls;
