@@ -4,11 +4,13 @@
 
 mod groups;
 mod scim;
+mod scim_search;
 mod tokens;
 mod users;
 
 pub use groups::{Group, GroupPatch, NewGroup, group_name_key};
 pub use scim::ScimStoreError;
+pub use scim_search::{DEFAULT_COUNT, MAX_RESULTS, Scope};
 pub use tokens::{IssuedToken, NewToken, Token, TokenKind, TokenView};
 pub use users::{NewUser, Role, User, UserPatch};
 
@@ -97,5 +99,7 @@ pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result
     Ok(value.to_owned())
 }
 
+#[cfg(test)]
+mod scim_tests;
 #[cfg(test)]
 mod tests;

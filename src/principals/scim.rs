@@ -25,7 +25,7 @@ use crate::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::eval::{IndexLookup, IndexedAttr};
 use crate::scim::group::{MemberId, ScimGroup, ScimGroupRecord, ScimMember};
-use crate::scim::members::patch_group;
+use crate::scim::members::{named_members, patch_group};
 use crate::scim::patch::{PatchRequest, patch_user};
 use crate::scim::resource::{
     ScimEmail, ScimGroupRef, ScimMeta, ScimName, ScimRole, ScimUser, ScimUserRecord, if_match_allows,
@@ -380,6 +380,30 @@ fn member_ids(txn: &WriteTransaction, id: GroupId) -> Result<Vec<ScimMember>> {
         .chain(groups.into_iter().map(MemberId::Group))
         .map(|id| ScimMember { id, display: None })
         .collect())
+}
+
+/// Which members a group write must see.
+enum MembersNeeded {
+    All,
+    /// Only these, if present (see `named_members`).
+    Only(Vec<MemberId>),
+}
+
+/// Those of `named` that are members of the group: two point lookups each, whatever the group's size.
+fn present_among(txn: &WriteTransaction, id: GroupId, named: &[MemberId]) -> Result<Vec<ScimMember>> {
+    let users = txn.open_table(GROUP_MEMBERS)?;
+    let groups = txn.open_table(GROUP_SUBGROUPS)?;
+    let mut present = Vec::new();
+    for m in named {
+        let found = match m {
+            MemberId::User(u) => users.get(codec::pair(id.to_bytes(), u.to_bytes()))?.is_some(),
+            MemberId::Group(g) => groups.get(codec::pair(id.to_bytes(), g.to_bytes()))?.is_some(),
+        };
+        if found && !present.iter().any(|p: &ScimMember| p.id == *m) {
+            present.push(ScimMember { id: *m, display: None });
+        }
+    }
+    Ok(present)
 }
 
 /// What a group write changed, for the audit event.
@@ -785,7 +809,12 @@ impl Principals {
         patch: &PatchRequest,
         if_match: Option<&str>,
     ) -> Result<()> {
-        self.rewrite_group(acting, id, if_match, |current| {
+        // Adding or removing named members needs only to know which of those are present, not the whole list.
+        let members = match named_members(patch)? {
+            Some(named) => MembersNeeded::Only(named),
+            None => MembersNeeded::All,
+        };
+        self.rewrite_group_with(acting, id, if_match, members, |current| {
             let outcome = patch_group(current, patch)?;
             Ok((outcome.group, MemberDelta { added: outcome.added, removed: outcome.removed }))
         })
@@ -799,6 +828,17 @@ impl Principals {
         if_match: Option<&str>,
         change: impl FnOnce(&ScimGroupRecord) -> Result<(ScimGroup, MemberDelta)>,
     ) -> Result<()> {
+        self.rewrite_group_with(acting, id, if_match, MembersNeeded::All, change)
+    }
+
+    fn rewrite_group_with(
+        &self,
+        acting: &Acting,
+        id: GroupId,
+        if_match: Option<&str>,
+        members: MembersNeeded,
+        change: impl FnOnce(&ScimGroupRecord) -> Result<(ScimGroup, MemberDelta)>,
+    ) -> Result<()> {
         let txn = self.store.db().begin_write()?;
         let mut record = read_record(&txn, id).map_err(|_| ScimError::NotFound(format!("group {id} not found")))?;
         check_if_match(if_match, record.version)?;
@@ -807,7 +847,10 @@ impl Principals {
             group: ScimGroup {
                 display_name: record.display_name.clone(),
                 external_id: record.external_id.clone(),
-                members: member_ids(&txn, id)?,
+                members: match members {
+                    MembersNeeded::All => member_ids(&txn, id)?,
+                    MembersNeeded::Only(named) => present_among(&txn, id, &named)?,
+                },
             },
             meta: meta(record.created_at, record.updated_at, record.version),
         };
