@@ -38,6 +38,15 @@ show curl -sS -H "Authorization: Bearer $token" -H 'Content-Type: application/js
 show curl -sS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"display_name": "Finance Team"}' "$url/api/v1/groups"
 
+step "create a share, upload a file, list and download it"
+share=$(curl -sS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"name": "Finance"}' "$url/api/v1/shares" | sed -E 's/.*"id":"(shr_[^"]+)".*/\1/')
+echo "share: $share"
+printf 'Q1 revenue: 42\n' > "$work/report.txt"
+show curl -sS -H "Authorization: Bearer $token" -T "$work/report.txt" "$url/api/v1/shares/$share/content?path=/2026/report.txt"
+show curl -sS -H "Authorization: Bearer $token" "$url/api/v1/shares/$share/entries?path=/2026"
+show curl -sS -H "Authorization: Bearer $token" "$url/api/v1/shares/$share/content?path=/2026/report.txt"
+
 step "bad input gets a stable error code and changes nothing"
 show curl -sS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"user_name": "bob", "role": "owner"}' "$url/api/v1/users"

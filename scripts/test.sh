@@ -15,6 +15,6 @@ cargo clippy --all-targets -- -D warnings
 echo "== the sync engine and the SCIM protocol do no I/O"
 scripts/check-purity.sh
 echo "== cargo test"
-cargo test --all-targets --no-fail-fast
+cargo test --no-fail-fast
 echo "== SCIM conformance (scim2-tester against a running appliance)"
 scripts/scim-conformance-appliance.sh

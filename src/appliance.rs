@@ -13,6 +13,7 @@ use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::drive::{Drive, DriveError};
 use crate::principals::Principals;
 use crate::setup::{self, SetupError};
 use crate::tls::{ReloadingTls, TlsError};
@@ -26,6 +27,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: SocketAddr, message: String },
+    #[error("the file store did not open: {0}")]
+    Drive(#[from] DriveError),
     #[error("the actor system did not start: {0}")]
     Actors(String),
 }
@@ -68,6 +71,11 @@ impl Appliance {
             tokio::task::spawn_blocking(move || setup::open_for_service(&opening.0, opening.1.as_deref()))
                 .await
                 .map_err(|e| StartError::Actors(e.to_string()))??;
+        let content_dir = config.content_dir();
+        let (db, clock) = (store.shared_db(), options.clock.clone());
+        let drive = tokio::task::spawn_blocking(move || Drive::open(db, &content_dir, clock))
+            .await
+            .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
         let principals = Principals::new(store.clone(), options.clock.clone());
@@ -87,6 +95,9 @@ impl Appliance {
             root: root.clone(),
             scim: children.scim,
             throttle: children.throttle,
+            drive,
+            // No connectors yet: nothing holds a share.
+            share_users: Arc::new(|_| false),
         };
         let app = api::router(state).into_make_service();
         let server = axum_server::Handle::new();

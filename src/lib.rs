@@ -9,6 +9,7 @@ pub mod appliance;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod drive;
 pub mod ids;
 pub mod metrics;
 pub mod principals;

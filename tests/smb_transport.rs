@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samba::{SHARE, Samba};
+use scaidrive_connectors::sides::smb::acl::AceKind;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig, SmbError};
 use time::macros::datetime;
 
@@ -48,6 +49,20 @@ async fn a_wrong_password_is_connector_auth_failed() {
     cfg.password = "not-the-password".into();
     let err = SmbClient::connect(cfg).await.expect_err("bad password");
     assert_eq!(err.code(), "CONNECTOR_AUTH_FAILED", "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_test_names_what_it_reached() {
+    let s = Samba::start();
+    std::fs::create_dir_all(s.share_dir().join("2026/Q1")).expect("mkdir");
+    let mut cfg = config(&s);
+    cfg.base_path = "2026/Q1".into();
+    cfg.domain = "TESTSRV".into();
+    let message = SmbClient::probe(cfg.clone()).await.expect("probe");
+    assert_eq!(message, format!(r"Connected to 127.0.0.1\{SHARE}\2026\Q1 as TESTSRV\{}", s.user().name));
+    cfg.base_path = "missing".into();
+    let err = SmbClient::probe(cfg).await.expect_err("no such folder");
+    assert_eq!(err.code(), "NOT_FOUND");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +120,7 @@ async fn a_listing_of_thousands_of_files_completes_in_path_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_reads_in_4_mib_requests_all_finish() {
-    let s = Samba::start();
+    let s = Samba::start_profiled();
     let size = 64 << 20;
     let data = pattern(size, 7);
     std::fs::write(s.share_dir().join("big.bin"), &data).expect("write big file");
@@ -133,6 +148,11 @@ async fn large_reads_in_4_mib_requests_all_finish() {
         println!("read 64 MiB in {:?} (round {round})", started.elapsed());
     }
     client.shutdown().await.expect("shutdown");
+    // Each byte crossed the wire once: SMB traffic from the server is the data plus headers.
+    let (_, sent) = s.wire_bytes();
+    let data_bytes = 4 * size as u64;
+    println!("server sent {sent} bytes for {data_bytes} bytes of content");
+    assert!(sent >= data_bytes && sent < data_bytes + data_bytes / 50, "{sent} bytes on the wire");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,6 +176,11 @@ async fn an_atomic_write_replaces_the_file_and_leaves_no_temporary_file() {
 
     let names = client.list_names("docs/2026").await.expect("names");
     assert_eq!(names, vec!["report.pdf"], "no temporary file is left");
+
+    // An empty file is a file too.
+    let empty = client.write_all("docs/empty.txt", b"", None).await.expect("empty");
+    assert_eq!(empty.size, 0);
+    assert_eq!(client.read_to_vec("docs/empty.txt").await.expect("read empty"), b"");
 
     // An aborted upload leaves the target as it was and nothing else behind.
     let mut up = client.create_upload("docs/2026/report.pdf").await.expect("upload");
@@ -334,6 +359,16 @@ async fn access_denied_is_permission_denied_and_the_walk_reports_the_folder_and_
     assert!(seen[3].starts_with("error PERMISSION_DENIED"), "{seen:?}");
     assert_eq!(seen[4], "zeta.txt");
 
+    // The ACL as the translation reads it: owner, protected DACL, one allow for SYSTEM.
+    let acl = client.acl("private").await.expect("acl");
+    assert_eq!(acl.owner.map(|o| o.to_string()), Some(sid.clone()));
+    assert!(acl.dacl_protected);
+    let dacl = acl.dacl.expect("dacl present");
+    assert_eq!(dacl.len(), 1, "{dacl:?}");
+    assert_eq!(dacl[0].kind, AceKind::Allow);
+    assert_eq!(dacl[0].mask, 0x001f_01ff);
+    assert_eq!(dacl[0].sid.as_ref().map(|s| s.to_string()).as_deref(), Some("S-1-5-18"));
+
     // The owner may rewrite the DACL through the crate: give the folder zeta.txt's DACL.
     let open_sd = client.security("zeta.txt").await.expect("read sd");
     let dacl_only = smb::AdditionalInfo::new().with_dacl_security_information(true);
@@ -378,4 +413,81 @@ async fn the_no_delay_transport_avoids_the_per_request_stall() {
     let stock_took = started.elapsed();
     stock.close().await.expect("close");
     println!("{rounds} stats: no-delay transport {ours_took:?}, crate transport {stock_took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_back_to_an_ancestor_is_reported_and_not_followed() {
+    // Samba 4.17 follows symlinks inside the share and shows them as their targets (no reparse
+    // flag, the target's file id); links leading outside the share are hidden. A link to an
+    // ancestor folder would make the walk endless: it is reported as a reparse point instead.
+    let s = Samba::start();
+    let d = s.share_dir();
+    std::fs::create_dir_all(d.join("a/b")).expect("mkdir");
+    std::fs::write(d.join("a/b/f.txt"), b"f").expect("write");
+    std::os::unix::fs::symlink("..", d.join("a/b/up")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", d.join("outside")).expect("symlink");
+    s.hand_over();
+    let client = connect(&s).await;
+    let mut walk = client.walk("");
+    let mut seen = Vec::new();
+    while let Some(e) = walk.next().await {
+        let e = e.expect("entry");
+        seen.push((e.path.clone(), e.attributes.reparse_point));
+    }
+    let expected: Vec<(String, bool)> = [("a", false), ("a/b", false), ("a/b/f.txt", false), ("a/b/up", true)]
+        .iter()
+        .map(|(p, r)| (p.to_string(), *r))
+        .collect();
+    assert_eq!(seen, expected);
+    client.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_that_demands_encryption_works() {
+    let mut s = Samba::start();
+    let dir = s.base().join("secure");
+    s.add_share("secure", &dir, &["smb encrypt = required"]);
+    std::fs::write(dir.join("plain.txt"), b"sealed in transit").expect("write");
+    s.hand_over();
+    let u = s.user();
+    let mut cfg = SmbConfig::new("127.0.0.1", s.port, "secure", &u.name, &u.password);
+    cfg.call_timeout = Duration::from_secs(60);
+    let client = Arc::new(SmbClient::connect(cfg).await.expect("connect to an encrypted share"));
+    assert_eq!(client.read_to_vec("plain.txt").await.expect("read"), b"sealed in transit");
+    client.write_all("back.txt", b"and back", None).await.expect("write");
+    assert_eq!(std::fs::read(dir.join("back.txt")).expect("disk"), b"and back");
+    client.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_symlink_or_a_tree_with_one_leaves_the_target_alone() {
+    let s = Samba::start();
+    let d = s.share_dir();
+    std::fs::create_dir_all(d.join("real")).expect("mkdir");
+    std::fs::create_dir_all(d.join("doomed")).expect("mkdir");
+    std::fs::write(d.join("real/t.txt"), b"keep me").expect("write");
+    std::os::unix::fs::symlink("../real/t.txt", d.join("doomed/link.txt")).expect("symlink");
+    std::os::unix::fs::symlink("../real", d.join("doomed/linkdir")).expect("symlink");
+    std::os::unix::fs::symlink("real/t.txt", d.join("top-link.txt")).expect("symlink");
+    s.hand_over();
+    let client = connect(&s).await;
+    client.delete("top-link.txt").await.expect("delete link");
+    assert!(std::fs::symlink_metadata(d.join("top-link.txt")).is_err(), "the link is gone");
+    assert_eq!(std::fs::read(d.join("real/t.txt")).expect("target kept after link delete"), b"keep me");
+    // The folder link is seen as a link (its `..` is elsewhere) and never entered; Samba will
+    // not remove a folder link over SMB, so the tree delete stops there, target untouched.
+    let walked: Vec<_> = {
+        let mut walk = client.walk("doomed");
+        let mut v = Vec::new();
+        while let Some(e) = walk.next().await {
+            let e = e.expect("entry");
+            v.push((e.path, e.attributes.reparse_point));
+        }
+        v
+    };
+    assert_eq!(walked, vec![("doomed/link.txt".to_string(), false), ("doomed/linkdir".to_string(), true)]);
+    let err = client.delete_recursive("doomed").await.expect_err("folder link");
+    assert_eq!(err.code(), "SYMLINK_SKIPPED", "{err}");
+    assert_eq!(std::fs::read(d.join("real/t.txt")).expect("target kept"), b"keep me");
+    client.shutdown().await.expect("shutdown");
 }

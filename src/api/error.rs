@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::drive::DriveError;
 use crate::principals::PrincipalsError;
 use crate::store::StoreError;
 
@@ -62,6 +63,8 @@ pub enum ApiError {
     RateLimited { retry_after_seconds: u64 },
     #[error("internal error")]
     Internal(String),
+    #[error(transparent)]
+    Drive(DriveError),
 }
 
 impl ApiError {
@@ -90,6 +93,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => ("PRECONDITION_FAILED", StatusCode::PRECONDITION_FAILED),
             Self::RateLimited { .. } => ("RATE_LIMITED", StatusCode::TOO_MANY_REQUESTS),
             Self::Internal(_) => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Drive(e) => (e.code(), drive_status(e)),
         }
     }
 
@@ -98,19 +102,42 @@ impl ApiError {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::AlreadyExists { field, .. } => json!({ "field": field }),
             Self::RateLimited { retry_after_seconds } => json!({ "retry_after_seconds": retry_after_seconds }),
+            Self::Drive(DriveError::QuotaExceeded { available }) => json!({ "available_bytes": available }),
             _ => json!({}),
         }
+    }
+}
+
+/// The HTTP status of each drive condition (its code comes from `DriveError::code`).
+fn drive_status(e: &DriveError) -> StatusCode {
+    match e {
+        DriveError::NotFound(_) => StatusCode::NOT_FOUND,
+        DriveError::AlreadyExists(_) | DriveError::NotAFolder(_) | DriveError::NotAFile(_) | DriveError::ShareInUse(_) => {
+            StatusCode::CONFLICT
+        }
+        DriveError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        DriveError::InvalidName { .. } | DriveError::InvalidPath { .. } | DriveError::InvalidArgument(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        DriveError::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        DriveError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        DriveError::Io(_) | DriveError::Database(_) | DriveError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, status) = self.code_and_status();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
+            Self::Drive(e) if status == StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(e), "request failed");
+            }
+            _ => {}
         }
         let message = match &self {
             Self::Validation(fields) if fields.len() == 1 => format!("{}: {}", fields[0].field, fields[0].message),
+            Self::Drive(_) if status == StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
             other => other.to_string(),
         };
         let body = json!({ "error": { "code": code, "message": message, "details": self.details() } });
@@ -138,6 +165,12 @@ impl From<PrincipalsError> for ApiError {
             PrincipalsError::Forbidden(message) => Self::Forbidden(message),
             PrincipalsError::Store(e) => Self::internal(e),
         }
+    }
+}
+
+impl From<DriveError> for ApiError {
+    fn from(e: DriveError) -> Self {
+        Self::Drive(e)
     }
 }
 

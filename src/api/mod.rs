@@ -4,6 +4,7 @@
 
 mod audit_events;
 pub mod auth;
+mod drive;
 pub mod error;
 mod groups;
 mod health;
@@ -31,6 +32,7 @@ use crate::actors::root::RootMessage;
 use crate::actors::scim::ScimMessage;
 use crate::actors::throttle::ThrottleMessage;
 use crate::config::Config;
+use crate::ids::ShareId;
 use crate::principals::Principals;
 use crate::scim::error::ScimError;
 use crate::secrets::Sealer;
@@ -52,6 +54,9 @@ pub struct AppState {
     pub scim: ActorRef<ScimMessage>,
     /// Paces callers (SCIM: 600 requests a minute per token).
     pub throttle: ActorRef<ThrottleMessage>,
+    pub drive: crate::drive::Drive,
+    /// Whether something (a connector) targets a share, which then cannot be deleted.
+    pub share_users: Arc<dyn Fn(ShareId) -> bool + Send + Sync>,
 }
 
 #[derive(OpenApi)]
@@ -82,6 +87,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(audit_events::routes())
         .merge(scim_token::routes())
         .merge(scim::routes())
+        .merge(drive::routes())
 }
 
 /// The OpenAPI document of the whole API.

@@ -269,7 +269,7 @@ impl Drive {
         load_share(&shares, share_id)?;
         // Root to the deepest existing entry on the path.
         let mut chain: Vec<EntryRecord> =
-            vec![get_child(&children, share_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_children"))?];
+            vec![get_child(&children, share_id.to_bytes(), "")?.ok_or_else(|| DriveError::Corrupt("drive_children"))?];
         for name in path.components() {
             let Some(last) = chain.last() else { break };
             if !last.is_folder() {

@@ -72,7 +72,8 @@ impl<'a> Dec<'a> {
     }
 
     fn take(&mut self, n: usize) -> DriveResult<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(DriveError::Corrupt(self.table))?;
+        let end =
+            self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| DriveError::Corrupt(self.table))?;
         let out = &self.buf[self.pos..end];
         self.pos = end;
         Ok(out)

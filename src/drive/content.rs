@@ -43,7 +43,7 @@ impl Precondition {
             (Self::IfMatch(_), None) => failed("does not exist"),
             (Self::IfMatch(tag), Some(e)) => {
                 let tag = tag.trim().trim_start_matches("W/").trim_matches('"');
-                if tag == "*" || tag == e.etag { Ok(()) } else { failed("has changed since it was read") }
+                if tag == "*" || tag == e.etag.to_string() { Ok(()) } else { failed("has changed since it was read") }
             }
         }
     }

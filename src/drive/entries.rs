@@ -64,7 +64,7 @@ pub(super) fn find(
                                 .get(record.id.to_bytes())?
                                 .map(|v| Locator::decode(v.value()))
                                 .transpose()?
-                                .ok_or(DriveError::Corrupt("drive_entries"))?;
+                                .ok_or_else(|| DriveError::Corrupt("drive_entries"))?;
                             debug_assert_eq!(loc.name, name);
                             loc
                         }
@@ -125,7 +125,7 @@ impl Drive {
             return Err(DriveError::NotAFolder(path.to_string()));
         }
         let parent = record.id.to_bytes();
-        let mut out = Vec::with_capacity(limit.min(64));
+        let mut out = Vec::with_capacity(limit);
         let mut next_cursor = None;
         let start = super::tables::child_key(parent, after.as_deref().unwrap_or(""));
         for row in children.range(start.as_slice()..)? {

@@ -36,7 +36,8 @@ pub(super) fn purge_subtree(
     root: EntryId,
     now: i64,
 ) -> DriveResult<()> {
-    let root_record = get_child(&t.children, loc.parent, &loc.name)?.ok_or(DriveError::Corrupt("drive_children"))?;
+    let root_record =
+        get_child(&t.children, loc.parent, &loc.name)?.ok_or_else(|| DriveError::Corrupt("drive_children"))?;
     debug_assert_eq!(root_record.id, root);
     let mut doomed = vec![(loc.key(), root_record)];
     visit_subtree(&t.children, root, |key, record| {

@@ -115,7 +115,7 @@ impl Origin {
     }
 
     fn decode(d: &mut Dec<'_>, table: &'static str) -> DriveResult<Self> {
-        Self::decode_opt(d, table)?.ok_or(DriveError::Corrupt(table))
+        Self::decode_opt(d, table)?.ok_or_else(|| DriveError::Corrupt(table))
     }
 
     /// Tag 0 is "no origin".

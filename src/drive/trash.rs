@@ -32,6 +32,13 @@ pub struct TrashItem {
     pub origin: Origin,
 }
 
+/// One page of a share's trash, in the API's list shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrashPage {
+    pub trash: Vec<TrashItem>,
+    pub next_cursor: Option<String>,
+}
+
 fn trash_loc(trash_id: TrashId) -> Locator {
     Locator { parent: trash_id.to_bytes(), name: String::new() }
 }
@@ -89,20 +96,49 @@ impl Drive {
         Ok(out)
     }
 
-    /// The share's trash, oldest deletion first.
+    /// The share's whole trash, oldest deletion first.
     pub fn trash(&self, share_id: ShareId) -> DriveResult<Vec<TrashItem>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.trash_page(share_id, cursor.as_deref(), super::MAX_PAGE)?;
+            out.extend(page.trash);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One page of the share's trash, oldest deletion first, starting after `cursor` (a trash id).
+    pub fn trash_page(&self, share_id: ShareId, cursor: Option<&str>, limit: usize) -> DriveResult<TrashPage> {
+        let limit = limit.clamp(1, super::MAX_PAGE);
+        let after = match cursor {
+            Some(c) => Some(c.parse::<TrashId>().map_err(|e| DriveError::InvalidArgument(e.to_string()))?),
+            None => None,
+        };
         let txn = self.db().begin_read()?;
         load_share(&txn.open_table(super::tables::SHARES)?, share_id)?;
         let trash = txn.open_table(TRASH)?;
         let share = share_id.to_bytes();
+        let lower = pair_key(share, after.map_or([0; 16], TrashId::to_bytes));
         let mut out = Vec::new();
-        for row in trash.range(pair_key(share, [0; 16])..=pair_key(share, [0xff; 16]))? {
+        let mut next_cursor = None;
+        for row in trash.range(lower..=pair_key(share, [0xff; 16]))? {
             let (k, v) = row?;
             let mut id = [0u8; 16];
             id.copy_from_slice(&k.value()[16..]);
-            out.push(item(TrashId::from_bytes(id), TrashRecord::decode(v.value())?));
+            let id = TrashId::from_bytes(id);
+            if Some(id) == after {
+                continue;
+            }
+            if out.len() == limit {
+                next_cursor = out.last().map(|i: &TrashItem| i.id.to_string());
+                break;
+            }
+            out.push(item(id, TrashRecord::decode(v.value())?));
         }
-        Ok(out)
+        Ok(TrashPage { trash: out, next_cursor })
     }
 
     /// Puts a trashed entry back at its original path, or at `to`. Missing parents are created; a taken name
@@ -136,7 +172,7 @@ impl Drive {
             let name = free_name(&t, parent.id.to_bytes(), name)?;
             let from = trash_loc(trash_id);
             let record: EntryRecord =
-                get_child(&t.children, trash_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_trash"))?;
+                get_child(&t.children, trash_id.to_bytes(), "")?.ok_or_else(|| DriveError::Corrupt("drive_trash"))?;
             let dest = Locator { parent: parent.id.to_bytes(), name: name.clone() };
             t.relink(&from, &dest, &record)?;
             let (files, bytes) = subtree_totals(&t.children, &record)?;
@@ -150,6 +186,51 @@ impl Drive {
         txn.commit()?;
         Ok(entry)
     }
+}
+
+/// Puts a new file holding a staged content straight into the trash at `path` (see [`Drive::save_version`]).
+#[allow(clippy::too_many_arguments)] // one transaction's worth of context; a struct would only rename them
+pub(super) fn trash_new_file(
+    t: &mut WriteTables<'_>,
+    trash: &mut redb::Table<'_, [u8; 32], &'static [u8]>,
+    share_id: ShareId,
+    path: &DrivePath,
+    staged: &super::blobs::StagedBlob,
+    modified_at: i64,
+    origin: &Origin,
+    now: i64,
+) -> DriveResult<EntryRecord> {
+    let version_id = crate::ids::VersionId::from_bytes(super::idgen::next());
+    let record = EntryRecord {
+        id: EntryId::from_bytes(super::idgen::next()),
+        file: Some(super::tables::FileContent {
+            size: staged.size,
+            hash: staged.hash,
+            version_id,
+            version_count: 1,
+            stored_at: now,
+        }),
+        inherit_broken: false,
+        modified_at,
+        created_at: now,
+        owner: origin.user_id(),
+        modified_by: origin.user_id(),
+        origin: origin.connector_id(),
+    };
+    let id = TrashId::from_bytes(super::idgen::next());
+    t.put_entry(&trash_loc(id), &record)?;
+    t.version_owner.insert(version_id.to_bytes(), record.id.to_bytes())?;
+    t.blob_ref(staged.hash)?;
+    let rec = TrashRecord {
+        entry: record.id,
+        original_path: path.to_string(),
+        deleted_at: now,
+        origin: origin.clone(),
+        size: staged.size,
+        folder: false,
+    };
+    trash.insert(pair_key(share_id.to_bytes(), id.to_bytes()), rec.encode().as_slice())?;
+    Ok(record)
 }
 
 /// `name` if free in the folder, else the first free `name (restored N)`.

@@ -40,7 +40,8 @@ pub fn resolve(
     share_id: ShareId,
     path: &DrivePath,
 ) -> DriveResult<Resolved> {
-    let mut current = get_child(children, share_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_children"))?;
+    let mut current =
+        get_child(children, share_id.to_bytes(), "")?.ok_or_else(|| DriveError::Corrupt("drive_children"))?;
     debug_assert_eq!(current.id, share.root);
     let mut walked = DrivePath::root();
     for name in path.components() {
@@ -201,7 +202,7 @@ impl<'txn> WriteTables<'txn> {
         author: Option<UserId>,
     ) -> DriveResult<EntryRecord> {
         let mut current =
-            get_child(&self.children, share_id.to_bytes(), "")?.ok_or(DriveError::Corrupt("drive_children"))?;
+            get_child(&self.children, share_id.to_bytes(), "")?.ok_or_else(|| DriveError::Corrupt("drive_children"))?;
         let mut walked = DrivePath::root();
         for name in path.components() {
             walked = walked.child(name);

@@ -15,11 +15,13 @@ use super::blobs::{ContentHash, ContentReader};
 use super::content::{WriteOptions, link_content};
 use super::entries::{EntryRef, find};
 use super::error::{DriveError, DriveResult};
+use super::tables::TRASH;
 use super::tables::{
     CHILDREN, ENTRIES, EntryRecord, Locator, SHARES, VERSION_OWNER, VERSIONS, VersionRecord, from_nanos, pair_key,
     to_nanos,
 };
-use super::tree::{WriteTables, locate};
+use super::trash::trash_new_file;
+use super::tree::{WriteTables, load_share, locate};
 use super::{Drive, Entry, Origin};
 use crate::ids::{EntryId, ShareId, UserId, VersionId};
 
@@ -145,8 +147,8 @@ impl Drive {
             let mut t = WriteTables::open(&txn)?;
             let (_, record, past) =
                 locate_version(&t.entries, &t.children, &t.version_owner, &t.versions, share_id, version_id)?;
-            let (path, _, _) =
-                locate(&t.entries, &t.children, share_id, record.id)?.ok_or(DriveError::Corrupt("drive_entries"))?;
+            let (path, _, _) = locate(&t.entries, &t.children, share_id, record.id)?
+                .ok_or_else(|| DriveError::Corrupt("drive_entries"))?;
             let Some(past) = past else {
                 // Already the current content.
                 return Ok(Entry::from_record(share_id, path, &record));
@@ -162,6 +164,8 @@ impl Drive {
 
     /// Stores `reader` as a past version of the file at `target` (not as its current content), recording
     /// `origin` (e.g. `{connector_id, reason: "source_overwritten"}`). Quota does not apply: versions never count.
+    /// When nothing is at a target path (the drive side deleted it), the content is kept as a file in the trash
+    /// at that path instead, and the returned version is that trashed file's content.
     pub fn save_version(
         &self,
         share_id: ShareId,
@@ -177,7 +181,22 @@ impl Drive {
         let txn = self.db().begin_write()?;
         let version = {
             let mut t = WriteTables::open(&txn)?;
-            let (path, loc, mut record) = find(&t.entries, &t.children, &t.shares, share_id, target)?;
+            let found = find(&t.entries, &t.children, &t.shares, share_id, target);
+            let (path, loc, mut record) = match (found, target) {
+                (Err(DriveError::NotFound(_)), EntryRef::Path(path)) => {
+                    // Nothing to attach the content to: keep it as a deleted file at that path, so it is listed
+                    // and restorable like any other recoverable delete.
+                    load_share(&t.shares, share_id)?;
+                    let mut row = txn.open_table(TRASH)?;
+                    let when = modified_at.map_or(now, to_nanos);
+                    let record = trash_new_file(&mut t, &mut row, share_id, path, &staged, when, origin, now)?;
+                    drop((row, t));
+                    let version = Version::current(&record).ok_or_else(|| DriveError::Corrupt("drive_children"))?;
+                    txn.commit()?;
+                    return Ok(version);
+                }
+                (found, _) => found?,
+            };
             let Some(file) = record.file.as_mut() else {
                 return Err(DriveError::NotAFile(path.to_string()));
             };

@@ -24,10 +24,17 @@ use super::state::{Actor, Secret, World};
 /// What a fault rule does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultAction {
-    Throttle { status: u16, retry_after: Option<u64> },
+    Throttle {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     Fail(u16),
     Unauthorized,
     Delay(u64),
+    /// Send half the response body, then reset the connection.
+    DropMidBody,
+    /// Send half the response body, wait this many milliseconds, then the rest.
+    StallBody(u64),
 }
 
 impl IntoResponse for FaultAction {
@@ -44,7 +51,9 @@ impl IntoResponse for FaultAction {
             FaultAction::Unauthorized => {
                 GraphError::unauthenticated("Access token has expired or is not yet valid.").into_response()
             }
-            FaultAction::Delay(_) => StatusCode::OK.into_response(),
+            FaultAction::Delay(_) | FaultAction::DropMidBody | FaultAction::StallBody(_) => {
+                StatusCode::OK.into_response()
+            }
         }
     }
 }
@@ -67,6 +76,11 @@ pub struct Faults {
     pub reject_auth_on_upload: bool,
     /// The next fragment is only accepted up to this many bytes.
     pub partial_fragment: Option<u64>,
+    /// Delta pages repeat every item they carry (last occurrence wins, as the reference says can happen).
+    pub delta_duplicates: bool,
+    /// Delta pages come in random order (children before parents included).
+    pub delta_shuffle: bool,
+    pending_acts: Vec<PendingAct>,
 }
 
 impl Faults {
@@ -129,6 +143,28 @@ pub enum Knob {
         #[serde(default)]
         path: Option<String>,
     },
+    /// The next N matching responses break off half way through the body (downloads, listings).
+    DropBody {
+        count: u32,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// The next N matching responses stall half way through the body for `ms` milliseconds.
+    StallBody {
+        ms: u64,
+        count: u32,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// The item's hash goes missing until the file is next downloaded (GRAPH.md 3.1).
+    HashPending {
+        drive_id: String,
+        path: String,
+    },
     ClearFaults,
     ExpireTokens {
         #[serde(default)]
@@ -165,7 +201,12 @@ pub enum Knob {
         code: Option<String>,
     },
     DeltaShape {
+        #[serde(default)]
         child_first: bool,
+        #[serde(default)]
+        duplicates: bool,
+        #[serde(default)]
+        shuffle: bool,
     },
     SubfolderDelta {
         enabled: bool,
@@ -177,6 +218,16 @@ pub enum Knob {
         bytes: u64,
     },
     ExpireUploadSessions,
+    /// Set a drive's storage quota in bytes (writes past it get 507).
+    Quota {
+        drive_id: String,
+        total: u64,
+    },
+    /// Set (or with no value lift) the resource-unit budget per app per minute.
+    RateLimit {
+        #[serde(default)]
+        per_minute: Option<u32>,
+    },
     AdvanceClock {
         seconds: i64,
     },
@@ -189,6 +240,41 @@ pub enum Knob {
         #[serde(flatten)]
         action: Action,
     },
+    /// The concurrent-edit race: when the next request matching `on_method`/`on_path` (a path substring)
+    /// arrives, first make this change as `user`, so the request meets a changed item (412, 409, 423).
+    ActBefore {
+        #[serde(default)]
+        on_method: Option<String>,
+        on_path: String,
+        user: String,
+        drive_id: String,
+        path: String,
+        #[serde(flatten)]
+        action: Action,
+    },
+}
+
+/// A change waiting for its trigger request (`Knob::ActBefore`).
+#[derive(Debug, Clone)]
+pub struct PendingAct {
+    method: Option<String>,
+    path: String,
+    user: String,
+    drive_id: String,
+    item_path: String,
+    action: Action,
+}
+
+/// Run the pending change a request triggers, if any (called by the request middleware before the request).
+pub fn run_pending_act(world: &mut World, method: &str, path: &str, now: time::OffsetDateTime) {
+    let index = world.faults.pending_acts.iter().position(|p| {
+        path.contains(p.path.as_str()) && p.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+    });
+    if let Some(index) = index {
+        let p = world.faults.pending_acts.remove(index);
+        // A failure here is the test's own setup mistake; the triggering request then simply proceeds.
+        let _ = act(world, &p.user, &p.drive_id, &p.item_path, p.action, now);
+    }
 }
 
 fn s429() -> u16 {
@@ -215,6 +301,9 @@ pub enum Action {
     Delete,
     Checkout,
     Checkin,
+    /// Take or release a co-authoring lock (an Office client editing the file).
+    Lock,
+    Unlock,
     SetFields {
         fields: serde_json::Map<String, Value>,
     },
@@ -227,6 +316,7 @@ pub enum Action {
 pub fn routes() -> Router<Emulator> {
     Router::new()
         .route("/_emulator/counters", get(counters).delete(reset_counters))
+        .route("/_emulator/requests", get(requests).delete(reset_requests))
         .route("/_emulator/{knob}", post(knob_route))
 }
 
@@ -236,6 +326,16 @@ async fn counters(State(emulator): State<Emulator>) -> Response {
 
 async fn reset_counters(State(emulator): State<Emulator>) -> Response {
     emulator.lock().counters.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The request log: method, path, status, emulator time and headers (credentials redacted), oldest first.
+async fn requests(State(emulator): State<Emulator>) -> Response {
+    axum::Json(json!(emulator.lock().request_log.iter().collect::<Vec<_>>())).into_response()
+}
+
+async fn reset_requests(State(emulator): State<Emulator>) -> Response {
+    emulator.lock().request_log.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -276,6 +376,19 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
         Knob::Fail { count, status, method, path } => rule(world, method, path, Some(count), FaultAction::Fail(status)),
         Knob::Unauthorized { count } => rule(world, None, None, Some(count), FaultAction::Unauthorized),
         Knob::Delay { ms, count, method, path } => rule(world, method, path, count, FaultAction::Delay(ms)),
+        Knob::DropBody { count, method, path } => rule(world, method, path, Some(count), FaultAction::DropMidBody),
+        Knob::StallBody { ms, count, method, path } => {
+            rule(world, method, path, Some(count), FaultAction::StallBody(ms))
+        }
+        Knob::HashPending { drive_id, path } => {
+            let drive = world.drives.get_mut(&drive_id).ok_or_else(GraphError::not_found)?;
+            let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let root = drive.root_id.clone();
+            let id = drive.resolve_path(&root, &segments).ok_or_else(GraphError::not_found)?;
+            if let Some(item) = drive.items.get_mut(&id) {
+                item.hash_pending = true;
+            }
+        }
         Knob::ClearFaults => world.faults = Default::default(),
         Knob::ExpireTokens { client_id } => {
             for grant in world.grants.access.values_mut() {
@@ -311,7 +424,11 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
             drive.epoch += 1;
             drive.resync_code = code.unwrap_or_else(|| "resyncChangesApplyDifferences".into());
         }
-        Knob::DeltaShape { child_first } => world.faults.delta_child_first = child_first,
+        Knob::DeltaShape { child_first, duplicates, shuffle } => {
+            world.faults.delta_child_first = child_first;
+            world.faults.delta_duplicates = duplicates;
+            world.faults.delta_shuffle = shuffle;
+        }
         Knob::SubfolderDelta { enabled } => world.subfolder_delta = enabled,
         Knob::RejectAuthOnUpload { enabled } => world.faults.reject_auth_on_upload = enabled,
         Knob::PartialFragment { bytes } => world.faults.partial_fragment = Some(bytes),
@@ -321,8 +438,22 @@ pub fn apply(emulator: &Emulator, knob: Knob) -> Result<Value, GraphError> {
             }
         }
         Knob::ResetCounters => world.counters.clear(),
+        Knob::RateLimit { per_minute } => world.budget.per_minute = per_minute,
+        Knob::Quota { drive_id, total } => {
+            world.drives.get_mut(&drive_id).ok_or_else(GraphError::not_found)?.quota_total = total
+        }
         Knob::AdvanceClock { .. } => {}
         Knob::Act { user, drive_id, path, action } => return act(world, &user, &drive_id, &path, action, now),
+        Knob::ActBefore { on_method, on_path, user, drive_id, path, action } => {
+            world.faults.pending_acts.push(PendingAct {
+                method: on_method,
+                path: on_path,
+                user,
+                drive_id,
+                item_path: path,
+                action,
+            });
+        }
     }
     Ok(json!({"ok": true}))
 }
@@ -359,7 +490,7 @@ fn act(
             let content = Arc::new(text.into_bytes());
             match existing {
                 Some(id) => {
-                    drive.write_content(&id, content, &actor, now);
+                    drive.edit_content(&id, content, &actor, now);
                     id
                 }
                 None => {
@@ -401,10 +532,15 @@ fn act(
         }
         Action::Checkin => {
             let id = need()?;
+            drive.check_in(&id, now);
+            id
+        }
+        Action::Lock | Action::Unlock => {
+            let id = need()?;
+            let lock = matches!(action, Action::Lock).then(|| actor.clone());
             if let Some(item) = drive.items.get_mut(&id) {
-                item.checkout = None;
+                item.coauth_lock = lock;
             }
-            drive.touch_metadata(&id, now);
             id
         }
         Action::SetFields { fields } => {
@@ -420,7 +556,7 @@ fn act(
             if let Some(item) = drive.items.get_mut(&id) {
                 item.permissions = permissions;
             }
-            drive.touch_metadata(&id, now);
+            drive.touch_sharing(&id, now);
             id
         }
         Action::RestoreInheritance => {
@@ -428,7 +564,7 @@ fn act(
             if let Some(item) = drive.items.get_mut(&id) {
                 item.permissions = None;
             }
-            drive.touch_metadata(&id, now);
+            drive.touch_sharing(&id, now);
             id
         }
     };

@@ -1,11 +1,7 @@
 //! The identity-platform half (GRAPH.md 1): the token endpoint (client credentials with a secret, HTTP Basic or
 //! a certificate assertion; authorization code with PKCE; refresh tokens with rotation), a minimal `/authorize`
 //! that auto-approves the configured user, OIDC discovery, and the bearer check every Graph route runs.
-//!
-//! Certificate assertions: the JWT header must name a registered certificate by `x5t` (SHA-1) or `x5t#S256`
-//! (SHA-256) with `alg` RS256 or PS256; the claims must have `iss` = `sub` = client id, an `aud` that is this
-//! tenant's token endpoint, a `jti`, `exp` in the future and `nbf` not in the future. The RSA signature itself is
-//! not verified (the emulator holds thumbprints, not keys): a third JWT part must be present, nothing more.
+//! Client secrets and certificate assertions are checked in `client_auth.rs`.
 
 use std::collections::HashMap;
 
@@ -13,12 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use super::Emulator;
+use super::client_auth::{authenticate_client, basic_secret};
 use super::errors::{GraphError, OAuthError};
 use super::state::{Actor, App, DirUser, World};
 
@@ -148,7 +145,7 @@ pub fn authenticate(world: &World, headers: &HeaderMap, now: OffsetDateTime) -> 
     })
 }
 
-fn find_tenant<'a>(world: &'a World, tenant: &str) -> Option<&'a str> {
+pub fn find_tenant<'a>(world: &'a World, tenant: &str) -> Option<&'a str> {
     world
         .tenants
         .iter()
@@ -175,100 +172,6 @@ fn find_app<'a>(world: &'a World, tenant: &str, client_id: &str) -> Result<&'a A
     })
 }
 
-/// Check the client's secret or assertion (GRAPH.md 1.1, 1.2).
-fn authenticate_client(
-    world: &World,
-    app: &App,
-    tenant: &str,
-    form: &HashMap<String, String>,
-    basic_secret: Option<String>,
-    now: OffsetDateTime,
-) -> Result<(), OAuthError> {
-    let bad = |code: u32, text: &str| OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, text);
-    if let Some(secret) = form.get("client_secret").cloned().or(basic_secret) {
-        let Some(found) = app.secrets.iter().find(|s| s.value == secret) else {
-            return Err(bad(
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
-            ));
-        };
-        if found.expires.is_some_and(|e| e <= now) {
-            return Err(bad(7000222, "The provided client secret keys are expired."));
-        }
-        return Ok(());
-    }
-    if let Some(assertion) = form.get("client_assertion") {
-        if form.get("client_assertion_type").map(String::as_str)
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                50027,
-                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
-            ));
-        }
-        return check_assertion(world, app, tenant, assertion, now)
-            .map_err(|why| bad(700027, &format!("Client assertion failed signature validation. {why}")));
-    }
-    Err(bad(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
-}
-
-fn check_assertion(world: &World, app: &App, tenant: &str, jwt: &str, now: OffsetDateTime) -> Result<(), String> {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let [head, claims, signature] = parts.as_slice() else { return Err("not a JWS".into()) };
-    if signature.is_empty() {
-        return Err("unsigned".into());
-    }
-    let decode = |part: &str| -> Result<Value, String> {
-        let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|e| e.to_string())?;
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-    };
-    let head = decode(head)?;
-    let claims = decode(claims)?;
-    let alg = head["alg"].as_str().unwrap_or("");
-    if !matches!(alg, "RS256" | "PS256") {
-        return Err(format!("unsupported alg {alg}"));
-    }
-    let x5t = head["x5t"].as_str();
-    let x5t_s256 = head["x5t#S256"].as_str();
-    let known = app.certificates.iter().any(|cert| {
-        (x5t.is_some() && cert.x5t.as_deref() == x5t) || (x5t_s256.is_some() && cert.x5t_s256.as_deref() == x5t_s256)
-    });
-    if !known {
-        return Err("the key is not registered for the app".into());
-    }
-    let client = app.client_id.as_str();
-    if claims["iss"].as_str() != Some(client) || claims["sub"].as_str() != Some(client) {
-        return Err("iss and sub must be the client id".into());
-    }
-    let aud = claims["aud"].as_str().unwrap_or("");
-    let tenant_id = find_tenant(world, tenant).unwrap_or(tenant);
-    let tail_ok = [tenant, tenant_id].iter().any(|t| aud.ends_with(&format!("/{t}/oauth2/v2.0/token")));
-    if !tail_ok {
-        return Err(format!("aud {aud} is not this tenant's token endpoint"));
-    }
-    if claims["jti"].as_str().is_none_or(str::is_empty) {
-        return Err("jti missing".into());
-    }
-    let ts = now.unix_timestamp();
-    if claims["exp"].as_i64().is_none_or(|exp| exp <= ts) {
-        return Err("assertion expired".into());
-    }
-    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > ts + 300) {
-        return Err("assertion not yet valid".into());
-    }
-    Ok(())
-}
-
-fn basic_secret(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let decoded = STANDARD.decode(value.strip_prefix("Basic ")?).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
-}
-
 fn random_token(prefix: &str) -> String {
     let bytes: [u8; 32] = rand::random();
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
@@ -291,13 +194,31 @@ fn issue_access(
 ) -> (String, i64) {
     let lifetime = world.grants.access_lifetime;
     let expires = now + lifetime;
-    let claims = json!({
+    let tenant = world.apps.get(client_id).map(|a| a.tenant_id.clone()).unwrap_or_default();
+    // The claims a real Graph token carries that clients commonly read: `roles` (app-only) or `scp`
+    // (delegated, space-separated), `tid`, `appid`, `oid`. Omitted when empty, as the service does.
+    let mut claims = json!({
         "aud": "https://graph.microsoft.com",
-        "appid": client_id,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now.unix_timestamp(),
+        "nbf": now.unix_timestamp(),
         "exp": expires.unix_timestamp(),
-        "oid": user_id,
-        "jti": random_token(""),
+        "appid": client_id,
+        "tid": tenant,
+        "ver": "1.0",
+        "uti": random_token(""),
     });
+    if let Some(user) = &user_id {
+        claims["oid"] = json!(user);
+        if !permissions.is_empty() {
+            claims["scp"] = json!(permissions.join(" "));
+        }
+    } else {
+        claims["oid"] = json!(client_id);
+        if !permissions.is_empty() {
+            claims["roles"] = json!(permissions);
+        }
+    }
     let token = new_access_token(&claims);
     world
         .grants

@@ -25,10 +25,18 @@ pub fn change_error(error: ChangeError) -> GraphError {
 
 /// 423 when someone other than `actor` holds the item's check-out.
 pub fn check_lock(item: &Item, actor: &Actor) -> Result<(), GraphError> {
-    match &item.checkout {
-        Some(holder) if holder.key() != actor.key() => Err(GraphError::locked()),
-        _ => Ok(()),
+    if item.checkout.as_ref().is_some_and(|holder| holder.key() != actor.key()) {
+        return Err(GraphError::locked());
     }
+    if item.coauth_lock.as_ref().is_some_and(|holder| holder.key() != actor.key()) {
+        return Err(GraphError::new(
+            axum::http::StatusCode::LOCKED,
+            "notAllowed",
+            "The resource you are attempting to access is locked",
+        )
+        .with_inner("resourceLocked"));
+    }
+    Ok(())
 }
 
 fn check_if_match(ctx: &Ctx, item: &Item) -> Result<(), GraphError> {

@@ -1,5 +1,6 @@
 //! Check-out, check-in and discard (GRAPH.md 11). While an item is checked out, writes by anyone but the holder
-//! get 423 (`changes::check_lock`); `publication` reports `checkout` and the holder when selected.
+//! get 423 (`changes::check_lock`); `publication` reports `checkout` and the holder when selected; a user
+//! holder's edits stay a draft others cannot see until check-in (`Drive::edit_content`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -35,13 +36,12 @@ pub fn checkin(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response,
         return Err(GraphError::invalid_request("The file is not checked out."));
     }
     check_lock(found, &ctx.caller.actor)?;
-    if let Some(item) = drive.items.get_mut(&id) {
-        item.checkout = None;
-        if let Some(comment) = body["comment"].as_str() {
-            item.fields.insert("_CheckinComment".into(), serde_json::json!(comment));
-        }
+    if let Some(item) = drive.items.get_mut(&id)
+        && let Some(comment) = body["comment"].as_str()
+    {
+        item.fields.insert("_CheckinComment".into(), serde_json::json!(comment));
     }
-    drive.touch_metadata(&id, ctx.now);
+    drive.check_in(&id, ctx.now);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -56,9 +56,6 @@ pub fn discard(world: &mut World, ctx: &Ctx, item: &ItemRef) -> Result<Response,
     if ctx.caller.user.is_some() {
         check_lock(found, &ctx.caller.actor)?;
     }
-    if let Some(item) = drive.items.get_mut(&id) {
-        item.checkout = None;
-    }
-    drive.touch_metadata(&id, ctx.now);
+    drive.discard_checkout(&id, ctx.now);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,6 +1,8 @@
 //! Copy (GRAPH.md 7): `POST …/copy` answers 202 with a monitor URL that needs no auth. The copy is made at
 //! once, but the monitor reports `inProgress` on its first poll and `completed` with `resourceId` after, so
-//! clients exercise their polling. A name clash at the target makes the job `failed`.
+//! clients exercise their polling. A name clash at the target makes the job `failed`. The body is an
+//! `asyncJobStatus` plus `resourceId`; the status codes (202 while in progress, 200 when done) are
+//! [unverified]: the reference gives only the body.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

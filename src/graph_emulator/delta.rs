@@ -117,16 +117,28 @@ pub fn delta(
     let top = page_size(ctx)?;
     let render = Render::from_ctx(world, ctx, true);
     let child_first = world.faults.delta_child_first;
+    // `Prefer: deltaExcludeParent` asks the service to leave the ancestor chains out.
+    let with_ancestors = !ctx.header("prefer").is_some_and(|p| p.to_lowercase().contains("deltaexcludeparent"));
     let mut value: Vec<Value> = Vec::new();
     let mut emitted: HashSet<&str> = HashSet::new();
     let mut counted = 0usize;
     let mut last = start.after;
     let mut more = false;
-    for (seq, id) in drive.changes.range(start.after + 1..) {
+    // Permission changes join the walk only when asked for with all three Prefer values, and only for callers
+    // with Sites.FullControl.All (GRAPH.md 4).
+    let prefer = ctx.header("prefer").unwrap_or("").to_lowercase();
+    let sharing = start.mode == Mode::Changes
+        && ["deltashowsharingchanges", "deltashowremovedasdeleted", "deltatraversepermissiongaps"]
+            .iter()
+            .all(|p| prefer.contains(p))
+        && ctx.caller.permissions.iter().any(|p| p == "Sites.FullControl.All");
+    let sharing_range = drive.sharing_changes.range(start.after + 1..).filter(|_| sharing);
+    let walk = merge_by_seq(drive.changes.range(start.after + 1..), sharing_range);
+    for (seq, id, shared_changed) in walk {
         let Some(it) = drive.items.get(id) else { continue };
         let in_scope = on_root || id == &scope_id || drive.ancestors(id).iter().any(|a| a == &scope_id);
-        if (start.mode == Mode::Initial && it.deleted) || !in_scope {
-            last = *seq;
+        if (start.mode == Mode::Initial && it.deleted) || !in_scope || (shared_changed && it.deleted) {
+            last = seq;
             continue;
         }
         if counted == top {
@@ -134,15 +146,18 @@ pub fn delta(
             break;
         }
         counted += 1;
-        last = *seq;
+        last = seq;
         if it.deleted {
             value.push(project(deleted_json(drive, id), render.select.as_deref()));
             continue;
         }
         // The ancestor chain up to the root rides along, parents first unless the knob asks for child first.
         let mut chain: Vec<Value> = Vec::new();
-        let mut ancestors = drive.ancestors(id);
-        if let Some(pos) = ancestors.iter().position(|a| !on_root && a == &scope_id) {
+        let mut ancestors = if with_ancestors { drive.ancestors(id) } else { Vec::new() };
+        // A subfolder delta's chains stop at the folder it was asked for.
+        if !on_root && id == &scope_id {
+            ancestors.clear();
+        } else if let Some(pos) = ancestors.iter().position(|a| !on_root && a == &scope_id) {
             ancestors.truncate(pos + 1);
         }
         for ancestor in ancestors {
@@ -153,7 +168,10 @@ pub fn delta(
             }
         }
         emitted.insert(it.id.as_str());
-        let own = item_json(world, drive, it, &render);
+        let mut own = item_json(world, drive, it, &render);
+        if shared_changed {
+            own["@microsoft.graph.sharedChanged"] = json!("True");
+        }
         if child_first {
             value.push(own);
             value.extend(chain);
@@ -162,6 +180,13 @@ pub fn delta(
             value.extend(chain);
             value.push(own);
         }
+    }
+    if world.faults.delta_duplicates {
+        value = value.into_iter().flat_map(|v| [v.clone(), v]).collect();
+    }
+    if world.faults.delta_shuffle {
+        use rand::seq::SliceRandom;
+        value.shuffle(&mut rand::thread_rng());
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#Collection(driveItem)", ctx.base)));
@@ -174,6 +199,21 @@ pub fn delta(
         body.insert("@odata.deltaLink".into(), json!(link(p, None)));
     }
     Ok(axum::Json(Value::Object(body)).into_response())
+}
+
+/// Two change logs walked together in change-number order; the flag marks entries of the second (sharing) log.
+fn merge_by_seq<'a>(
+    changes: impl Iterator<Item = (&'a u64, &'a String)>,
+    sharing: impl Iterator<Item = (&'a u64, &'a String)>,
+) -> impl Iterator<Item = (u64, &'a String, bool)> {
+    let mut changes = changes.peekable();
+    let mut sharing = sharing.peekable();
+    std::iter::from_fn(move || match (changes.peek(), sharing.peek()) {
+        (Some((a, _)), Some((b, _))) if b < a => sharing.next().map(|(s, id)| (*s, id, true)),
+        (Some(_), _) => changes.next().map(|(s, id)| (*s, id, false)),
+        (None, Some(_)) => sharing.next().map(|(s, id)| (*s, id, true)),
+        (None, None) => None,
+    })
 }
 
 /// What SharePoint sends for a deleted item: little more than the id and the facet.

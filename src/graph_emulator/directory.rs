@@ -11,6 +11,10 @@ use super::items::project;
 use super::server::Ctx;
 use super::state::World;
 
+/// Directory pages: 100 by default, `$top` up to 999 [unverified, GRAPH.md 13].
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 999;
+
 /// `startswith(displayName,'ali')` -> ("displayName", "ali").
 fn parse_startswith(filter: &str) -> Option<(String, String)> {
     let inner = filter.trim().strip_prefix("startswith(")?.strip_suffix(')')?;
@@ -55,16 +59,35 @@ fn matches(ctx: &Ctx, record: &Value) -> Result<bool, GraphError> {
 fn respond(ctx: &Ctx, kind: &str, records: Vec<Value>) -> Result<Response, GraphError> {
     let select: Option<Vec<String>> =
         ctx.option("select").map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
-    let mut value = Vec::new();
+    let mut matching = Vec::new();
     for record in records {
         if matches(ctx, &record)? {
-            value.push(project(record, select.as_deref()));
+            matching.push(project(record, select.as_deref()));
         }
     }
-    let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata#{kind}", ctx.base), "value": value});
+    let total = matching.len();
+    let top = match ctx.option("top") {
+        None => DEFAULT_PAGE,
+        Some(t) => t.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            GraphError::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "Invalid page size specified.")
+        })?,
+    };
+    let skip: usize = ctx.option("skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let value: Vec<Value> = matching.into_iter().skip(skip).take(top).collect();
+    let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata#{kind}", ctx.base)});
     if ctx.option("count") == Some("true") {
-        body["@odata.count"] = json!(body["value"].as_array().map_or(0, Vec::len));
+        body["@odata.count"] = json!(total);
     }
+    if skip + top < total {
+        let carried: String = ctx
+            .query
+            .iter()
+            .filter(|(k, _)| k.trim_start_matches('$') != "skiptoken")
+            .map(|(k, v)| format!("{}={}&", super::auth::encode(k), super::auth::encode(v)))
+            .collect();
+        body["@odata.nextLink"] = json!(format!("{}/v1.0/{kind}?{carried}$skiptoken={}", ctx.base, skip + top));
+    }
+    body["value"] = Value::Array(value);
     Ok(axum::Json(body).into_response())
 }
 

@@ -110,6 +110,10 @@ impl GraphError {
         error
     }
 
+    pub fn quota_full() -> Self {
+        Self::new(StatusCode::INSUFFICIENT_STORAGE, "quotaLimitReached", "Insufficient Space Available")
+    }
+
     pub fn internal(status: StatusCode) -> Self {
         Self::new(status, "generalException", "An unspecified error has occurred.")
     }

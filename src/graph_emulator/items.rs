@@ -18,8 +18,9 @@ use super::server::{Ctx, DriveRef, ItemBase, ItemRef};
 use super::sites::resolve_site;
 use super::state::{Actor, Body, Drive, Item, World};
 
-/// Largest `$top` the emulator honours for children and delta [unverified: the reference gives only the default].
-pub const MAX_PAGE: usize = 999;
+/// Largest `$top` honoured for children and delta; larger values are served at this size. GRAPH.md gives only
+/// the default (200); the OneDrive team gave 1000 as the hard limit per page (OneDrive/onedrive-api-docs#319).
+pub const MAX_PAGE: usize = 1000;
 pub const DEFAULT_PAGE: usize = 200;
 
 pub fn time(t: OffsetDateTime) -> String {
@@ -185,7 +186,8 @@ pub fn item_json(world: &World, drive: &Drive, item: &Item, render: &Render) -> 
             if !render.for_delta {
                 v.insert("cTag".into(), json!(item.ctag()));
             }
-            v.insert("file".into(), json!({"mimeType": mime, "hashes": {"quickXorHash": hash}}));
+            let hashes = if item.hash_pending { json!({}) } else { json!({"quickXorHash": hash}) };
+            v.insert("file".into(), json!({"mimeType": mime, "hashes": hashes}));
             let url = download_url(render.base, &render.url_key, &drive.id, &item.id, None, render.now);
             v.insert("@microsoft.graph.downloadUrl".into(), json!(url));
             if render.selected("publication") {

@@ -3,30 +3,48 @@
 //!
 //! `GraphEmulator::start(seed, "127.0.0.1:0")` binds, serves in the background and returns a handle with the
 //! base URL (Graph at `{base}/v1.0`, tokens at `{base}/{tenant}/oauth2/v2.0/token`), the test knobs and
-//! `shutdown`. The knobs are also reachable over HTTP under `/_emulator/` (see `admin.rs`), off the Graph path.
+//! `shutdown`. The knobs are also reachable over HTTP under `/_emulator/` (see `admin.rs`), off the Graph path:
 //!
-//! Layout: `server.rs` parses Graph paths into routes and dispatches; one file per family of operations
-//! (`sites`, `items`, `delta`, `content`, `changes`, `versions`, `fields`, `permissions`, `checkout`,
-//! `directory`); `state.rs` is the world; `auth.rs` the token endpoint and bearer check; `errors.rs` the shapes.
+//! ```text
+//! let emulator = GraphEmulator::start(Seed::from_json(&text)?, "127.0.0.1:0").await?;
+//! // point the connector at emulator.base_url for both the login and the Graph base
+//! emulator.knob(serde_json::from_value(json!({"knob": "throttle", "count": 3, "retry_after": 2}))?)?;
+//! emulator.counters(); // requests per route, e.g. "GET /v1.0/drives/{d}/root/delta" -> 4
+//! ```
+//!
+//! Layout: `routes.rs` parses Graph paths into routes and `server.rs` dispatches them; one file per family of
+//! operations (`sites`, `items`, `delta`, `content`, `changes`, `copy`, `versions`, `fields`, `permissions`,
+//! `checkout`, `directory`, `batch`); `state.rs` and `drive.rs` hold the world; `auth.rs` and `client_auth.rs`
+//! the identity platform; `budget.rs` SharePoint's resource units; `errors.rs` the error shapes; `seed.rs` the
+//! seed format; `admin.rs` the knobs; `tls.rs` the optional TLS.
+//!
+//! Known gaps: no `$orderby`, `$filter` on items, `$expand=permissions`, thumbnails, sharing-link creation,
+//! `Prefer: hierarchicalsharing`, recycle-bin restore, or national-cloud hosts; reads never show a holder their
+//! own check-out draft.
 
 pub mod admin;
 pub mod auth;
 mod batch;
+mod budget;
 mod changes;
 mod checkout;
+mod client_auth;
 pub mod content;
 mod copy;
 mod delta;
 mod directory;
+mod drive;
 pub mod errors;
 mod fields;
 mod items;
 mod permissions;
+mod routes;
 pub mod seed;
 mod server;
 mod sites;
 pub mod state;
 mod tls;
+pub mod upload_session;
 mod versions;
 
 #[path = "../sides/sharepoint/quickxor.rs"]
@@ -164,6 +182,21 @@ impl EmulatorHandle {
 
     /// Apply a knob, the same JSON the `POST /_emulator/...` routes take.
     pub fn knob(&self, knob: admin::Knob) -> Result<serde_json::Value, errors::GraphError> {
+        admin::apply(&self.emulator, knob)
+    }
+
+    /// Apply a knob by name with its fields as JSON, exactly as `POST /_emulator/{name}` does.
+    pub fn knob_json(
+        &self,
+        name: &str,
+        mut fields: serde_json::Value,
+    ) -> Result<serde_json::Value, errors::GraphError> {
+        if !fields.is_object() {
+            fields = serde_json::json!({});
+        }
+        fields["knob"] = serde_json::json!(name);
+        let knob: admin::Knob = serde_json::from_value(fields)
+            .map_err(|e| errors::GraphError::invalid_request(format!("bad knob: {e}")))?;
         admin::apply(&self.emulator, knob)
     }
 

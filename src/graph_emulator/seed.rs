@@ -45,6 +45,9 @@ pub struct Seed {
     pub subfolder_delta: bool,
     #[serde(default)]
     pub token_lifetime_seconds: Option<i64>,
+    /// SharePoint resource units per app per minute (GRAPH.md 12.2); none: unlimited.
+    #[serde(default)]
+    pub resource_units_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +67,8 @@ pub struct SeedApp {
     pub display_name: Option<String>,
     #[serde(default)]
     pub secrets: Vec<String>,
-    /// Certificate credentials by thumbprint: `{"x5t": "…"}` and/or `{"x5t_s256": "…"}` (base64url).
+    /// Certificate credentials: `{"pem": "-----BEGIN CERTIFICATE-----…"}` (thumbprints computed, signatures
+    /// verified), or bare thumbprints `{"x5t": "…"}` / `{"x5t_s256": "…"}` (base64url; signatures not checked).
     #[serde(default)]
     pub certificates: Vec<SeedCert>,
     #[serde(default)]
@@ -85,6 +89,8 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCert {
+    #[serde(default)]
+    pub pem: Option<String>,
     #[serde(default)]
     pub x5t: Option<String>,
     #[serde(default)]
@@ -258,8 +264,10 @@ impl Seed {
             interactive_user: None,
             grants: Default::default(),
             sessions: HashMap::new(),
+            request_log: Default::default(),
             copy_jobs: HashMap::new(),
             faults: Default::default(),
+            budget: super::budget::Budget::new(self.resource_units_per_minute),
             counters: Default::default(),
             url_key: rand::random(),
             max_simple_upload: self.max_simple_upload.unwrap_or(250 * 1024 * 1024),
@@ -290,11 +298,7 @@ impl Seed {
                     tenant_id: tenant.id.clone(),
                     display_name: app.display_name.clone().unwrap_or_else(|| "ScaiDrive Connector".into()),
                     secrets: app.secrets.iter().map(|s| Secret { value: s.clone(), expires: None }).collect(),
-                    certificates: app
-                        .certificates
-                        .iter()
-                        .map(|c| CertCredential { x5t: c.x5t.clone(), x5t_s256: c.x5t_s256.clone() })
-                        .collect(),
+                    certificates: app.certificates.iter().map(cert_credential).collect::<Result<Vec<_>, _>>()?,
                     redirect_uris: app.redirect_uris.clone(),
                     roles: app.roles.clone(),
                     admin_consent: app.admin_consent,
@@ -323,6 +327,25 @@ impl Seed {
         }
         Ok(world)
     }
+}
+
+/// A certificate credential; from a PEM certificate the thumbprints are computed as Entra computes them
+/// (`x5t` = base64url SHA-1 of the DER, `x5t#S256` = base64url SHA-256).
+fn cert_credential(seed: &SeedCert) -> Result<CertCredential, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let Some(pem) = &seed.pem else {
+        return Ok(CertCredential { x5t: seed.x5t.clone(), x5t_s256: seed.x5t_s256.clone(), der: None });
+    };
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
+    let der = STANDARD.decode(body).map_err(|e| format!("certificate PEM: {e}"))?;
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, &der);
+    Ok(CertCredential {
+        x5t: Some(URL_SAFE_NO_PAD.encode(sha1.as_ref())),
+        x5t_s256: Some(URL_SAFE_NO_PAD.encode(sha256.as_ref())),
+        der: Some(der),
+    })
 }
 
 /// `b!` and 64 base64url characters, the shape of SharePoint drive ids.

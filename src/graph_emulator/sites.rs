@@ -47,7 +47,7 @@ pub fn site_json(world: &World, site: &Site) -> Value {
 pub fn drive_json(world: &World, drive: &Drive) -> Value {
     let site = world.site(&drive.site_id);
     let used = drive.items.get(&drive.root_id).map_or(0, |r| r.size);
-    let total: u64 = 27_487_790_694_400;
+    let total = drive.quota_total;
     let modified = drive.items.get(&drive.root_id).map_or(drive.created, |r| r.modified);
     json!({
         "id": drive.id,

@@ -2,9 +2,7 @@
 //! drives with their items, and the grants it has handed out (tokens, codes, upload sessions). Everything sits
 //! behind one `Mutex` in `Emulator`; handlers lock it, do their work synchronously and unlock.
 //!
-//! Each drive keeps a change log for delta: every mutation gives the item the drive's next sequence number, and
-//! `changes` indexes items by their latest number. A delta token is a position in that log, so "what changed
-//! since" is a range scan, and an item changed twice shows once, in its latest state (GRAPH.md 4).
+//! Drives and their mutations live in `drive.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -13,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::admin::Faults;
-use super::quickxor::quick_xor_hash;
+pub use super::drive::{ChangeError, Drive, child_key, mime_for, new_item_id};
 
 /// Who did something: the identitySet written to `createdBy`/`lastModifiedBy` and held by check-outs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +70,8 @@ pub struct Secret {
 pub struct CertCredential {
     pub x5t: Option<String>,
     pub x5t_s256: Option<String>,
+    /// The certificate (DER) when the seed gave it: assertion signatures are then verified with its key.
+    pub der: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +166,12 @@ pub struct Item {
     /// `None` inherits from the parent; `Some` is a unique (broken-inheritance) permission set.
     pub permissions: Option<Vec<Permission>>,
     pub checkout: Option<Actor>,
+    /// A co-authoring lock (an Office client editing): writes by others get 423 `notAllowed`/`resourceLocked`.
+    pub coauth_lock: Option<Actor>,
+    /// The service has not computed the hash yet: `hashes` is empty until the file is first downloaded.
+    pub hash_pending: bool,
+    /// Content saved by a user holding the check-out, invisible to others until check-in (with its author).
+    pub draft: Option<(Arc<Vec<u8>>, Actor)>,
 }
 
 impl Item {
@@ -189,386 +195,6 @@ impl Item {
     }
 }
 
-/// Key of a child in its folder's map: names are unique case-insensitively, listed in name order.
-pub fn child_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
-#[derive(Debug, Clone)]
-pub struct Drive {
-    pub id: String,
-    pub name: String,
-    pub site_id: String,
-    pub list_id: String,
-    pub created: OffsetDateTime,
-    pub root_id: String,
-    pub items: HashMap<String, Item>,
-    /// The latest change number handed out.
-    pub seq: u64,
-    /// Change number -> item id, one entry per item (its latest change): the delta log.
-    pub changes: BTreeMap<u64, String>,
-    /// (change number, time) in order: answers `token=<timestamp>`.
-    pub seq_times: Vec<(u64, OffsetDateTime)>,
-    /// Bumped by the "invalidate delta tokens" knob: tokens of an older epoch get 410.
-    pub epoch: u32,
-    pub resync_code: String,
-    pub next_list_item_id: u64,
-    pub columns: Vec<Column>,
-    /// Recycle bin: ids of items deleted by DELETE, newest last (the items stay in `items` with `deleted`).
-    pub recycle_bin: Vec<String>,
-}
-
-/// Errors of the item mutations, mapped to Graph errors by the route handlers.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChangeError {
-    #[error("item not found")]
-    NotFound,
-    #[error("an item with that name already exists")]
-    NameExists,
-    #[error("the parent is not a folder")]
-    NotAFolder,
-    #[error("a folder cannot move into itself")]
-    IntoItself,
-}
-
-impl Drive {
-    pub fn new(id: String, name: String, site_id: String, now: OffsetDateTime) -> Self {
-        let root_id = new_item_id();
-        let root = Item {
-            id: root_id.clone(),
-            name: "root".to_string(),
-            parent_id: None,
-            deleted: false,
-            created: now,
-            modified: now,
-            fs_created: now,
-            fs_modified: now,
-            created_by: Actor::system(),
-            modified_by: Actor::system(),
-            etag_guid: new_etag_guid(),
-            etag_n: 1,
-            ctag_n: 1,
-            change_seq: 0,
-            list_item_id: 0,
-            body: Body::Folder { children: BTreeMap::new() },
-            size: 0,
-            fields: BTreeMap::new(),
-            permissions: Some(Vec::new()),
-            checkout: None,
-        };
-        let mut drive = Self {
-            id,
-            name,
-            site_id,
-            list_id: super::errors::new_guid(),
-            created: now,
-            root_id: root_id.clone(),
-            items: HashMap::from([(root_id.clone(), root)]),
-            seq: 0,
-            changes: BTreeMap::new(),
-            seq_times: Vec::new(),
-            epoch: 1,
-            resync_code: "resyncChangesApplyDifferences".to_string(),
-            next_list_item_id: 1,
-            columns: default_columns(),
-            recycle_bin: Vec::new(),
-        };
-        drive.touch(&root_id, now);
-        drive
-    }
-
-    pub fn item(&self, id: &str) -> Option<&Item> {
-        self.items.get(id).filter(|item| !item.deleted)
-    }
-
-    /// Record a change to `id`: it moves to the end of the delta log.
-    pub fn touch(&mut self, id: &str, now: OffsetDateTime) {
-        self.seq += 1;
-        let seq = self.seq;
-        if let Some(item) = self.items.get_mut(id) {
-            if item.change_seq != 0 {
-                self.changes.remove(&item.change_seq);
-            }
-            item.change_seq = seq;
-            self.changes.insert(seq, id.to_string());
-            self.seq_times.push((seq, now));
-        }
-    }
-
-    /// The ancestors of `id`, nearest first, up to and including the root.
-    pub fn ancestors(&self, id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut current = self.items.get(id).and_then(|item| item.parent_id.clone());
-        while let Some(parent) = current {
-            current = self.items.get(&parent).and_then(|item| item.parent_id.clone());
-            out.push(parent);
-        }
-        out
-    }
-
-    /// Library-relative path of a live item, `""` for the root, `a/b.txt` otherwise.
-    pub fn path_of(&self, id: &str) -> String {
-        let mut names = Vec::new();
-        let mut current = Some(id.to_string());
-        while let Some(cur) = current {
-            let Some(item) = self.items.get(&cur) else { break };
-            if item.parent_id.is_none() {
-                break;
-            }
-            names.push(item.name.clone());
-            current = item.parent_id.clone();
-        }
-        names.reverse();
-        names.join("/")
-    }
-
-    pub fn child_by_name(&self, folder_id: &str, name: &str) -> Option<&str> {
-        match &self.items.get(folder_id)?.body {
-            Body::Folder { children } => children.get(&child_key(name)).map(String::as_str),
-            Body::File { .. } => None,
-        }
-    }
-
-    /// Resolve a library-relative path (already percent-decoded segments) below `from`, case-insensitively.
-    pub fn resolve_path(&self, from: &str, segments: &[String]) -> Option<String> {
-        let mut current = from.to_string();
-        for segment in segments.iter().filter(|s| !s.is_empty()) {
-            current = self.child_by_name(&current, segment)?.to_string();
-        }
-        self.item(&current).map(|item| item.id.clone())
-    }
-
-    /// Add `delta` bytes to the size of every folder from `folder_id` up to the root.
-    fn adjust_sizes(&mut self, folder_id: Option<String>, delta: i128) {
-        let mut current = folder_id;
-        while let Some(id) = current {
-            let Some(item) = self.items.get_mut(&id) else { break };
-            item.size = (i128::from(item.size) + delta).max(0) as u64;
-            current = item.parent_id.clone();
-        }
-    }
-
-    /// Create a folder or file under `parent_id`. The caller has already settled name clashes.
-    pub fn create(
-        &mut self,
-        parent_id: &str,
-        name: &str,
-        content: Option<Arc<Vec<u8>>>,
-        actor: &Actor,
-        now: OffsetDateTime,
-    ) -> Result<String, ChangeError> {
-        let parent = self.item(parent_id).ok_or(ChangeError::NotFound)?;
-        if !parent.is_folder() {
-            return Err(ChangeError::NotAFolder);
-        }
-        if self.child_by_name(parent_id, name).is_some() {
-            return Err(ChangeError::NameExists);
-        }
-        let id = new_item_id();
-        let size = content.as_ref().map_or(0, |c| c.len() as u64);
-        let body = match content {
-            None => Body::Folder { children: BTreeMap::new() },
-            Some(content) => Body::File {
-                hash: quick_xor_hash(&content),
-                mime: mime_for(name),
-                versions: vec![Version {
-                    label: "1.0".to_string(),
-                    content: content.clone(),
-                    modified: now,
-                    modified_by: actor.clone(),
-                }],
-                content,
-            },
-        };
-        let list_item_id = self.next_list_item_id;
-        self.next_list_item_id += 1;
-        let item = Item {
-            id: id.clone(),
-            name: name.to_string(),
-            parent_id: Some(parent_id.to_string()),
-            deleted: false,
-            created: now,
-            modified: now,
-            fs_created: now,
-            fs_modified: now,
-            created_by: actor.clone(),
-            modified_by: actor.clone(),
-            etag_guid: new_etag_guid(),
-            etag_n: 1,
-            ctag_n: 1,
-            change_seq: 0,
-            list_item_id,
-            body,
-            size,
-            fields: BTreeMap::new(),
-            permissions: None,
-            checkout: None,
-        };
-        self.items.insert(id.clone(), item);
-        if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(parent_id) {
-            children.insert(child_key(name), id.clone());
-        }
-        self.adjust_sizes(Some(parent_id.to_string()), i128::from(size));
-        self.touch(&id, now);
-        Ok(id)
-    }
-
-    /// Replace a file's content: a new version, new eTag and cTag, new hash.
-    pub fn write_content(&mut self, id: &str, content: Arc<Vec<u8>>, actor: &Actor, now: OffsetDateTime) {
-        let Some(item) = self.items.get_mut(id) else { return };
-        let old = item.size;
-        let new = content.len() as u64;
-        if let Body::File { content: current, hash, versions, .. } = &mut item.body {
-            *hash = quick_xor_hash(&content);
-            *current = content.clone();
-            let major = versions.len() + 1;
-            versions.push(Version { label: format!("{major}.0"), content, modified: now, modified_by: actor.clone() });
-        }
-        item.size = new;
-        item.etag_n += 1;
-        item.ctag_n += 1;
-        item.modified = now;
-        item.fs_modified = now;
-        item.modified_by = actor.clone();
-        let parent = item.parent_id.clone();
-        self.adjust_sizes(parent, i128::from(new) - i128::from(old));
-        self.touch(id, now);
-    }
-
-    /// Rename and/or move. Moving changes only this item's change number: descendants are not re-emitted by delta.
-    pub fn rename_move(
-        &mut self,
-        id: &str,
-        new_name: Option<&str>,
-        new_parent: Option<&str>,
-        actor: &Actor,
-        now: OffsetDateTime,
-    ) -> Result<(), ChangeError> {
-        let item = self.item(id).ok_or(ChangeError::NotFound)?;
-        let old_parent = item.parent_id.clone().ok_or(ChangeError::NotFound)?;
-        let old_name = item.name.clone();
-        let size = item.size;
-        let name = new_name.unwrap_or(&old_name).to_string();
-        let parent = new_parent.unwrap_or(&old_parent).to_string();
-        let target = self.item(&parent).ok_or(ChangeError::NotFound)?;
-        if !target.is_folder() {
-            return Err(ChangeError::NotAFolder);
-        }
-        if parent == id || self.ancestors(&parent).iter().any(|a| a == id) {
-            return Err(ChangeError::IntoItself);
-        }
-        if let Some(existing) = self.child_by_name(&parent, &name)
-            && existing != id
-        {
-            return Err(ChangeError::NameExists);
-        }
-        if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(&old_parent) {
-            children.remove(&child_key(&old_name));
-        }
-        if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(&parent) {
-            children.insert(child_key(&name), id.to_string());
-        }
-        if parent != old_parent {
-            self.adjust_sizes(Some(old_parent), -i128::from(size));
-            self.adjust_sizes(Some(parent.clone()), i128::from(size));
-        }
-        if let Some(item) = self.items.get_mut(id) {
-            item.name = name;
-            item.parent_id = Some(parent);
-            item.etag_n += 1;
-            item.modified = now;
-            item.modified_by = actor.clone();
-        }
-        self.touch(id, now);
-        Ok(())
-    }
-
-    /// Delete an item and its subtree into the recycle bin. Each deleted item gets a tombstone in the delta log.
-    pub fn delete(&mut self, id: &str, now: OffsetDateTime) -> Result<(), ChangeError> {
-        let item = self.item(id).ok_or(ChangeError::NotFound)?;
-        let parent = item.parent_id.clone().ok_or(ChangeError::NotFound)?;
-        let name = item.name.clone();
-        let size = item.size;
-        if let Some(Item { body: Body::Folder { children }, .. }) = self.items.get_mut(&parent) {
-            children.remove(&child_key(&name));
-        }
-        self.adjust_sizes(Some(parent), -i128::from(size));
-        let mut stack = vec![id.to_string()];
-        while let Some(current) = stack.pop() {
-            if let Some(item) = self.items.get_mut(&current) {
-                item.deleted = true;
-                if let Body::Folder { children } = &item.body {
-                    stack.extend(children.values().cloned());
-                }
-            }
-            self.touch(&current, now);
-        }
-        self.recycle_bin.push(id.to_string());
-        Ok(())
-    }
-
-    /// Bump an item's eTag for a metadata-only change (fields, permissions, check-out).
-    pub fn touch_metadata(&mut self, id: &str, now: OffsetDateTime) {
-        if let Some(item) = self.items.get_mut(id) {
-            item.etag_n += 1;
-            item.modified = now;
-        }
-        self.touch(id, now);
-    }
-}
-
-/// Columns every document library has (GRAPH.md 9): system fields read-only, `Title` writable.
-fn default_columns() -> Vec<Column> {
-    let column = |name: &str, display: &str, read_only: bool, hidden: bool, kind: &str| Column {
-        name: name.to_string(),
-        display_name: display.to_string(),
-        read_only,
-        hidden,
-        kind: kind.to_string(),
-    };
-    vec![
-        column("Title", "Title", false, false, "text"),
-        column("FileLeafRef", "Name", false, false, "text"),
-        column("Created", "Created", true, false, "dateTime"),
-        column("Modified", "Modified", true, false, "dateTime"),
-        column("Author", "Created By", true, false, "personOrGroup"),
-        column("Editor", "Modified By", true, false, "personOrGroup"),
-        column("ContentType", "Content Type", true, false, "text"),
-        column("_UIVersionString", "Version", true, false, "text"),
-        column("_CheckinComment", "Check In Comment", true, false, "text"),
-    ]
-}
-
-/// SharePoint-shaped item ids: `01` and 32 uppercase base32 characters.
-pub fn new_item_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let bytes: [u8; 32] = rand::random();
-    let mut id = String::from("01");
-    id.extend(bytes.iter().map(|b| ALPHABET[usize::from(*b) % 32] as char));
-    id
-}
-
-fn new_etag_guid() -> String {
-    super::errors::new_guid().to_uppercase()
-}
-
-/// A MIME type from the extension, as SharePoint reports for common types.
-pub fn mime_for(name: &str) -> String {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "txt" => "text/plain",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        _ => "application/octet-stream",
-    }
-    .to_string()
-}
-
 /// Everything the handlers share. One lock, held only for synchronous work.
 #[derive(Debug)]
 pub struct World {
@@ -582,9 +208,12 @@ pub struct World {
     /// The user `/authorize` signs in as (auto-approved).
     pub interactive_user: Option<String>,
     pub grants: super::auth::Grants,
-    pub sessions: HashMap<String, super::content::UploadSession>,
+    pub sessions: HashMap<String, super::upload_session::UploadSession>,
+    /// The last requests served, for assertions such as "no Authorization sent to the upload URL".
+    pub request_log: std::collections::VecDeque<Value>,
     pub copy_jobs: HashMap<String, super::copy::CopyJob>,
     pub faults: Faults,
+    pub budget: super::budget::Budget,
     /// Requests per route, `GET /drives/{}/root/delta` style keys.
     pub counters: BTreeMap<String, u64>,
     /// Secret for the pre-authenticated download and upload URLs.
@@ -608,54 +237,5 @@ impl World {
                 || u.user_principal_name.eq_ignore_ascii_case(id_or_upn)
                 || u.mail.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(id_or_upn))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn drive() -> Drive {
-        Drive::new("b!x".into(), "Documents".into(), "site".into(), OffsetDateTime::UNIX_EPOCH)
-    }
-
-    #[test]
-    fn folder_sizes_follow_creates_moves_and_deletes() {
-        let mut d = drive();
-        let now = OffsetDateTime::UNIX_EPOCH;
-        let root = d.root_id.clone();
-        let a = d.create(&root, "a", None, &Actor::system(), now).expect("folder");
-        let b = d.create(&root, "b", None, &Actor::system(), now).expect("folder");
-        let f = d.create(&a, "f.txt", Some(Arc::new(vec![1; 10])), &Actor::system(), now).expect("file");
-        assert_eq!(d.items[&a].size, 10);
-        assert_eq!(d.items[&root].size, 10);
-        d.rename_move(&f, None, Some(&b), &Actor::system(), now).expect("move");
-        assert_eq!(d.items[&a].size, 0);
-        assert_eq!(d.items[&b].size, 10);
-        d.delete(&b, now).expect("delete");
-        assert_eq!(d.items[&root].size, 0);
-        assert!(d.items[&f].deleted);
-    }
-
-    #[test]
-    fn names_clash_case_insensitively_and_paths_resolve_that_way() {
-        let mut d = drive();
-        let now = OffsetDateTime::UNIX_EPOCH;
-        let root = d.root_id.clone();
-        let a = d.create(&root, "Reports", None, &Actor::system(), now).expect("folder");
-        assert_eq!(d.create(&root, "reports", None, &Actor::system(), now), Err(ChangeError::NameExists));
-        assert_eq!(d.resolve_path(&root, &["REPORTS".to_string()]), Some(a));
-    }
-
-    #[test]
-    fn a_changed_item_moves_to_the_end_of_the_change_log() {
-        let mut d = drive();
-        let now = OffsetDateTime::UNIX_EPOCH;
-        let root = d.root_id.clone();
-        let a = d.create(&root, "a.txt", Some(Arc::new(vec![1])), &Actor::system(), now).expect("file");
-        let b = d.create(&root, "b.txt", Some(Arc::new(vec![2])), &Actor::system(), now).expect("file");
-        d.write_content(&a, Arc::new(vec![3]), &Actor::system(), now);
-        let order: Vec<&String> = d.changes.values().collect();
-        assert_eq!(order, vec![&root, &b, &a]);
     }
 }

@@ -14,13 +14,14 @@ use super::path::SyncPath;
 use super::plan::Action;
 
 /// An open or resolved conflict: both sides' entries when it was found, and the base they diverged from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConflictRecord {
     pub id: ConflictId,
     pub path: SyncPath,
     pub source: Entry,
     pub drive: Entry,
     pub base: Option<BaseRecord>,
+    #[serde(with = "time::serde::rfc3339")]
     pub opened_at: OffsetDateTime,
 }
 

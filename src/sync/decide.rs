@@ -15,10 +15,12 @@ use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId, SideState};
 use super::path::SyncPath;
 use super::plan::{Action, ReportKind};
 
-/// One path as both sides and the base see it. Entries are at `path` (relocated there when paired by a rename).
+static ROOT: std::sync::LazyLock<SyncPath> = std::sync::LazyLock::new(|| SyncPath::new(""));
+
+/// One path as both sides and the base see it. Entries are at [`Row::path`] (relocated there when paired by a
+/// rename).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub path: SyncPath,
     pub source: Option<Entry>,
     pub drive: Option<Entry>,
     pub base: Option<BaseRecord>,
@@ -29,14 +31,34 @@ pub struct Row {
     pub renamed: Option<SideId>,
     /// An open MANUAL conflict on this path.
     pub conflict: Option<ConflictId>,
+    /// The side whose entry this plan moves here, and where that entry still is until the move runs (hashing
+    /// during planning reads it there).
+    pub moved_from: Option<(SideId, SyncPath)>,
 }
 
 impl Row {
-    pub fn new(path: SyncPath, source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
-        let mut row =
-            Row { path, source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None };
-        row.fill_known_hashes();
-        row
+    /// A row of what the streams held for one path; at least one of the three must be present.
+    pub fn new(source: Option<Entry>, drive: Option<Entry>, base: Option<BaseRecord>) -> Self {
+        Row { source, drive, base, source_sha: None, drive_sha: None, renamed: None, conflict: None, moved_from: None }
+    }
+
+    /// The row's path: every entry and the record of a row are at it.
+    pub fn path(&self) -> &SyncPath {
+        match (&self.source, &self.drive, &self.base) {
+            (Some(e), _, _) | (None, Some(e), _) => &e.path,
+            (None, None, Some(b)) => &b.path,
+            // Rows are built from at least one item (the merge never yields an empty step); an empty row is
+            // about the root, which is never synced.
+            (None, None, None) => &ROOT,
+        }
+    }
+
+    /// Where the entry of `side` can be read right now (before this plan's moves).
+    pub fn current_path(&self, side: SideId) -> &SyncPath {
+        match &self.moved_from {
+            Some((moved, from)) if *moved == side => from,
+            _ => self.path(),
+        }
     }
 
     pub fn entry(&self, side: SideId) -> Option<&Entry> {
@@ -134,6 +156,9 @@ fn classify(
                 Change::Touched
             } else if e.size != state.size {
                 Change::Changed
+            } else if native_hash_moved(e, state) {
+                // The side's own hash moved (quickXorHash on SharePoint): changed, no download needed to know.
+                Change::Changed
             } else {
                 match (sha, base_sha) {
                     (Some(s), Some(b)) if s == b => Change::Touched,
@@ -142,6 +167,14 @@ fn classify(
                 }
             }
         }
+    }
+}
+
+/// Whether the side's native hash says the content differs from the base's record (same kind, other value).
+fn native_hash_moved(entry: &Entry, state: &SideState) -> bool {
+    match (&entry.hash, &state.hash) {
+        (Some(now), Some(then)) => now.kind == then.kind && now.value != then.value,
+        _ => false,
     }
 }
 
@@ -247,7 +280,7 @@ fn bidirectional(row: &Row, strategy: Strategy) -> Decision {
     let renamed_drive = row.renamed == Some(SideId::Drive);
     match (s, d) {
         (Change::Absent, Change::Absent) => Decision::Nothing,
-        (Change::Deleted, Change::Deleted) => Decision::Act(Action::Forget { path: row.path.clone() }),
+        (Change::Deleted, Change::Deleted) => Decision::Act(Action::Forget { path: row.path().clone() }),
         (Change::New, Change::Absent) => transfer(row, SideId::Source),
         (Change::Absent, Change::New) => transfer(row, SideId::Drive),
         (s, d) if s.unchanged() && d.unchanged() => settled(row, s, d),
@@ -300,7 +333,7 @@ fn one_way(row: &Row, authority: SideId) -> Decision {
     let (a, m) = (change(row, authority), change(row, mirror));
     match (row.entry(authority), row.entry(mirror)) {
         (None, None) => match row.base {
-            Some(_) => Decision::Act(Action::Forget { path: row.path.clone() }),
+            Some(_) => Decision::Act(Action::Forget { path: row.path().clone() }),
             None => Decision::Nothing,
         },
         (None, Some(_)) => match row.base {

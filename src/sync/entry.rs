@@ -7,19 +7,21 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::path::SyncPath;
 
 /// File or folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     File,
     Folder,
 }
 
 /// The attributes the engine acts on (SMB DOS attributes; Graph and the drive report none of these).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Attributes {
     pub hidden: bool,
     pub system: bool,
@@ -28,7 +30,8 @@ pub struct Attributes {
 }
 
 /// Which content hash a side computes natively. The engine compares hashes of the same kind only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HashKind {
     /// The drive's hash, and the one that crosses sides.
     Sha256,
@@ -37,7 +40,7 @@ pub enum HashKind {
 }
 
 /// A content hash as a side reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ContentHash {
     pub kind: HashKind,
     pub value: Box<str>,
@@ -70,6 +73,21 @@ impl Sha256Digest {
     }
 }
 
+impl Serialize for Sha256Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&*text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(Sha256Digest(out))
+    }
+}
+
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hex::encode(self.0))
@@ -83,7 +101,7 @@ impl fmt::Debug for Sha256Digest {
 }
 
 /// One entry of a side's listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub path: SyncPath,
     /// Survives renames and moves: SMB file id, Graph item id, drive entry id.
@@ -91,6 +109,7 @@ pub struct Entry {
     pub kind: Kind,
     /// Bytes; 0 for folders.
     pub size: u64,
+    #[serde(with = "time::serde::rfc3339")]
     pub modified: OffsetDateTime,
     /// Opaque; changes when the side changes the entry (SMB: file id + change time; Graph: cTag or
     /// quickXorHash; drive: content hash). Best when it changes on content changes only.
@@ -138,18 +157,20 @@ impl Entry {
 }
 
 /// One side of a base record: the entry as it stood after the last successful sync of the path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideState {
     pub id: Box<str>,
     pub kind: Kind,
     pub size: u64,
+    #[serde(with = "time::serde::rfc3339")]
     pub modified: OffsetDateTime,
     pub tag: Box<str>,
     pub hash: Option<ContentHash>,
 }
 
-/// The file-state record of a tracked path: both sides as they stood after its last successful sync.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The file-state record of a tracked path: both sides as they stood after its last successful sync. Serde
+/// gives the file-state store its encoding (key it by [`SyncPath::sort_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BaseRecord {
     pub path: SyncPath,
     pub source: SideState,
@@ -176,7 +197,8 @@ impl BaseRecord {
 }
 
 /// Which side of the connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SideId {
     /// The external side: SMB share or SharePoint library.
     Source,
@@ -203,5 +225,31 @@ impl SideId {
 impl fmt::Display for SideId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_record_round_trips_through_json_for_the_file_state_store() {
+        let state = |id: &str| SideState {
+            id: id.into(),
+            kind: Kind::File,
+            size: 3,
+            modified: OffsetDateTime::from_unix_timestamp_nanos(1_780_000_000_123_456_700).unwrap(),
+            tag: "t1".into(),
+            hash: Some(ContentHash::sha256(Sha256Digest::of(b"abc"))),
+        };
+        let record = BaseRecord {
+            path: SyncPath::new("Docs/Ä.txt"),
+            source: state("s1"),
+            drive: state("d1"),
+            sha256: Some(Sha256Digest::of(b"abc")),
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"Docs/Ä.txt\""), "{json}");
+        assert_eq!(serde_json::from_str::<BaseRecord>(&json).unwrap(), record);
     }
 }

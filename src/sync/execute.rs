@@ -144,6 +144,9 @@ pub struct Executor<'a, S, D, K, O> {
     moved: HashMap<(SideId, SyncPath), Entry>,
     /// Targets of moves that failed: nothing under them is touched this run.
     failed_moves: Vec<SyncPath>,
+    /// Folder moves carried out this run (side, from, to): entries of that side planned under `from` that were
+    /// not paired by identity (new, changed or deleted ones) are now under `to`, where the other side has them.
+    folder_moves: Vec<(SideId, SyncPath, SyncPath)>,
 }
 
 /// Why an action did not complete.
@@ -181,6 +184,7 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             counters: Counters::default(),
             moved: HashMap::new(),
             failed_moves: Vec::new(),
+            folder_moves: Vec::new(),
         }
     }
 
@@ -258,7 +262,84 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         Outcome { status, counters: self.counters }
     }
 
+    /// Where an entry of `side` planned under a folder this run moved on that side now is.
+    fn rebase(&self, side: SideId, entry: &Entry) -> Entry {
+        let moved = self
+            .folder_moves
+            .iter()
+            .rev()
+            .find_map(|(s, from, to)| (*s == side).then(|| entry.path.rebase(from, to)).flatten());
+        match moved {
+            Some(path) => entry.relocated(&path),
+            None => entry.clone(),
+        }
+    }
+
+    /// The action with its entries carried along by this run's folder moves: `Ok(None)` when nothing under it
+    /// moved, an error when its entries no longer share one path (a folder moved on one side while the other
+    /// side moved the entry elsewhere: the next run sees it afresh).
+    fn rebased(&self, action: &Action) -> Result<Option<Action>, SideError> {
+        if self.folder_moves.is_empty() {
+            return Ok(None);
+        }
+        let (s, d) = (SideId::Source, SideId::Drive);
+        let rebased = match action {
+            Action::Copy { from, origin, dest } => Action::Copy {
+                from: *from,
+                origin: self.rebase(*from, origin),
+                dest: dest.as_ref().map(|e| self.rebase(from.other(), e)),
+            },
+            Action::MakeFolder { on, origin } => {
+                Action::MakeFolder { on: *on, origin: self.rebase(on.other(), origin) }
+            }
+            Action::Delete { on, entry } => Action::Delete { on: *on, entry: self.rebase(*on, entry) },
+            Action::Record { source, drive, sha256, settles } => Action::Record {
+                source: self.rebase(s, source),
+                drive: self.rebase(d, drive),
+                sha256: *sha256,
+                settles: *settles,
+            },
+            Action::KeepBoth { source, drive, aside, both_sides } => Action::KeepBoth {
+                source: self.rebase(s, source),
+                drive: self.rebase(d, drive),
+                aside: *aside,
+                both_sides: *both_sides,
+            },
+            Action::OpenConflict { source, drive, base } => Action::OpenConflict {
+                source: self.rebase(s, source),
+                drive: self.rebase(d, drive),
+                base: base.clone(),
+            },
+            Action::Move { .. } | Action::Forget { .. } => return Ok(None),
+        };
+        let paths: Vec<&SyncPath> = match &rebased {
+            Action::Copy { origin, dest, .. } => {
+                std::iter::once(&origin.path).chain(dest.as_ref().map(|e| &e.path)).collect()
+            }
+            Action::Record { source, drive, .. }
+            | Action::KeepBoth { source, drive, .. }
+            | Action::OpenConflict { source, drive, .. } => vec![&source.path, &drive.path],
+            other => vec![other.path()],
+        };
+        let Some(&first) = paths.first() else { return Ok(None) };
+        if paths.iter().any(|p| *p != first) {
+            return Err(SideError::new(
+                ErrorCode::PreconditionFailed,
+                "a folder moved on one side while the other side moved this entry elsewhere; the next run picks it up",
+            ));
+        }
+        if first == action.path() { Ok(None) } else { Ok(Some(rebased)) }
+    }
+
     async fn perform_with_retry(&mut self, action: &Action) -> Result<(), Failure> {
+        if let Some(rebased) = self.rebased(action)? {
+            let result = Box::pin(self.perform_with_retry(&rebased)).await;
+            if result.is_ok() {
+                // The base record, if any, was at the planned path: it now lives at the new one.
+                self.batch.push(BaseChange::Forget(action.path().clone()));
+            }
+            return result;
+        }
         let mut attempts = 0;
         loop {
             match self.perform(action).await {
@@ -300,7 +381,14 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
                 if *on == SideId::Source && entry.kind == Kind::File {
                     self.save_source(&entry, VersionOrigin::SourceBeforeDelete).await?;
                 }
-                self.delete(*on, &entry).await?;
+                if let Err(e) = self.delete(*on, &entry).await {
+                    if e.code == ErrorCode::NotEmpty {
+                        // The folder holds content this run did not delete (untracked, filtered, colliding):
+                        // it stays, and stops being tracked, so the next run treats it as new on this side.
+                        self.batch.push(BaseChange::Forget(entry.path.clone()));
+                    }
+                    return Err(e.into());
+                }
                 self.batch.push(BaseChange::Forget(entry.path.clone()));
                 match on {
                     SideId::Source => self.counters.deleted_on_source += 1,
@@ -309,6 +397,9 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             }
             Action::Move { on, entry, to, base, old_base, implied } => {
                 let moved = if *implied { entry.relocated(to) } else { self.move_entry(*on, entry, to).await? };
+                if moved.is_folder() {
+                    self.folder_moves.push((*on, entry.path.clone(), to.clone()));
+                }
                 self.moved.insert((*on, to.clone()), moved);
                 if old_base != &base.path {
                     self.batch.push(BaseChange::Forget(old_base.clone()));

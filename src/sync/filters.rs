@@ -69,10 +69,14 @@ impl Compiled {
     }
 
     fn matches_patterns(&self, path: &SyncPath) -> bool {
-        self.names.is_match(path.name()) || self.paths.is_match(path.as_str())
+        (!self.names.is_empty() && self.names.is_match(path.name()))
+            || (!self.paths.is_empty() && self.paths.is_match(path.as_str()))
     }
 
     fn matches_extension(&self, path: &SyncPath) -> bool {
+        if self.extensions.is_empty() {
+            return false;
+        }
         match path.name().rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => {
                 let ext = ext.to_lowercase();
@@ -112,10 +116,9 @@ impl Filters {
         Ok(Self { include: Compiled::new(include)?, exclude: Compiled::new(exclude)?, sync_hidden, sync_system })
     }
 
-    /// Filters that pass everything except hidden and system entries (the defaults).
-    pub fn pass_all() -> Self {
-        let empty = PatternSet::default();
-        Self::new(&empty, &empty, false, false).unwrap_or_else(|_| unreachable!("empty pattern sets compile"))
+    /// Whether any include or exclude pattern is set (otherwise no path is left out by name).
+    pub fn filters_paths(&self) -> bool {
+        !self.include.empty || !self.exclude.empty
     }
 
     /// Whether the path is left out by name or path. Folders only meet the exclude list.

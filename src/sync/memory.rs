@@ -26,30 +26,42 @@ pub struct MemoryKnobs {
     pub naming: NamingRules,
     /// Written modification times are truncated to this (SMB: 100 ns, Graph: 1 s, FAT: 2 s).
     pub mtime_precision: Duration,
-    /// The listing carries SHA-256 (the drive does; SMB does not).
-    pub native_sha256: bool,
+    /// The hash the listing carries: SHA-256 (the drive), a stand-in for quickXorHash (SharePoint), or none
+    /// (SMB).
+    pub native_hash: Option<HashKind>,
     /// Overwrites and deletes keep the old content (the drive).
     pub recoverable: bool,
 }
 
 impl MemoryKnobs {
     /// Like an SMB share: case-insensitive, Windows names, no hashes, nothing recoverable.
-    pub fn smb_like() -> Self {
+    pub fn windows_share() -> Self {
         Self {
             naming: NamingRules::windows(),
             mtime_precision: Duration::nanoseconds(100),
-            native_sha256: false,
+            native_hash: None,
             recoverable: false,
         }
     }
 
     /// Like the drive: case-sensitive, any name, SHA-256 in listings, versions and trash.
-    pub fn drive_like() -> Self {
+    pub fn drive() -> Self {
         Self {
             naming: NamingRules::permissive(),
             mtime_precision: Duration::milliseconds(1),
-            native_sha256: true,
+            native_hash: Some(HashKind::Sha256),
             recoverable: true,
+        }
+    }
+
+    /// Like a SharePoint library: case-insensitive, SharePoint names, times in whole seconds, a non-SHA native
+    /// hash in listings, nothing recoverable on this side.
+    pub fn sharepoint_library() -> Self {
+        Self {
+            naming: NamingRules::sharepoint(),
+            mtime_precision: Duration::seconds(1),
+            native_hash: Some(HashKind::QuickXor),
+            recoverable: false,
         }
     }
 
@@ -95,6 +107,15 @@ pub struct MemorySide {
     /// Prefixes identities so two sides never share one.
     prefix: &'static str,
     state: Mutex<State>,
+}
+
+/// A hash of the given kind. The quickXorHash stand-in is derived from the SHA-256 so it is a function of the
+/// content, which is all the engine relies on (it never compares it with another kind).
+fn native(kind: HashKind, sha: Sha256Digest) -> ContentHash {
+    match kind {
+        HashKind::Sha256 => ContentHash::sha256(sha),
+        HashKind::QuickXor => ContentHash { kind, value: format!("qx-{}", &sha.to_string()[..27]).into_boxed_str() },
+    }
 }
 
 fn not_found(path: &SyncPath) -> SideError {
@@ -152,7 +173,10 @@ impl MemorySide {
             modified: node.modified,
             tag: format!("{}.{}", node.id, node.generation).into_boxed_str(),
             attrs: node.attrs,
-            hash: (self.knobs.native_sha256 && node.kind == Kind::File).then(|| ContentHash::sha256(sha)),
+            hash: match (self.knobs.native_hash, node.kind) {
+                (Some(kind), Kind::File) => Some(native(kind, sha)),
+                _ => None,
+            },
         }
     }
 
@@ -358,7 +382,7 @@ impl Side for MemorySide {
         Capabilities {
             delta_tokens: false,
             acls: false,
-            native_hash: self.knobs.native_sha256.then_some(HashKind::Sha256),
+            native_hash: self.knobs.native_hash,
             naming: self.knobs.naming.clone(),
             recoverable: self.knobs.recoverable,
         }
@@ -377,10 +401,7 @@ impl Side for MemorySide {
         let mut state = self.lock();
         state.hash_calls.push(path.clone());
         let node = state.nodes.get(&self.key(path)).ok_or_else(|| not_found(path))?;
-        match kind {
-            HashKind::Sha256 => Ok(ContentHash::sha256(Sha256Digest::of(&node.content))),
-            HashKind::QuickXor => Err(SideError::new(ErrorCode::Internal, "the memory side hashes SHA-256 only")),
-        }
+        Ok(native(kind, Sha256Digest::of(&node.content)))
     }
 
     async fn read(&self, path: &SyncPath, expect: &SideState) -> Result<ByteStream, SideError> {

@@ -121,3 +121,59 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use futures::stream;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::sync::entry::{Attributes, Kind};
+
+    fn entry(path: &str) -> Result<Entry, SideError> {
+        Ok(Entry {
+            path: SyncPath::new(path),
+            id: path.into(),
+            kind: Kind::File,
+            size: 1,
+            modified: OffsetDateTime::UNIX_EPOCH,
+            tag: "t".into(),
+            attrs: Attributes::default(),
+            hash: None,
+        })
+    }
+
+    fn no_base() -> stream::Iter<std::vec::IntoIter<Result<BaseRecord, String>>> {
+        stream::iter(Vec::new())
+    }
+
+    #[test]
+    fn each_path_is_visited_once_with_what_each_side_holds() {
+        let source = stream::iter(vec![entry("a"), entry("c")]);
+        let drive = stream::iter(vec![entry("b"), entry("c")]);
+        let mut seen = Vec::new();
+        block_on(march(source, drive, no_base(), |s, d, _| {
+            seen.push((s.map(|e| e.path.to_string()), d.map(|e| e.path.to_string())));
+        }))
+        .unwrap();
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(seen, vec![(some("a"), None), (None, some("b")), (some("c"), some("c"))]);
+    }
+
+    #[test]
+    fn a_listing_out_of_order_stops_the_walk_instead_of_looking_like_deletes() {
+        let source = stream::iter(vec![entry("b"), entry("a")]);
+        let drive = stream::iter(Vec::new());
+        let result = block_on(march(source, drive, no_base(), |_, _, _| {}));
+        assert!(matches!(result, Err(MergeError::OutOfOrder { stream: "source", .. })));
+    }
+
+    #[test]
+    fn a_listing_that_breaks_off_stops_the_walk() {
+        let broken = Err(SideError::new(crate::sync::ErrorCode::ConnectorUnreachable, "gone"));
+        let source = stream::iter(vec![entry("a"), broken]);
+        let result = block_on(march(source, stream::iter(Vec::new()), no_base(), |_, _, _| {}));
+        assert!(matches!(result, Err(MergeError::Listing { side: SideId::Source, .. })));
+    }
+}

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod conflict;
+pub mod conformance;
 pub mod decide;
 pub mod entry;
 pub mod execute;
@@ -21,6 +22,7 @@ pub mod names;
 pub mod path;
 pub mod plan;
 pub mod reconcile;
+mod renames;
 pub mod run;
 pub mod safety;
 pub mod side;

@@ -135,6 +135,10 @@ impl SyncPath {
 
 impl Ord for SyncPath {
     fn cmp(&self, other: &Self) -> Ordering {
+        if self.folded.is_none() && other.folded.is_none() {
+            // Both already folded: the folded comparison is the exact one.
+            return cmp_components(&self.exact, &other.exact);
+        }
         cmp_components(self.folded(), other.folded()).then_with(|| cmp_components(&self.exact, &other.exact))
     }
 }
@@ -154,6 +158,19 @@ impl fmt::Display for SyncPath {
 impl fmt::Debug for SyncPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", &*self.exact)
+    }
+}
+
+impl serde::Serialize for SyncPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.exact)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SyncPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(SyncPath::new(s.into_owned()))
     }
 }
 

@@ -114,6 +114,9 @@ pub struct PlanStats {
     pub base_records: u64,
     /// Files with a base record that the filters still include.
     pub tracked_files: u64,
+    /// Entries on the mirror side of a one-way connector that were never tracked (only the first
+    /// [`crate::sync::reconcile::UNTRACKED_REPORTED`] are reported by path).
+    pub untracked: u64,
 }
 
 /// Everything a run will do.

@@ -4,19 +4,20 @@
 //! The streams are merged in step ([`super::merge::march`]). Rows whose entries are as the base recorded them
 //! cost a comparison and are dropped at once, so memory follows the number of changes. Rows that may be half of
 //! a rename (a base whose entry vanished from a side; an entry new on one side) are set aside, because their
-//! other half can come anywhere later in the walk; at the end they are paired by identity (SMB file id, Graph
-//! item id, drive entry id), and the unpaired ones are decided as creates and deletes. Names that cannot cross
-//! (refused by the destination, or colliding in case on a case-insensitive destination) are checked then, when
-//! every spelling in the name's fold group is known.
+//! other half can come anywhere later in the walk; at the end they are paired by identity (see `renames.rs`),
+//! and the unpaired ones are decided as creates and deletes. With an empty base (a first sync) nothing can be a
+//! rename, and new entries are decided as the walk goes. Names that cannot cross (refused by the destination, or
+//! colliding in case on a case-insensitive destination) are checked when every spelling in the name's fold group
+//! is known.
 
 use std::collections::HashMap;
 
-use futures::Stream;
 use futures::stream;
+use futures::{Stream, StreamExt};
 
 use crate::ids::ConflictId;
 
-use super::config::{Direction, RunConfig, Strategy};
+use super::config::RunConfig;
 use super::decide::{Decision, Row, decide};
 use super::entry::{BaseRecord, Entry, Kind, SideId};
 use super::filters::{FilterError, Filters, Skip};
@@ -48,7 +49,7 @@ impl Context {
         Ok(Self { config, filters, source_naming, drive_naming, open_conflicts })
     }
 
-    fn naming(&self, side: SideId) -> &NamingRules {
+    pub(super) fn naming(&self, side: SideId) -> &NamingRules {
         match side {
             SideId::Source => &self.source_naming,
             SideId::Drive => &self.drive_naming,
@@ -94,6 +95,8 @@ where
     BE: std::fmt::Display,
 {
     let mut reconciler = Reconciler::new(ctx);
+    let mut base = base.peekable();
+    reconciler.base_seen = std::pin::Pin::new(&mut base).peek().await.is_some();
     march(source, drive, base, |s, d, b| reconciler.push(s, d, b)).await?;
     Ok(reconciler.finish())
 }
@@ -104,11 +107,21 @@ pub fn settle(plan: &mut Plan, row: Row, ctx: &Context) {
     apply(plan, row, decision);
 }
 
+/// Untracked paths reported one by one; beyond this only counted, so a one-way mirror beside a large untracked
+/// tree keeps memory and the job log small.
+pub const UNTRACKED_REPORTED: u64 = 1000;
+
 fn apply(plan: &mut Plan, row: Row, decision: Decision) {
     match decision {
         Decision::Nothing => {}
         Decision::Act(action) => plan.push(action),
-        Decision::Report(kind, side) => plan.reports.push(Report { path: row.path, side, kind }),
+        Decision::Report(ReportKind::Untracked, side) => {
+            plan.stats.untracked += 1;
+            if plan.stats.untracked <= UNTRACKED_REPORTED {
+                plan.reports.push(Report { path: row.path().clone(), side, kind: ReportKind::Untracked });
+            }
+        }
+        Decision::Report(kind, side) => plan.reports.push(Report { path: row.path().clone(), side, kind }),
         Decision::NeedHash(_) => plan.pending.push(row),
     }
 }
@@ -121,22 +134,22 @@ struct Prune {
 }
 
 /// A row set aside until the end of the walk, with what its fold group looked like.
-struct Deferred {
-    row: Row,
+pub(super) struct Deferred {
+    pub(super) row: Row,
     /// Another spelling of the same name is present on [source, drive].
-    occupied: [bool; 2],
+    pub(super) occupied: [bool; 2],
 }
 
-fn slot(side: SideId) -> usize {
+pub(super) fn slot(side: SideId) -> usize {
     match side {
         SideId::Source => 0,
         SideId::Drive => 1,
     }
 }
 
-struct Reconciler<'c> {
-    ctx: &'c Context,
-    plan: Plan,
+pub(super) struct Reconciler<'c> {
+    pub(super) ctx: &'c Context,
+    pub(super) plan: Plan,
     /// Rows whose paths are equal after case folding, waiting for the group to end.
     group: Vec<Row>,
     prune: Vec<Prune>,
@@ -146,6 +159,8 @@ struct Reconciler<'c> {
     twins: HashMap<String, [Option<SyncPath>; 2]>,
     /// Spellings this plan creates on each case-insensitive side (targets and the parents they bring along).
     claimed: [HashMap<String, SyncPath>; 2],
+    /// False when the base is empty: no entry can be half of a rename.
+    base_seen: bool,
 }
 
 impl<'c> Reconciler<'c> {
@@ -158,6 +173,7 @@ impl<'c> Reconciler<'c> {
             deferred: Vec::new(),
             twins: HashMap::new(),
             claimed: [HashMap::new(), HashMap::new()],
+            base_seen: true,
         }
     }
 
@@ -166,35 +182,32 @@ impl<'c> Reconciler<'c> {
         stats.source_listed += u64::from(source.is_some());
         stats.drive_listed += u64::from(drive.is_some());
         stats.base_records += u64::from(base.is_some());
-        let path = match (&source, &drive, &base) {
-            (Some(e), _, _) | (_, Some(e), _) => e.path.clone(),
-            (_, _, Some(b)) => b.path.clone(),
-            _ => return,
-        };
-        if is_temp_name(&path) {
+        let row = Row::new(source, drive, base);
+        if row.source.is_none() && row.drive.is_none() && row.base.is_none() {
             return;
         }
-        if self.group.first().is_some_and(|first| first.path.folded() != path.folded()) {
+        if is_temp_name(row.path()) {
+            return;
+        }
+        if self.group.first().is_some_and(|first| first.path().folded() != row.path().folded()) {
             self.flush_group();
         }
-        self.group.push(Row {
-            path,
-            source,
-            drive,
-            base,
-            source_sha: None,
-            drive_sha: None,
-            renamed: None,
-            conflict: None,
-        });
+        self.group.push(row);
     }
 
     fn flush_group(&mut self) {
+        if self.group.len() == 1 {
+            // One spelling: nothing to compare with (the common case; no allocation).
+            if let Some(row) = self.group.pop() {
+                self.consider(row, [false, false]);
+            }
+            return;
+        }
         let mut group = std::mem::take(&mut self.group);
         if group.len() > 1 {
             let spelling = |side: SideId| group.iter().find_map(|r| r.entry(side).map(|e| e.path.clone()));
             let spellings = [spelling(SideId::Source), spelling(SideId::Drive)];
-            self.twins.insert(group[0].path.folded().to_owned(), spellings);
+            self.twins.insert(group[0].path().folded().to_owned(), spellings);
         }
         let occupied: Vec<[bool; 2]> = if group.len() > 1 {
             (0..group.len())
@@ -214,12 +227,18 @@ impl<'c> Reconciler<'c> {
     }
 
     fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
-        while self.prune.last().is_some_and(|p| !p.path.is_folded_ancestor_of(&row.path)) {
+        // Pruned subtrees stay open while the walk is inside their fold group: other spellings of the folder
+        // come next to it, and their content interleaves with its content.
+        while self
+            .prune
+            .last()
+            .is_some_and(|p| !p.path.same_folded(row.path()) && !p.path.is_folded_ancestor_of(row.path()))
+        {
             self.prune.pop();
         }
-        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(&row.path)) {
+        if let Some(p) = self.prune.iter().find(|p| p.path.is_ancestor_of(row.path())) {
             if p.forget && row.base.is_some() {
-                self.plan.push(Action::Forget { path: row.path });
+                self.plan.push(Action::Forget { path: row.path().clone() });
             }
             return;
         }
@@ -228,17 +247,17 @@ impl<'c> Reconciler<'c> {
                 for side in [SideId::Source, SideId::Drive] {
                     if row.entry(side).is_some_and(|e| e.attrs.reparse_point) {
                         let report =
-                            Report { path: row.path.clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
+                            Report { path: row.path().clone(), side: Some(side), kind: ReportKind::SymlinkSkipped };
                         self.plan.reports.push(report);
                     }
                 }
             }
             let is_folder = [&row.source, &row.drive].into_iter().flatten().any(Entry::is_folder);
             if is_folder {
-                self.prune.push(Prune { path: row.path.clone(), forget: true });
+                self.prune.push(Prune { path: row.path().clone(), forget: true });
             }
             if row.base.is_some() {
-                self.plan.push(Action::Forget { path: row.path });
+                self.plan.push(Action::Forget { path: row.path().clone() });
             }
             return;
         }
@@ -246,7 +265,7 @@ impl<'c> Reconciler<'c> {
             self.plan.stats.tracked_files += 1;
         }
         if !self.ctx.open_conflicts.is_empty() {
-            row.conflict = self.ctx.open_conflicts.get(&row.path).copied();
+            row.conflict = self.ctx.open_conflicts.get(row.path()).copied();
         }
         // The common case by far: nothing changed on either side.
         if let (Some(s), Some(d), Some(b)) = (&row.source, &row.drive, &row.base)
@@ -260,8 +279,16 @@ impl<'c> Reconciler<'c> {
             Some(_) => row.source.is_none() || row.drive.is_none(),
             None => row.source.is_some() != row.drive.is_some(),
         };
-        if half_rename {
+        if half_rename && self.base_seen {
             self.deferred.push(Deferred { row, occupied });
+            return;
+        }
+        if half_rename {
+            // No base at all (a first sync): nothing can be a rename, so decide now instead of holding every
+            // new entry until the end.
+            if let Some(folder) = self.decide_checked(row, occupied) {
+                self.prune.push(Prune { path: folder, forget: false });
+            }
             return;
         }
         row.fill_known_hashes();
@@ -270,7 +297,7 @@ impl<'c> Reconciler<'c> {
             // A folder stepping aside takes its content along: what was listed under it is walked next run.
             let stepping = if *aside == SideId::Source { source } else { drive };
             if stepping.is_folder() {
-                self.prune.push(Prune { path: row.path.clone(), forget: false });
+                self.prune.push(Prune { path: row.path().clone(), forget: false });
             }
         }
         apply(&mut self.plan, row, decision);
@@ -287,10 +314,13 @@ impl<'c> Reconciler<'c> {
                 None => {}
             }
         }
+        if !filters.filters_paths() {
+            return skip;
+        }
         let kinds = [&row.source, &row.drive].into_iter().flatten().map(|e| e.kind);
         let kinds = kinds.chain(row.base.as_ref().map(BaseRecord::kind));
         for kind in kinds {
-            if let Some(s) = filters.path_skip(&row.path, kind) {
+            if let Some(s) = filters.path_skip(row.path(), kind) {
                 skip = Some(s);
             }
         }
@@ -314,7 +344,7 @@ impl<'c> Reconciler<'c> {
 
     /// Whether an ancestor of `path` is spelled differently on `side` (a case-insensitive side), so creating
     /// `path` there would land under the other spelling.
-    fn under_case_twin(&self, side: SideId, path: &SyncPath) -> bool {
+    pub(super) fn under_case_twin(&self, side: SideId, path: &SyncPath) -> bool {
         if self.twins.is_empty() || !self.ctx.naming(side).case_insensitive {
             return false;
         }
@@ -332,7 +362,7 @@ impl<'c> Reconciler<'c> {
 
     /// Claims `path` and its parents on a case-insensitive `side` for this plan; false when the plan already
     /// creates one of them there under another spelling.
-    fn claim(&mut self, side: SideId, path: &SyncPath) -> bool {
+    pub(super) fn claim(&mut self, side: SideId, path: &SyncPath) -> bool {
         if !self.ctx.naming(side).case_insensitive {
             return true;
         }
@@ -352,169 +382,47 @@ impl<'c> Reconciler<'c> {
         true
     }
 
-    /// Which side's rename wins when both sides renamed the same entry to different names.
-    fn rename_winner(&self) -> SideId {
-        match (self.ctx.config.direction, self.ctx.config.strategy) {
-            (Direction::DriveToSource, _) | (Direction::Bidirectional, Strategy::DriveWins) => SideId::Drive,
-            _ => SideId::Source,
-        }
-    }
-
-    /// Pairs vanished base entries with new entries of the same identity and kind on the same side, emits the
-    /// moves that carry a rename to the other side, and returns the rows to decide at their new paths.
-    fn pair_renames(&mut self, deferred: &[Deferred], consumed: &mut [bool]) -> Vec<Row> {
-        let mut appeared: HashMap<(SideId, &str), usize> = HashMap::new();
-        for (i, d) in deferred.iter().enumerate() {
-            if d.row.base.is_none() {
-                for side in [SideId::Source, SideId::Drive] {
-                    if let Some(e) = d.row.entry(side) {
-                        appeared.insert((side, &*e.id), i);
-                    }
-                }
-            }
-        }
-        if appeared.is_empty() {
-            return Vec::new();
-        }
-        let mut folder_moves: Vec<(SideId, SyncPath, SyncPath)> = Vec::new();
-        let mut rows = Vec::new();
-        for (i, vanished) in deferred.iter().enumerate() {
-            let Some(base) = &vanished.row.base else { continue };
-            let partner = |side: SideId| {
-                if vanished.row.entry(side).is_some() {
-                    return None;
-                }
-                let j = *appeared.get(&(side, &*base.side(side).id))?;
-                let entry = deferred[j].row.entry(side)?;
-                (!consumed[j] && entry.kind == base.kind()).then_some(j)
-            };
-            // (side the user renamed on, side that moves, entry that moves, entry that stays, target path,
-            // row whose fold group the target belongs to)
-            let (renamed, mover, moving, fixed, target, at) = match (partner(SideId::Source), partner(SideId::Drive)) {
-                (Some(js), Some(jd)) => {
-                    let winner = self.rename_winner();
-                    let (jw, jl) = if winner == SideId::Source { (js, jd) } else { (jd, js) };
-                    let loser = winner.other();
-                    let (Some(moving), Some(fixed)) = (deferred[jl].row.entry(loser), deferred[jw].row.entry(winner))
-                    else {
-                        continue;
-                    };
-                    consumed[jl] = true;
-                    consumed[jw] = true;
-                    (winner, loser, moving.clone(), fixed.clone(), deferred[jw].row.path.clone(), jw)
-                }
-                (Some(j), None) | (None, Some(j)) => {
-                    let renamed = if deferred[j].row.source.is_some() { SideId::Source } else { SideId::Drive };
-                    let other = renamed.other();
-                    // Only when the other side still holds the entry; otherwise a rename against a delete is
-                    // decided as a new file against a gone one (the change beats the delete).
-                    let (Some(there), Some(here)) = (deferred[j].row.entry(renamed), vanished.row.entry(other)) else {
-                        continue;
-                    };
-                    let mirror_renamed = match self.ctx.config.direction {
-                        Direction::SourceToDrive => renamed == SideId::Drive,
-                        Direction::DriveToSource => renamed == SideId::Source,
-                        Direction::Bidirectional => false,
-                    };
-                    consumed[j] = true;
-                    if mirror_renamed {
-                        // The mirror side does not get to rename: move it back.
-                        (renamed, renamed, there.clone(), here.clone(), vanished.row.path.clone(), i)
-                    } else {
-                        (renamed, other, here.clone(), there.clone(), deferred[j].row.path.clone(), j)
-                    }
-                }
-                (None, None) => continue,
-            };
-            consumed[i] = true;
-            let fixed = fixed.relocated(&target);
-            let rules = self.ctx.naming(mover);
-            let case_only = moving.path.same_folded(&target);
-            let kind = if !rules.accepts(&target, moving.is_folder()) {
-                Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive
-                && ((!case_only && deferred[at].occupied[slot(mover)])
-                    || self.under_case_twin(mover, &target)
-                    || !self.claim(mover, &target))
-            {
-                Some(ReportKind::CaseCollision)
-            } else {
-                None
-            };
-            if let Some(kind) = kind {
-                // Neither half moves: the entry stays tracked at its old path on the side that kept it.
-                self.plan.reports.push(Report { path: base.path.clone(), side: Some(mover), kind });
-                self.plan.reports.push(Report { path: target, side: Some(mover), kind });
-                continue;
-            }
-            let implied = folder_moves
-                .iter()
-                .any(|(side, from, to)| *side == mover && moving.path.rebase(from, to).as_ref() == Some(&target));
-            if moving.is_folder() {
-                folder_moves.push((mover, moving.path.clone(), target.clone()));
-            }
-            let moved = moving.relocated(&target);
-            let new_base = base.relocated(&target);
-            let (source, drive) = if mover == SideId::Source { (moved, fixed) } else { (fixed, moved) };
-            self.plan.push(Action::Move {
-                on: mover,
-                entry: moving,
-                to: target.clone(),
-                base: new_base.clone(),
-                old_base: base.path.clone(),
-                implied,
-            });
-            let conflict = self.ctx.open_conflicts.get(&target).copied();
-            rows.push(Row {
-                path: target,
-                source: Some(source),
-                drive: Some(drive),
-                base: Some(new_base),
-                source_sha: None,
-                drive_sha: None,
-                renamed: Some(renamed),
-                conflict,
-            });
-        }
-        rows
-    }
-
     /// Decides the rows that were not renames: creates (checked against the destination's naming rules) and
     /// deletes.
     fn decide_unpaired(&mut self, deferred: Vec<Deferred>, consumed: &[bool]) {
         let mut prune: Vec<SyncPath> = Vec::new();
         for (d, done) in deferred.into_iter().zip(consumed) {
-            if *done || prune.iter().any(|p| p.is_ancestor_of(&d.row.path)) {
+            if *done || prune.iter().any(|p| p.is_ancestor_of(d.row.path())) {
                 continue;
             }
-            let mut row = d.row;
-            row.fill_known_hashes();
-            let decision = self.ctx.decide(&row);
-            let create = match &decision {
-                Decision::Act(Action::Copy { from, origin, dest: None }) => Some((from.other(), origin.is_folder())),
-                Decision::Act(Action::MakeFolder { on, origin }) => Some((*on, origin.is_folder())),
-                _ => None,
-            };
-            if let Some((dest, is_folder)) = create {
-                let rules = self.ctx.naming(dest);
-                let refused = if !rules.accepts(&row.path, is_folder) {
-                    Some(ReportKind::InvalidName)
-                } else if rules.case_insensitive
-                    && (d.occupied[slot(dest)] || self.under_case_twin(dest, &row.path) || !self.claim(dest, &row.path))
-                {
-                    Some(ReportKind::CaseCollision)
-                } else {
-                    None
-                };
-                if let Some(kind) = refused {
-                    if is_folder {
-                        prune.push(row.path.clone());
-                    }
-                    self.plan.reports.push(Report { path: row.path, side: Some(dest), kind });
-                    continue;
-                }
+            if let Some(refused_folder) = self.decide_checked(d.row, d.occupied) {
+                prune.push(refused_folder);
             }
-            apply(&mut self.plan, row, decision);
         }
+    }
+
+    /// Decides a row whose decision may create its path on one side, checking the name against that side's
+    /// rules first. Returns the path of a folder that could not be created: its content is not walked.
+    fn decide_checked(&mut self, mut row: Row, occupied: [bool; 2]) -> Option<SyncPath> {
+        row.fill_known_hashes();
+        let decision = self.ctx.decide(&row);
+        let create = match &decision {
+            Decision::Act(Action::Copy { from, origin, dest: None }) => Some((from.other(), origin.is_folder())),
+            Decision::Act(Action::MakeFolder { on, origin }) => Some((*on, origin.is_folder())),
+            _ => None,
+        };
+        if let Some((dest, is_folder)) = create {
+            let rules = self.ctx.naming(dest);
+            let refused = if !rules.accepts(row.path(), is_folder) {
+                Some(ReportKind::InvalidName)
+            } else if rules.case_insensitive
+                && (occupied[slot(dest)] || self.under_case_twin(dest, row.path()) || !self.claim(dest, row.path()))
+            {
+                Some(ReportKind::CaseCollision)
+            } else {
+                None
+            };
+            if let Some(kind) = refused {
+                self.plan.reports.push(Report { path: row.path().clone(), side: Some(dest), kind });
+                return is_folder.then(|| row.path().clone());
+            }
+        }
+        apply(&mut self.plan, row, decision);
+        None
     }
 }

@@ -3,17 +3,19 @@
 //! This is the only glue between the pure parts; the connector actor calls [`plan_run`] and [`Executor`] (or
 //! [`run`] for both) inside its run task.
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
 use super::decide::Decision;
+use super::decide::Row;
 use super::entry::{BaseRecord, HashKind, SideId};
 use super::execute::{BaseSink, Executor, Observer, Outcome, RunStatus, StopSignal};
 use super::merge::MergeError;
+use super::path::SyncPath;
 use super::plan::Plan;
 use super::reconcile::{Context, reconcile_streams, settle};
 use super::safety::{SafetyAbort, check};
-use super::side::{Disposition, DriveSide, Side, SideError};
+use super::side::{Disposition, DriveSide, ErrorCode, Side, SideError};
 
 /// Why a run could not get to executing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +39,37 @@ impl PlanError {
     }
 }
 
+/// Files hashed at once while planning.
+pub const HASH_CONCURRENCY: usize = 4;
+
+enum HashFailure {
+    /// This file only: logged, retried next run.
+    File(SyncPath, SideError),
+    /// The side is gone: the run stops.
+    Run(SideId, SideError),
+}
+
+/// Fills in the SHA-256 a row needs.
+async fn hash_row<S: Side, D: Side>(source: &S, drive: &D, mut row: Row, ctx: &Context) -> Result<Row, HashFailure> {
+    let Decision::NeedHash(sides) = ctx.decide(&row) else { return Ok(row) };
+    for side in sides {
+        let hashed = match side {
+            SideId::Source => source.hash(row.current_path(side), HashKind::Sha256).await,
+            SideId::Drive => drive.hash(row.current_path(side), HashKind::Sha256).await,
+        };
+        match hashed.map(|h| h.as_sha256()) {
+            Ok(Some(sha)) => row.set_sha(side, sha),
+            Ok(None) => {
+                let error = SideError::new(ErrorCode::Internal, "the side returned another hash kind than SHA-256");
+                return Err(HashFailure::File(row.path().clone(), error));
+            }
+            Err(error) if error.disposition() == Disposition::StopRun => return Err(HashFailure::Run(side, error)),
+            Err(error) => return Err(HashFailure::File(row.path().clone(), error)),
+        }
+    }
+    Ok(row)
+}
+
 /// Lists both sides, reconciles them with the base, hashes the rows that need it and checks the guard.
 pub async fn plan_run<S, D, BS, BE>(source: &S, drive: &D, base: BS, ctx: &Context) -> Result<Plan, PlanError>
 where
@@ -46,35 +79,23 @@ where
     BE: std::fmt::Display,
 {
     let mut plan = reconcile_streams(source.list(), drive.list(), base, ctx).await?;
-    for mut row in std::mem::take(&mut plan.pending) {
-        let Decision::NeedHash(sides) = ctx.decide(&row) else {
-            settle(&mut plan, row, ctx);
-            continue;
-        };
-        let mut failed = None;
-        for side in sides {
-            let hashed = match side {
-                SideId::Source => source.hash(&row.path, HashKind::Sha256).await,
-                SideId::Drive => drive.hash(&row.path, HashKind::Sha256).await,
-            };
-            match hashed.map(|h| h.as_sha256()) {
-                Ok(Some(sha)) => row.set_sha(side, sha),
-                Ok(None) => {
-                    failed = Some(SideError::new(super::side::ErrorCode::Internal, "side returned another hash kind"))
-                }
-                Err(error) if error.disposition() == Disposition::StopRun => {
-                    return Err(PlanError::Side { side, error });
-                }
-                Err(error) => failed = Some(error),
-            }
+    let pending = std::mem::take(&mut plan.pending);
+    // A few hashes at a time: each may read a whole file over the network.
+    let mut hashed = futures::stream::iter(pending.into_iter().map(|row| hash_row(source, drive, row, ctx)))
+        .buffer_unordered(HASH_CONCURRENCY);
+    let mut rows = Vec::new();
+    while let Some(result) = hashed.next().await {
+        match result {
+            Ok(row) => rows.push(row),
+            Err(HashFailure::File(path, error)) => plan.errors.push((path, error)),
+            Err(HashFailure::Run(side, error)) => return Err(PlanError::Side { side, error }),
         }
-        match failed {
-            Some(error) => plan.errors.push((row.path.clone(), error)),
-            // Decided once more; a row still short of hashes (a side that does not hash) is left for next run.
-            None => match ctx.decide(&row) {
-                Decision::NeedHash(_) => {}
-                _ => settle(&mut plan, row, ctx),
-            },
+    }
+    for row in rows {
+        match ctx.decide(&row) {
+            // A row still short of hashes (a side that cannot hash) is left for the next run.
+            Decision::NeedHash(_) => {}
+            _ => settle(&mut plan, row, ctx),
         }
     }
     plan.order();

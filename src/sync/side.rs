@@ -4,6 +4,18 @@
 //! Every method states what happens at the edges. Methods return `Send` futures and streams because runs live in
 //! tokio tasks; nothing here depends on tokio. Failures are [`SideError`]s whose [`ErrorCode`] says what the
 //! engine does next ([`ErrorCode::disposition`]): retry, skip the file, or stop the run.
+//!
+//! For adapters:
+//! - List in [`SyncPath`] order (sort each folder's children with `SyncPath::cmp` and walk depth first; merge
+//!   case twins as the order says). Do not follow reparse points; report them with `attrs.reparse_point`.
+//! - `Entry::tag` should move when content moves and, ideally, not otherwise: SMB `last_write_time` with the
+//!   size and file id, Graph `cTag` (or the quickXorHash), the drive its SHA-256. A tag that also moves on
+//!   renames (SMB change time, Graph eTag) is correct but costs a hash per renamed file.
+//! - Put the native hash in `Entry::hash` when the listing has it (Graph quickXorHash, drive SHA-256): an equal
+//!   native hash spares a download, a different one proves a change. [`Side::hash`] with `HashKind::Sha256`
+//!   is what the engine asks when it must compare contents across sides; it is called only for files whose
+//!   size or time changed.
+//! - Classify every transport failure into an [`ErrorCode`] in one function (rclone `shouldRetry` style).
 
 use std::fmt;
 use std::future::Future;

@@ -7,6 +7,8 @@ mod common;
 mod auth;
 mod bad_input;
 mod cli;
+mod drive;
+mod drive_faults;
 mod operations;
 mod principals;
 mod scim;

@@ -161,3 +161,39 @@ pub fn bytes_found_under(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
         .into_iter()
         .find(|path| std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)))
 }
+
+impl TestAppliance {
+    /// Creates a share as the admin and returns its id.
+    pub async fn share(&self, name: &str) -> String {
+        let created = self.admin(Method::POST, "/api/v1/shares").json(&serde_json::json!({"name": name})).send();
+        expect_json(created.await.unwrap(), 201).await["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `bytes` to `path` as `token` and returns the response.
+    pub async fn upload_as(&self, token: &str, share: &str, path: &str, bytes: Vec<u8>) -> Response {
+        self.as_token(token, Method::PUT, &format!("/api/v1/shares/{share}/content"))
+            .query(&[("path", path)])
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn upload(&self, share: &str, path: &str, bytes: &[u8]) -> Value {
+        let response = self.upload_as(&self.admin_token, share, path, bytes.to_vec()).await;
+        let status = response.status().as_u16();
+        assert!(status == 200 || status == 201, "upload of {path}: {status} {}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    pub async fn download(&self, share: &str, path: &str) -> Vec<u8> {
+        let response = self
+            .admin(Method::GET, &format!("/api/v1/shares/{share}/content"))
+            .query(&[("path", path)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "download of {path}");
+        response.bytes().await.unwrap().to_vec()
+    }
+}

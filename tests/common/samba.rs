@@ -14,6 +14,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -40,12 +41,24 @@ pub struct Samba {
     users: Vec<SambaUser>,
     smbd: Option<Child>,
     domain_sid_set: bool,
+    profiling: bool,
 }
 
 impl Samba {
     /// Starts a server with one user (see [`Samba::user`]). Panics with smbd's log when it
     /// cannot start: a test cannot go on without it.
     pub fn start() -> Samba {
+        Self::start_with(false)
+    }
+
+    /// Like `start`, with smbd's profiling counters on, for [`Samba::wire_bytes`] (benches).
+    pub fn start_profiled() -> Samba {
+        Self::start_with(true)
+    }
+
+    fn start_with(profiling: bool) -> Samba {
+        static REAP: Once = Once::new();
+        REAP.call_once(reap_stale);
         let base = make_base_dir();
         let mut samba = Samba {
             base,
@@ -54,10 +67,28 @@ impl Samba {
             users: Vec::new(),
             smbd: None,
             domain_sid_set: false,
+            profiling,
         };
         samba.add_user();
         samba.start_smbd();
         samba
+    }
+
+    /// SMB2 bytes (received, sent) by the server since it started, summed over all commands,
+    /// from `smbstatus -P` (needs [`Samba::start_profiled`]). Frame headers are not counted.
+    pub fn wire_bytes(&self) -> (u64, u64) {
+        let text = self.smbstatus(&["-P"]);
+        let mut totals = (0, 0);
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let Ok(v) = value.trim().parse::<u64>() else { continue };
+            if key.starts_with("smb2_") && key.ends_with("_inbytes") {
+                totals.0 += v;
+            } else if key.starts_with("smb2_") && key.ends_with("_outbytes") {
+                totals.1 += v;
+            }
+        }
+        totals
     }
 
     /// The first user, created by `start`.
@@ -101,7 +132,7 @@ impl Samba {
         self.users.push(user.clone());
         let SambaUser { name, password } = &user;
         let conf = self.conf();
-        write_conf(&self.base, self.port);
+        write_conf(&self.base, self.port, self.profiling);
         let mut child = Command::new("smbpasswd")
             .arg("-c")
             .arg(&conf)
@@ -125,7 +156,7 @@ impl Samba {
         // in between, so a failed bind is retried on a fresh port.
         for _ in 0..5 {
             self.port = free_port();
-            write_conf(&self.base, self.port);
+            write_conf(&self.base, self.port, self.profiling);
             let log = std::fs::File::create(self.base.join("log/smbd.out")).expect("smbd log");
             let child = Command::new("smbd")
                 .args(["--foreground", "--debug-stdout", "-s"])
@@ -368,6 +399,28 @@ impl Samba {
         if let Some(child) = &self.smbd {
             signal(child.id(), "HUP");
         }
+        // Ready once an authenticated `ls` on the new share succeeds.
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let user = self.user();
+            let ok = Command::new("smbclient")
+                .arg("-s")
+                .arg(self.conf())
+                .args(["-p", &self.port.to_string()])
+                .args(["-U", &format!("{}%{}", user.name, user.password)])
+                .arg(format!("//127.0.0.1/{name}"))
+                .args(["-c", "ls"])
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!("share {name} did not appear:\n{}", self.log());
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     fn stop_dcerpcd(&self) {
@@ -408,6 +461,39 @@ impl Drop for HeldOpen {
     }
 }
 
+/// Cleans up after test processes that died without running Drop (killed by a timeout, say):
+/// their smbd, their fixture dirs and their unix users, recognised by the dead pid in the name.
+fn reap_stale() {
+    let alive = |pid: &str| Path::new("/proc").join(pid).exists();
+    if let Ok(dirs) = std::fs::read_dir(std::env::temp_dir()) {
+        for dir in dirs.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("scaidrive-samba-") else { continue };
+            let Some((pid, _)) = rest.split_once('-') else { continue };
+            if alive(pid) {
+                continue;
+            }
+            for pid_file in ["run/smbd.pid", "run/samba-dcerpcd.pid"] {
+                if let Ok(p) = std::fs::read_to_string(dir.path().join(pid_file))
+                    && let Ok(p) = p.trim().parse::<u32>()
+                {
+                    signal(p, "KILL");
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    for user in passwd.lines().filter_map(|l| l.split(':').next()) {
+        let Some(rest) = user.strip_prefix("sdt") else { continue };
+        let Some((pid_hex, _)) = rest.split_once('u') else { continue };
+        let Ok(pid) = u32::from_str_radix(pid_hex, 16) else { continue };
+        if !alive(&pid.to_string()) {
+            retry_locked(|| Command::new("userdel").arg(user).output());
+        }
+    }
+}
+
 fn make_base_dir() -> PathBuf {
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
     let base = std::env::temp_dir().join(format!("scaidrive-samba-{}-{n}", std::process::id()));
@@ -422,7 +508,7 @@ fn make_base_dir() -> PathBuf {
     base
 }
 
-fn write_conf(base: &Path, port: u16) {
+fn write_conf(base: &Path, port: u16, profiling: bool) {
     let b = base.display();
     let extra = base.join("etc/extra-shares.conf");
     if !extra.exists() {
@@ -460,6 +546,7 @@ fn write_conf(base: &Path, port: u16) {
   disable spoolss = yes
   unix password sync = no
   obey pam restrictions = no
+  smbd profiling level = {profile}
 
 [{SHARE}]
   path = {b}/share
@@ -472,7 +559,8 @@ fn write_conf(base: &Path, port: u16) {
 
 include = {extra}
 "#,
-        extra = extra.display()
+        extra = extra.display(),
+        profile = if profiling { "on" } else { "off" },
     );
     std::fs::write(base.join("etc/smb.conf"), conf).expect("write smb.conf");
 }

@@ -79,7 +79,7 @@ impl SmbConfig {
             reads_in_flight: 4,
             write_chunk: 1 << 20,
             writes_in_flight: 4,
-            list_prefetch: 2,
+            list_prefetch: 4,
             require_encryption: false,
         }
     }
@@ -120,7 +120,24 @@ impl std::fmt::Debug for SmbClient {
 
 impl SmbClient {
     /// Connects, negotiates, logs in and connects the tree, each step within `call_timeout`.
+    ///
+    /// A garbled exchange (rarely, under load, the crate fails to verify a response's signature
+    /// during login) is retried on a fresh connection, twice at most; refusals (credentials,
+    /// share, network) are not.
     pub async fn connect(cfg: SmbConfig) -> Result<Self, SmbError> {
+        let mut attempt = 1;
+        loop {
+            match Self::connect_once(cfg.clone()).await {
+                Err(e @ (SmbError::Protocol { .. } | SmbError::ConnectionLost { .. })) if attempt < 3 => {
+                    tracing::warn!(error = %e, attempt, "SMB connect failed; retrying on a new connection");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(cfg: SmbConfig) -> Result<Self, SmbError> {
         let paths = SmbPath::new(&cfg.base_path)?;
         let t = cfg.call_timeout;
         let addr = resolve(&cfg.host, cfg.port, t).await?;
@@ -150,7 +167,12 @@ impl SmbClient {
             other => other,
         })?;
 
-        let username = sspi::Username::new(&cfg.username, (!cfg.domain.is_empty()).then_some(cfg.domain.as_str()))
+        // `DOMAIN\user` typed into the user field counts as domain + user.
+        let (domain, user) = match (cfg.domain.is_empty(), cfg.username.split_once('\\')) {
+            (true, Some((d, u))) => (d, u),
+            _ => (cfg.domain.as_str(), cfg.username.as_str()),
+        };
+        let username = sspi::Username::new(user, (!domain.is_empty()).then_some(domain))
             .map_err(|e| SmbError::InvalidConfig(format!("bad user name: {e}")))?;
         let identity = sspi::AuthIdentity { username, password: cfg.password.clone().into() };
         let session = match bounded(t, "login", conn.authenticate(identity)).await {
@@ -201,6 +223,26 @@ impl SmbClient {
             }
         }
         Ok(())
+    }
+
+    /// What the connector's `test` endpoint does: connect, look at the base folder, log off.
+    /// The message names what was reached, as the API shows it on success.
+    pub async fn probe(cfg: SmbConfig) -> Result<String, SmbError> {
+        let client = Self::connect(cfg).await?;
+        let looked = client.stat("").await;
+        let closed = client.shutdown().await;
+        let root = looked?;
+        closed?;
+        if !root.is_dir() {
+            return Err(SmbError::NotADirectory { path: client.cfg.base_path.clone() });
+        }
+        let c = &client.cfg;
+        let mut target = format!(r"{}\{}", c.host, c.share);
+        if !c.base_path.is_empty() {
+            target.push('\\');
+            target.push_str(&c.base_path.trim_matches('/').replace('/', "\\"));
+        }
+        Ok(format!("Connected to {target} as {}", c.account()))
     }
 
     pub fn config(&self) -> &SmbConfig {

@@ -10,6 +10,7 @@ use std::time::Duration;
 /// NT status values we tell apart (MS-ERREF 2.3.1). Kept as numbers: several are not in the
 /// crate's `Status` enum, and the crate hands statuses over as `u32` anyway.
 pub mod status {
+    pub const NO_SUCH_FILE: u32 = 0xC000_000F;
     pub const ACCESS_DENIED: u32 = 0xC000_0022;
     pub const OBJECT_NAME_INVALID: u32 = 0xC000_0033;
     pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
@@ -171,7 +172,7 @@ impl SmbError {
             OBJECT_NAME_INVALID | OBJECT_PATH_INVALID | OBJECT_PATH_SYNTAX_BAD | NAME_TOO_LONG => {
                 SmbError::InvalidName { path }
             }
-            OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND | FILE_DELETED => SmbError::NotFound { path },
+            NO_SUCH_FILE | OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND | FILE_DELETED => SmbError::NotFound { path },
             OBJECT_NAME_COLLISION => SmbError::AlreadyExists { path },
             DIRECTORY_NOT_EMPTY => SmbError::DirectoryNotEmpty { path },
             FILE_IS_A_DIRECTORY => SmbError::IsADirectory { path },

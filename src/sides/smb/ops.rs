@@ -14,6 +14,7 @@ use smb::{
 use super::client::SmbClient;
 use super::entry::{SmbAttributes, SmbEntry, filetime_to_datetime};
 use super::errors::SmbError;
+use super::listing::is_link;
 use super::names::{split_parent, windows_name_problem};
 
 /// The parts of a security descriptor the sync reads and writes.
@@ -22,6 +23,14 @@ pub fn owner_group_dacl() -> AdditionalInfo {
         .with_owner_security_information(true)
         .with_group_security_information(true)
         .with_dacl_security_information(true)
+}
+
+/// Opens the entry itself, not what a symlink or junction points to: deleting or moving a link
+/// must never touch its target (Windows follows links on open unless told not to).
+fn open_link_itself(access: FileAccessMask) -> FileCreateArgs {
+    let mut args = FileCreateArgs::make_open_existing(access);
+    args.options = CreateOptions::new().with_open_reparse_point(true);
+    args
 }
 
 pub(crate) fn handle_of(r: &Resource) -> &ResourceHandle {
@@ -146,23 +155,41 @@ impl SmbClient {
         if rel.trim_matches('/').is_empty() {
             return Err(SmbError::InvalidName { path: rel.to_string() });
         }
-        let args = FileCreateArgs::make_open_existing(FileAccessMask::new().with_delete(true));
+        let args = open_link_itself(FileAccessMask::new().with_delete(true));
         self.with_open(rel, args, async |r| {
             self.call("delete", rel, handle_of(r).set_info(FileDispositionInformation::default())).await
         })
         .await
     }
 
-    /// Deletes a file, or a folder with everything in it (deepest entries first).
+    /// Deletes a file, or a folder with everything in it (deepest entries first). A symlink or
+    /// junction is removed itself; what it points to is never entered. Samba shows a followed
+    /// symlink to a folder as an ordinary folder: it is told by its `..` resolving elsewhere,
+    /// and if the server will not remove just the link the result is `SymlinkSkipped`.
     pub async fn delete_recursive(&self, rel: &str) -> Result<(), SmbError> {
-        let entry = self.stat(rel).await?;
-        if entry.is_dir() {
-            let children = self.list_dir(rel).await?;
-            for child in children {
-                Box::pin(self.delete_recursive(&child.path)).await?;
+        let entry = match self.stat_listed(rel).await? {
+            Some(e) => e,
+            None => return Err(SmbError::NotFound { path: rel.to_string() }),
+        };
+        let parent_id = self.folder_id(split_parent(&entry.path).0).await?;
+        self.delete_tree(&entry, parent_id).await
+    }
+
+    async fn delete_tree(&self, entry: &SmbEntry, parent_id: Option<u64>) -> Result<(), SmbError> {
+        if entry.is_dir() && !entry.attributes.reparse_point {
+            // Our temporary files are listed too, or the folder would not be empty.
+            let listed = self.list_with_ids(&entry.path).await?;
+            if is_link(parent_id, &listed) {
+                return match self.delete(&entry.path).await {
+                    Err(SmbError::DirectoryNotEmpty { path }) => Err(SmbError::SymlinkSkipped { path }),
+                    other => other,
+                };
+            }
+            for child in &listed.entries {
+                Box::pin(self.delete_tree(child, listed.id)).await?;
             }
         }
-        self.delete(rel).await
+        self.delete(&entry.path).await
     }
 
     /// Moves or renames `from` to `to` (both connector-relative; the target folder must exist).
@@ -173,8 +200,7 @@ impl SmbClient {
             return Err(SmbError::InvalidName { path: to.to_string() });
         }
         let target = self.smb_path(to)?;
-        let args =
-            FileCreateArgs::make_open_existing(FileAccessMask::new().with_delete(true).with_file_read_attributes(true));
+        let args = open_link_itself(FileAccessMask::new().with_delete(true).with_file_read_attributes(true));
         self.with_open(from, args, async |r| {
             let info = FileRenameInformation {
                 replace_if_exists: replace.into(),

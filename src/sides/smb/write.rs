@@ -50,12 +50,21 @@ fn temp_tag() -> u64 {
 impl SmbClient {
     /// Starts an upload to `rel`. Its folder must exist; `rel` itself may or may not.
     pub async fn create_upload(self: &Arc<Self>, rel: &str) -> Result<SmbUpload, SmbError> {
+        let rel = rel.trim_matches('/');
+        let (_, name) = split_parent(rel);
+        let temp = temp_name(name, temp_tag());
+        self.create_upload_via(rel, &temp).await
+    }
+
+    /// Starts an upload to `rel` through the temporary name `temp_name` in the same folder
+    /// (for callers with their own temp naming, such as the sync engine).
+    pub async fn create_upload_via(self: &Arc<Self>, rel: &str, temp_name: &str) -> Result<SmbUpload, SmbError> {
         let rel = rel.trim_matches('/').to_string();
         let (parent, name) = split_parent(&rel);
         if windows_name_problem(name).is_some() {
             return Err(SmbError::InvalidName { path: rel });
         }
-        let temp_rel = join(parent, &temp_name(name, temp_tag()));
+        let temp_rel = join(parent, temp_name);
         let smb_path = self.smb_path(&temp_rel)?;
         let args = FileCreateArgs::make_create_new(
             FileAttributes::new().with_hidden(true),

@@ -5,12 +5,12 @@
 use super::harness::{World, config};
 use super::props::{all_contents, checked_sync};
 use crate::sync::faulty::{Failpoint, FaultySide, Op, When};
-use crate::sync::memory::MemorySide;
+use crate::sync::memory::{MemoryKnobs, MemorySide};
 use crate::sync::{Action, Direction, Strategy};
 
 /// A world with one of most kinds of change pending, on a tracked base.
-fn scenario() -> World {
-    let mut w = World::new();
+fn scenario(source: &MemoryKnobs) -> World {
+    let mut w = World::with(source.clone(), MemoryKnobs::drive());
     for p in ["a.txt", "b.txt", "c.txt", "d/e.txt", "f.txt", "g.txt", "same.txt"] {
         w.put_source(p, &format!("v0 {p}"));
     }
@@ -36,6 +36,10 @@ fn side(w: &World, drive: bool) -> &FaultySide<MemorySide> {
 }
 
 fn crash_everywhere(direction: Direction, strategy: Strategy) {
+    crash_everywhere_with(&MemoryKnobs::windows_share(), direction, strategy);
+}
+
+fn crash_everywhere_with(source: &MemoryKnobs, direction: Direction, strategy: Strategy) {
     let mut cfg = config(direction, strategy);
     cfg.force = true;
     let mut crashes = 0;
@@ -45,7 +49,7 @@ fn crash_everywhere(direction: Direction, strategy: Strategy) {
                 if op == Op::Write { &[When::Before, When::Midway, When::After] } else { &[When::Before, When::After] };
             for &when in whens {
                 for nth in 0..8 {
-                    let mut w = scenario();
+                    let mut w = scenario(source);
                     let before = all_contents(&w);
                     let tracked = w.base.clone();
                     side(&w, drive).set_failpoint(Some(Failpoint { op, when, nth }));
@@ -104,4 +108,10 @@ fn crashing_at_any_step_of_a_source_to_drive_run_loses_nothing_and_the_rerun_con
 #[test]
 fn crashing_at_any_step_of_a_drive_to_source_run_loses_nothing_and_the_rerun_converges() {
     crash_everywhere(Direction::DriveToSource, Strategy::Manual);
+}
+
+#[test]
+fn crashing_at_any_step_with_a_sharepoint_like_source_loses_nothing_and_the_rerun_converges() {
+    crash_everywhere_with(&MemoryKnobs::sharepoint_library(), Direction::Bidirectional, Strategy::KeepBoth);
+    crash_everywhere_with(&MemoryKnobs::sharepoint_library(), Direction::DriveToSource, Strategy::Manual);
 }

@@ -131,6 +131,36 @@ fn a_destination_changed_since_the_listing_is_skipped_and_seen_as_a_conflict_nex
 }
 
 #[test]
+fn a_delete_never_touches_content_written_after_the_listing() {
+    let mut w = World::new();
+    for p in ["f.txt", "b1.txt", "b2.txt", "b3.txt"] {
+        w.put_source(p, p);
+    }
+    w.sync(&bidi(Strategy::Manual));
+    w.s().remove("f.txt");
+    let plan = w.plan(&bidi(Strategy::Manual)).unwrap_or_default();
+    assert_eq!(plan.deletes.len(), 1);
+    // Someone saves new content on the drive after the listing.
+    w.put_drive("f.txt", "unseen");
+    let mut log = super::harness::Log::default();
+    let stop = StopFlag::default();
+    let now = w.now();
+    let mut base = std::mem::take(&mut w.base);
+    let mut conflicts = std::mem::take(&mut w.conflicts);
+    let mut sink = super::harness::TestSink::new(&mut base, &mut conflicts, w.crashed.clone());
+    let executor = crate::sync::execute::Executor::new(&w.source, &w.drive, &mut sink, &mut log, &stop, now);
+    let outcome = futures::executor::block_on(executor.execute(&plan));
+    drop(sink);
+    w.base = base;
+    w.conflicts = conflicts;
+    assert_eq!(outcome.counters.deleted_on_drive, 0);
+    assert_eq!(w.drive_text("f.txt").as_deref(), Some("unseen"));
+    // Next run: a change beats a delete.
+    w.sync(&bidi(Strategy::Manual));
+    assert_eq!(w.source_text("f.txt").as_deref(), Some("unseen"));
+}
+
+#[test]
 fn a_locked_file_is_a_per_file_error_and_the_run_goes_on() {
     let mut w = World::new();
     w.put_source("locked.txt", "l");
@@ -247,4 +277,27 @@ fn pause_stops_between_files_keeps_progress_and_a_later_run_continues() {
     let resumed = w.sync(&bidi(Strategy::Manual));
     assert_eq!(resumed.outcome.map(|o| o.counters.files_synced), Some(3));
     assert_eq!(w.d().files().len(), 6);
+}
+
+// ---- Runtime fit ----
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn a_whole_run_is_a_send_future_so_it_can_live_in_a_tokio_task() {
+    let mut w = World::new();
+    w.put_source("a.txt", "a");
+    let ctx = w.context(&bidi(Strategy::Manual));
+    let base = futures::stream::iter(Vec::<Result<crate::sync::BaseRecord, std::convert::Infallible>>::new());
+    let mut base_records = std::collections::BTreeMap::new();
+    let mut conflicts = std::collections::BTreeMap::new();
+    let mut sink = super::harness::TestSink::new(&mut base_records, &mut conflicts, w.crashed.clone());
+    let mut log = super::harness::Log::default();
+    let stop = StopFlag::default();
+    let run = crate::sync::run::run(&w.source, &w.drive, base, &ctx, &mut sink, &mut log, &stop, super::harness::t0());
+    assert_send(&run);
+    let outcome = futures::executor::block_on(run);
+    assert_eq!(outcome.status, RunStatus::Completed);
+    drop(sink);
+    assert_eq!(base_records.len(), 1);
 }

@@ -27,6 +27,8 @@ pub struct World {
     pub base: BTreeMap<SyncPath, BaseRecord>,
     pub conflicts: BTreeMap<SyncPath, ConflictRecord>,
     pub crashed: Arc<AtomicBool>,
+    /// Filters and attribute settings the property tests toggle between runs.
+    pub settings: crate::sync::SyncSettings,
     tick: i64,
 }
 
@@ -120,7 +122,7 @@ pub fn t0() -> OffsetDateTime {
 
 impl World {
     pub fn new() -> Self {
-        Self::with(MemoryKnobs::smb_like(), MemoryKnobs::drive_like())
+        Self::with(MemoryKnobs::windows_share(), MemoryKnobs::drive())
     }
 
     pub fn with(source: MemoryKnobs, drive: MemoryKnobs) -> Self {
@@ -131,6 +133,7 @@ impl World {
             base: BTreeMap::new(),
             conflicts: BTreeMap::new(),
             crashed,
+            settings: crate::sync::SyncSettings::default(),
             tick: 0,
         }
     }

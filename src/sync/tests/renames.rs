@@ -131,7 +131,7 @@ fn names_windows_refuses_are_reported_as_invalid_name_and_not_pushed() {
 
 #[test]
 fn the_destinations_own_refused_names_apply() {
-    let mut w = World::with(MemoryKnobs::smb_like().refusing(&["desktop.ini"]), MemoryKnobs::drive_like());
+    let mut w = World::with(MemoryKnobs::windows_share().refusing(&["desktop.ini"]), MemoryKnobs::drive());
     w.put_drive("Desktop.ini", "x");
     let run = w.sync(&bidi(Strategy::Manual));
     assert_eq!(run.codes(), vec!["INVALID_NAME"]);

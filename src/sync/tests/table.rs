@@ -268,3 +268,36 @@ fn drive_to_source_untracked_source_only_files_are_left_alone() {
     assert_eq!(w.drive_text("legacy.txt"), None);
     assert_eq!(w.source_text("legacy.txt").as_deref(), Some("source only"));
 }
+
+// ---- Content equality across sides with least hashing ----
+
+#[test]
+fn a_sharepoint_like_source_is_not_downloaded_when_its_own_hash_answers() {
+    use crate::sync::memory::MemoryKnobs;
+    let mut w = World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive());
+    for p in ["f.txt", "g.txt", "b1.txt", "b2.txt"] {
+        w.put_source(p, "v0");
+    }
+    w.sync(&bidi(Strategy::Manual));
+    let later = w.now();
+    w.s().touch("f.txt", later); // time moved, quickXorHash did not: in step, nothing to read
+    w.put_source("g.txt", "v1"); // same size, new quickXorHash: changed, copied without a compare
+    let run = w.sync(&bidi(Strategy::Manual));
+    assert!(w.s().hash_calls().is_empty());
+    assert_eq!(w.drive_text("g.txt").as_deref(), Some("v1"));
+    let names: Vec<&str> = run.plan().all_actions().map(|a| a.name()).collect();
+    assert_eq!(names, vec!["record", "copy_to_drive"]);
+}
+
+#[test]
+fn untracked_files_are_counted_and_only_the_first_thousand_reported_by_path() {
+    let mut w = tracked();
+    let now = w.now();
+    for i in 0..1005 {
+        w.d().put_file(&format!("mine/{i:04}.txt"), b"x", now);
+    }
+    let plan = w.plan(&config(Direction::SourceToDrive, Strategy::Manual)).unwrap();
+    assert_eq!(plan.stats.untracked, 1006, "1005 files and their folder");
+    assert_eq!(plan.reports.len(), 1000);
+    assert!(plan.is_empty());
+}

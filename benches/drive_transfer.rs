@@ -1,0 +1,193 @@
+//! Upload and download of a large file through the HTTP API, against `cp` of the same file on the same disk,
+//! measured in one run and reported as ratios (speed relative to cp: 1.0 means as fast), with the appliance's
+//! peak RSS. Targets (issue 4): at least 0.7x of cp both ways, peak RSS under 64 MiB.
+//!
+//! `cargo bench --bench drive_transfer` runs it on 1 GiB, median of 3. Under `cargo test --benches` (no
+//! `--bench` argument) it runs once on 16 MiB, so the code stays exercised without taking minutes.
+//! `SCAIDRIVE_BENCH_MIB` overrides the size. The appliance is the release binary started as a child process, so
+//! its RSS is its own.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_scaidrive-connectors");
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let mib: u64 = std::env::var("SCAIDRIVE_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 1024 } else { 16 });
+    let runs = if full { 3 } else { 1 };
+    // On the project's disk, as the data directory would be, not on a tmpfs.
+    let work = tempfile::Builder::new().prefix("drive-transfer-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let source = work.path().join("source.bin");
+    write_file(&source, mib);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut appliance = Appliance::start(work.path());
+
+    let mut cp = Vec::new();
+    let mut cp_sync = Vec::new();
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    let share = runtime.block_on(appliance.create_share());
+    for run in 0..runs {
+        let copy = work.path().join(format!("copy-{run}.bin"));
+        cp.push(timed(|| assert!(Command::new("cp").arg(&source).arg(&copy).status().unwrap().success())));
+        let synced = work.path().join(format!("synced-{run}.bin"));
+        cp_sync.push(timed(|| {
+            assert!(Command::new("cp").arg(&source).arg(&synced).status().unwrap().success());
+            assert!(Command::new("sync").arg(&synced).status().unwrap().success());
+        }));
+        // Distinct content each run, so the store cannot skip work by finding the blob already there.
+        append_marker(&source, run);
+        up.push(runtime.block_on(appliance.upload(&share, &source, run)));
+        let target = work.path().join(format!("download-{run}.bin"));
+        down.push(runtime.block_on(appliance.download(&share, run, &target)));
+        for file in [copy, synced, target] {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+    let rss_kib = appliance.peak_rss_kib();
+    appliance.stop();
+
+    let (cp, cp_sync, up, down) = (median(cp), median(cp_sync), median(up), median(down));
+    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
+    println!("drive_transfer: {mib} MiB, median of {runs}");
+    println!("  cp                 {:>8.3} s  {:>8.1} MiB/s", cp.as_secs_f64(), rate(cp));
+    println!("  cp + fsync         {:>8.3} s  {:>8.1} MiB/s", cp_sync.as_secs_f64(), rate(cp_sync));
+    println!("  upload (HTTP PUT)  {:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp, {:.2}x of cp+fsync", up.as_secs_f64(), rate(up), cp.as_secs_f64() / up.as_secs_f64(), cp_sync.as_secs_f64() / up.as_secs_f64());
+    println!("  download (HTTP GET){:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp", down.as_secs_f64(), rate(down), cp.as_secs_f64() / down.as_secs_f64());
+    println!("  appliance peak RSS {:>8.1} MiB", rss_kib as f64 / 1024.0);
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// A file of `mib` MiB whose 1 MiB blocks all differ (no block dedupe can shortcut it).
+fn write_file(path: &Path, mib: u64) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut block = vec![0u8; 1 << 20];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..mib {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&(state ^ i).to_le_bytes()[..chunk.len()]);
+        }
+        file.write_all(&block).unwrap();
+    }
+    file.flush().unwrap();
+}
+
+fn append_marker(path: &Path, run: usize) {
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all(format!("run {run:08}").as_bytes()).unwrap();
+}
+
+struct Appliance {
+    child: Child,
+    base_url: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl Appliance {
+    fn start(work: &Path) -> Self {
+        let data = work.join("data");
+        let init = Command::new(BINARY).arg("init").env("SCAIDRIVE_DATA_DIR", &data).output().unwrap();
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        let token = String::from_utf8(init.stdout).unwrap().lines().last().unwrap().to_owned();
+        let log = work.join("serve.log");
+        let child = Command::new(BINARY)
+            .arg("serve")
+            .env("SCAIDRIVE_DATA_DIR", &data)
+            .env("SCAIDRIVE_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "warn,scaidrive_connectors::appliance=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let address = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(address) = text.split("local_addr=").nth(1).and_then(|r| r.split_whitespace().next()) {
+                break address.to_owned();
+            }
+            assert!(Instant::now() < deadline, "the appliance did not start: {text}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self { child, base_url: format!("http://{address}"), token, client: reqwest::Client::new() }
+    }
+
+    async fn create_share(&self) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/shares", self.base_url))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"name": "bench"}))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn upload(&self, share: &str, source: &PathBuf, run: usize) -> Duration {
+        let file = tokio::fs::File::open(source).await.unwrap();
+        let len = file.metadata().await.unwrap().len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+        let start = Instant::now();
+        let response = self
+            .client
+            .put(format!("{}/api/v1/shares/{share}/content?path=/big-{run}.bin", self.base_url))
+            .bearer_auth(&self.token)
+            .header("content-length", len)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        start.elapsed()
+    }
+
+    async fn download(&self, share: &str, run: usize, target: &Path) -> Duration {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let start = Instant::now();
+        let response = self
+            .client
+            .get(format!("{}/api/v1/shares/{share}/content?path=/big-{run}.bin", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let mut out = tokio::fs::File::create(target).await.unwrap();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk.unwrap()).await.unwrap();
+        }
+        out.flush().await.unwrap();
+        start.elapsed()
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
