@@ -104,17 +104,41 @@ fn bench(c: &mut Criterion) {
             assert_eq!(list["totalResults"], 1);
         })
     });
-    // The first page, and one from the middle (Okta walks `startIndex += 100`; reaching the middle skips
-    // half the table).
-    for (name, start) in [("page of 100 users (first)", 1), ("page of 100 users (middle)", s.count / 2)] {
+    // The first page; a jump straight to the middle (it steps over half the table); and the next page of a walk
+    // through the middle, as Okta pages (`startIndex += 100`).
+    for (name, start) in [("page of 100 users (first)", 1), ("page of 100 users (jump to the middle)", s.count / 2)] {
         let page = query(None, i64::try_from(start).unwrap_or(1), 100);
         group.bench_function(name, |b| {
             b.iter(|| {
+                // A page from elsewhere first, so no walk is resumed.
+                s.principals.scim_search(BASE, &query(None, 1, 1), Scope::Users).expect("page");
                 let list = s.principals.scim_search(BASE, black_box(&page), Scope::Users).expect("page");
                 assert_eq!(list["itemsPerPage"], 100);
             })
         });
     }
+    let mut start = s.count / 2;
+    group.bench_function("page of 100 users (walking through the middle)", |b| {
+        b.iter(|| {
+            if start + 100 > s.count {
+                start = s.count / 2;
+            }
+            let list = s.principals.scim_search(
+                BASE,
+                black_box(&query(None, i64::try_from(start).unwrap_or(1), 100)),
+                Scope::Users,
+            );
+            start += 100;
+            assert_eq!(list.expect("page")["itemsPerPage"], 100);
+        })
+    });
+    // The floor under any committed write on this disk: an empty write transaction's commit.
+    group.bench_function("commit of a write transaction (disk floor)", |b| {
+        b.iter(|| {
+            let txn = s.principals.store().db().begin_write().expect("write");
+            txn.commit().expect("commit");
+        })
+    });
 
     // Each PATCH adds a user not yet in the group, so every iteration really writes.
     let mut next = BIG_GROUP.min(s.count / 2);

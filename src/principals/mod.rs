@@ -51,6 +51,8 @@ store_error_from_redb!(redb::TransactionError, redb::TableError, redb::StorageEr
 pub struct Principals {
     store: Store,
     clock: SharedClock,
+    /// Where the last SCIM user page ended, so a client walking `startIndex += count` resumes there.
+    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim::WalkCursor>>>,
 }
 
 /// Who is acting, as the audit log records it, and with which role.
@@ -69,7 +71,7 @@ impl Acting {
 
 impl Principals {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self { store, clock, scim_walk: Default::default() }
     }
 
     pub fn store(&self) -> &Store {

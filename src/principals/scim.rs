@@ -277,6 +277,13 @@ fn check_if_match(if_match: Option<&str>, version: u64) -> Result<()> {
     }
 }
 
+/// Where a walk through the user list stopped: `offset` rows are behind it, the last one keyed `after`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WalkCursor {
+    offset: usize,
+    after: [u8; 16],
+}
+
 /// Reads users and groups in one read transaction, remembering group names for the `groups` attribute.
 struct Reader {
     users: redb::ReadOnlyTable<[u8; 16], &'static [u8]>,
@@ -493,15 +500,34 @@ impl Principals {
     }
 
     /// A page of users in creation order with the total count, for lists without a filter or sort.
+    ///
+    /// redb cannot seek to the n-th row, so reaching page n means stepping over every row before it (about
+    /// 0.1 ms per 1,000 users). Identity providers walk the list page after page (Okta: `startIndex += 100`),
+    /// so the key where the last page ended is remembered and the next page starts there. Rows added or deleted
+    /// between two pages move a walk by that many rows, as any offset paging would.
     pub fn scim_users_page(&self, offset: usize, count: usize) -> Result<(usize, Vec<ScimUserRecord>)> {
         let mut reader = Reader::open(self)?;
         let total = usize::try_from(reader.users.len()?).unwrap_or(usize::MAX);
+        let resume = self.walk_cursor().filter(|c| c.offset == offset && offset > 0).map(|c| c.after);
+        let rows = match resume {
+            Some(after) => reader.users.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))?,
+            None => reader.users.range::<[u8; 16]>(..)?,
+        };
+        let skip = if resume.is_some() { 0 } else { offset };
         let mut users = Vec::new();
-        for row in reader.users.iter()?.skip(offset).take(count) {
+        for row in rows.skip(skip).take(count) {
             users.push(codec::decode::<User>("users", row?.1.value())?);
+        }
+        if let Some(last) = users.last() {
+            let cursor = WalkCursor { offset: offset + users.len(), after: last.id.to_bytes() };
+            *self.scim_walk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cursor);
         }
         let records = users.into_iter().map(|u| reader.user_record(u)).collect::<Result<_>>()?;
         Ok((total, records))
+    }
+
+    fn walk_cursor(&self) -> Option<WalkCursor> {
+        *self.scim_walk.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every user, for filters no index answers and for sorting.
