@@ -16,7 +16,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_scaidrive-connectors");
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let mib: u64 = std::env::var("SCAIDRIVE_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 1024 } else { 16 });
+    let mib: u64 =
+        std::env::var("SCAIDRIVE_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 1024 } else { 16 });
     let runs = if full { 3 } else { 1 };
     // On the project's disk, as the data directory would be, not on a tmpfs.
     let work = tempfile::Builder::new().prefix("drive-transfer-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -55,8 +56,19 @@ fn main() {
     println!("drive_transfer: {mib} MiB, median of {runs}");
     println!("  cp                 {:>8.3} s  {:>8.1} MiB/s", cp.as_secs_f64(), rate(cp));
     println!("  cp + fsync         {:>8.3} s  {:>8.1} MiB/s", cp_sync.as_secs_f64(), rate(cp_sync));
-    println!("  upload (HTTP PUT)  {:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp, {:.2}x of cp+fsync", up.as_secs_f64(), rate(up), cp.as_secs_f64() / up.as_secs_f64(), cp_sync.as_secs_f64() / up.as_secs_f64());
-    println!("  download (HTTP GET){:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp", down.as_secs_f64(), rate(down), cp.as_secs_f64() / down.as_secs_f64());
+    println!(
+        "  upload (HTTP PUT)  {:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp, {:.2}x of cp+fsync",
+        up.as_secs_f64(),
+        rate(up),
+        cp.as_secs_f64() / up.as_secs_f64(),
+        cp_sync.as_secs_f64() / up.as_secs_f64()
+    );
+    println!(
+        "  download (HTTP GET){:>8.3} s  {:>8.1} MiB/s  {:.2}x of cp",
+        down.as_secs_f64(),
+        rate(down),
+        cp.as_secs_f64() / down.as_secs_f64()
+    );
     println!("  appliance peak RSS {:>8.1} MiB", rss_kib as f64 / 1024.0);
 }
 

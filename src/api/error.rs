@@ -112,9 +112,10 @@ impl ApiError {
 fn drive_status(e: &DriveError) -> StatusCode {
     match e {
         DriveError::NotFound(_) => StatusCode::NOT_FOUND,
-        DriveError::AlreadyExists(_) | DriveError::NotAFolder(_) | DriveError::NotAFile(_) | DriveError::ShareInUse(_) => {
-            StatusCode::CONFLICT
-        }
+        DriveError::AlreadyExists(_)
+        | DriveError::NotAFolder(_)
+        | DriveError::NotAFile(_)
+        | DriveError::ShareInUse(_) => StatusCode::CONFLICT,
         DriveError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         DriveError::InvalidName { .. } | DriveError::InvalidPath { .. } | DriveError::InvalidArgument(_) => {
             StatusCode::UNPROCESSABLE_ENTITY

@@ -57,9 +57,10 @@ async fn get_metadata(
 ) -> Result<Json<Metadata>, ApiError> {
     let share = share_id(&id)?;
     let path = parse_path(&query.path)?;
-    let found =
-        authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| d.metadata(share, &EntryRef::Path(p.clone())))
-            .await?;
+    let found = authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| {
+        d.metadata(share, &EntryRef::Path(p.clone()))
+    })
+    .await?;
     Ok(Json(found))
 }
 
@@ -127,9 +128,10 @@ async fn get_aces(
 ) -> Result<Json<AceList>, ApiError> {
     let share = share_id(&id)?;
     let path = parse_path(&query.path)?;
-    let (aces, inherit) =
-        authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| d.aces(share, &EntryRef::Path(p.clone())))
-            .await?;
+    let (aces, inherit) = authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| {
+        d.aces(share, &EntryRef::Path(p.clone()))
+    })
+    .await?;
     Ok(Json(AceList { aces, inherit }))
 }
 

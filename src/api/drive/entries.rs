@@ -85,11 +85,7 @@ async fn list_or_get_entry(
     let cursor = query.cursor;
     let listed = authorized(&state, &caller, share, path, Permission::Read, move |d, path, _| {
         let entry = d.entry(share, &EntryRef::Path(path.clone()))?;
-        if entry.is_folder() {
-            Ok(Err(d.list_folder(share, path, cursor.as_deref(), limit)?))
-        } else {
-            Ok(Ok(entry))
-        }
+        if entry.is_folder() { Ok(Err(d.list_folder(share, path, cursor.as_deref(), limit)?)) } else { Ok(Ok(entry)) }
     })
     .await?;
     Ok(match listed {
@@ -112,7 +108,12 @@ async fn get_entry_by_id(
     let share = share_id(&id)?;
     let entry_id: EntryId = parse_id(&entry_id, "entry")?;
     let path = path_of(&state, share, entry_id).await?;
-    Ok(Json(authorized(&state, &caller, share, path, Permission::Read, move |d, _, _| d.entry(share, &EntryRef::Id(entry_id))).await?))
+    Ok(Json(
+        authorized(&state, &caller, share, path, Permission::Read, move |d, _, _| {
+            d.entry(share, &EntryRef::Id(entry_id))
+        })
+        .await?,
+    ))
 }
 
 /// The current path of an entry, to check access there.
@@ -166,9 +167,10 @@ async fn create_folder(
     let share = share_id(&id)?;
     let path = parse_path(&new.path)?;
     let origin = Origin::user(caller.user.id);
-    let folder =
-        authorized(&state, &caller, share, path, Permission::Write, move |d, path, _| d.create_folder(share, path, &origin))
-            .await?;
+    let folder = authorized(&state, &caller, share, path, Permission::Write, move |d, path, _| {
+        d.create_folder(share, path, &origin)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(folder)))
 }
 

@@ -68,9 +68,10 @@ async fn list_versions(
 ) -> Result<Json<VersionList>, ApiError> {
     let share = share_id(&id)?;
     let path = parse_path(&query.path)?;
-    let versions =
-        authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| d.versions(share, &EntryRef::Path(p.clone())))
-            .await?;
+    let versions = authorized(&state, &caller, share, path, Permission::Read, move |d, p, _| {
+        d.versions(share, &EntryRef::Path(p.clone()))
+    })
+    .await?;
     Ok(Json(VersionList { versions }))
 }
 
@@ -93,7 +94,8 @@ async fn download_version(
     let version: VersionId = parse_id(&version_id, "version")?;
     let path = path_of_version(&state, share, version).await?;
     let (found, reader) =
-        authorized(&state, &caller, share, path, Permission::Read, move |d, _, _| d.read_version(share, version)).await?;
+        authorized(&state, &caller, share, path, Permission::Read, move |d, _, _| d.read_version(share, version))
+            .await?;
     serve_content(&headers, &found.id.to_string(), found.modified_at, reader).await
 }
 
@@ -115,9 +117,10 @@ async fn restore_version(
     let version: VersionId = parse_id(&version_id, "version")?;
     let path = path_of_version(&state, share, version).await?;
     let origin = Origin::user(caller.user.id);
-    let entry =
-        authorized(&state, &caller, share, path, Permission::Write, move |d, _, _| d.restore_version(share, version, &origin))
-            .await?;
+    let entry = authorized(&state, &caller, share, path, Permission::Write, move |d, _, _| {
+        d.restore_version(share, version, &origin)
+    })
+    .await?;
     Ok(Json(entry))
 }
 
@@ -126,9 +129,14 @@ async fn restore_version(
     get, path = "/api/v1/shares/{id}/trash", tag = "trash", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = TrashList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-async fn list_trash(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TrashList>, ApiError> {
+async fn list_trash(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TrashList>, ApiError> {
     let share = share_id(&id)?;
-    let trash = authorized(&state, &caller, share, DrivePath::root(), Permission::Read, move |d, _, _| d.trash(share)).await?;
+    let trash =
+        authorized(&state, &caller, share, DrivePath::root(), Permission::Read, move |d, _, _| d.trash(share)).await?;
     Ok(Json(TrashList { trash }))
 }
 

@@ -17,9 +17,11 @@ use crate::drive::{DrivePath, Permission, Share, ShareUpdate};
 use crate::principals::double_option;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_shares, create_share))
-        .routes(routes!(get_share, update_share, delete_share))
+    OpenApiRouter::new().routes(routes!(list_shares, create_share)).routes(routes!(
+        get_share,
+        update_share,
+        delete_share
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -104,9 +106,14 @@ async fn list_shares(
     params(("id" = String, Path, description = "shr_ id")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-async fn get_share(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Share>, ApiError> {
+async fn get_share(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Share>, ApiError> {
     let id = share_id(&id)?;
-    let share = authorized(&state, &caller, id, DrivePath::root(), Permission::Read, move |d, _, _| d.share(id)).await?;
+    let share =
+        authorized(&state, &caller, id, DrivePath::root(), Permission::Read, move |d, _, _| d.share(id)).await?;
     Ok(Json(share))
 }
 
@@ -128,9 +135,10 @@ async fn update_share(
     let id = share_id(&id)?;
     check_retention(patch.retention_days)?;
     let update = ShareUpdate { name: patch.name, quota_bytes: patch.quota_bytes, retention_days: patch.retention_days };
-    let share =
-        authorized(&state, &caller, id, DrivePath::root(), Permission::Manage, move |d, _, _| d.update_share(id, update))
-            .await?;
+    let share = authorized(&state, &caller, id, DrivePath::root(), Permission::Manage, move |d, _, _| {
+        d.update_share(id, update)
+    })
+    .await?;
     Ok(Json(share))
 }
 
@@ -143,7 +151,11 @@ async fn update_share(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)
     )
 )]
-async fn delete_share(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_share(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = share_id(&id)?;
     let in_use = state.share_users.clone();
     authorized(&state, &caller, id, DrivePath::root(), Permission::Manage, move |d, _, _| {
