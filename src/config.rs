@@ -183,6 +183,14 @@ mod tests {
     }
 
     #[test]
+    fn users_are_writable_unless_read_only_is_set() {
+        assert!(!Config::default().users.read_only);
+        assert!(Config::from_toml("[users]\nread_only = true\n").unwrap().users.read_only);
+        let err = Config::from_toml("[users]\nreadonly = true\n").unwrap_err();
+        assert!(err.contains("readonly"), "{err}");
+    }
+
+    #[test]
     fn unknown_key_is_an_error_naming_the_key() {
         let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisten_port = 9\n").unwrap_err();
         assert!(err.contains("listen_port"), "{err}");
