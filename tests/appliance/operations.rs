@@ -77,6 +77,7 @@ async fn openapi_document_lists_every_route_and_each_is_served() {
         "/scim/v2/Schemas/{id}",
         "/scim/v2/ResourceTypes",
         "/scim/v2/ResourceTypes/{id}",
+        "/scim/v2/Bulk",
     ] {
         assert!(paths.contains_key(expected), "{expected} missing from the document");
     }

@@ -218,6 +218,11 @@ async fn responses_are_scim_json_with_etags_and_if_match_guards_writes() {
     assert_eq!((status, body["status"].as_str()), (404, Some("404")), "{body}");
     let (status, body) = app.scim_call(&token, "POST", "/Schemas", Some(&json!({}))).await;
     assert_eq!((status, body["status"].as_str()), (405, Some("405")), "{body}");
+    let (status, _) = app.scim_call(&token, "GET", "/Schemas?filter=id pr", None).await;
+    assert_eq!(status, 403, "a filter on a discovery endpoint");
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []});
+    let (status, body) = app.scim_call(&token, "POST", "/Bulk", Some(&bulk)).await;
+    assert_eq!((status, body["status"].as_str()), (501, Some("501")), "{body}");
 }
 
 #[tokio::test]
