@@ -16,5 +16,8 @@ echo "== the sync engine and the SCIM protocol do no I/O"
 scripts/check-purity.sh
 echo "== cargo test"
 cargo test --no-fail-fast
+echo "== Microsoft's Graph SDK against the Graph emulator"
+cargo build --quiet --bin graph-emulator
+GRAPH_EMULATOR_BIN=target/debug/graph-emulator target/test-venv/bin/python -m pytest -q tests/graph_sdk_check.py
 echo "== SCIM conformance (scim2-tester against a running appliance)"
 scripts/scim-conformance-appliance.sh

@@ -13,6 +13,7 @@ use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::connectors::Connectors;
 use crate::drive::{Drive, DriveError};
 use crate::principals::Principals;
 use crate::setup::{self, SetupError};
@@ -86,18 +87,25 @@ impl Appliance {
                 return Err(StartError::Actors(e.to_string()));
             }
         };
+        let sealer = Arc::new(sealer);
+        let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
+        let share_users = {
+            let connectors = connectors.clone();
+            // A failed lookup counts as "in use": refusing a delete is the safe mistake.
+            Arc::new(move |share| connectors.targets_share(share).unwrap_or(true))
+        };
         let state = AppState {
             config: Arc::new(config.clone()),
             principals,
             store,
-            sealer: Arc::new(sealer),
+            sealer,
             metrics: metrics::handle(),
             root: root.clone(),
             scim: children.scim,
             throttle: children.throttle,
             drive,
-            // No connectors yet: nothing holds a share.
-            share_users: Arc::new(|_| false),
+            connectors,
+            share_users,
         };
         let app = api::router(state).into_make_service();
         let server = axum_server::Handle::new();

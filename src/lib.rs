@@ -9,13 +9,18 @@ pub mod appliance;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod drive;
+/// A Microsoft Graph emulator for tests, demos and trials: `graph-emulator` serves it.
+pub mod graph_emulator;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
 pub mod scim;
 pub mod secrets;
 pub mod setup;
+pub mod sides;
 pub mod store;
+pub mod sync;
 pub mod systemd;
 pub mod tls;

@@ -4,8 +4,8 @@
 use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
-use scaidrive_connectors::graph_emulator::quickxor::quick_xor_hash;
 use scaidrive_connectors::graph_emulator::{EmulatorHandle, GraphEmulator, Seed};
+use scaidrive_connectors::sides::sharepoint::quickxor::quick_xor_hash;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

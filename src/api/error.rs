@@ -59,6 +59,8 @@ pub enum ApiError {
     UsersReadOnly,
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("{0} cannot be changed after creation")]
+    ImmutableField(&'static str),
     #[error("too many requests")]
     RateLimited { retry_after_seconds: u64 },
     #[error("internal error")]
@@ -91,6 +93,7 @@ impl ApiError {
             Self::ScimManaged(_) => ("SCIM_MANAGED", StatusCode::CONFLICT),
             Self::UsersReadOnly => ("USERS_READ_ONLY", StatusCode::FORBIDDEN),
             Self::PreconditionFailed(_) => ("PRECONDITION_FAILED", StatusCode::PRECONDITION_FAILED),
+            Self::ImmutableField(_) => ("IMMUTABLE_FIELD", StatusCode::UNPROCESSABLE_ENTITY),
             Self::RateLimited { .. } => ("RATE_LIMITED", StatusCode::TOO_MANY_REQUESTS),
             Self::Internal(_) => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
             Self::Drive(e) => (e.code(), drive_status(e)),
@@ -101,6 +104,7 @@ impl ApiError {
         match self {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::AlreadyExists { field, .. } => json!({ "field": field }),
+            Self::ImmutableField(field) => json!({ "field": field }),
             Self::RateLimited { retry_after_seconds } => json!({ "retry_after_seconds": retry_after_seconds }),
             Self::Drive(DriveError::QuotaExceeded { available }) => json!({ "available_bytes": available }),
             _ => json!({}),
@@ -207,6 +211,7 @@ mod tests {
             (ApiError::ScimManaged("x".into()), "SCIM_MANAGED", 409),
             (ApiError::UsersReadOnly, "USERS_READ_ONLY", 403),
             (ApiError::PreconditionFailed("x".into()), "PRECONDITION_FAILED", 412),
+            (ApiError::ImmutableField("target_share_id"), "IMMUTABLE_FIELD", 422),
             (ApiError::RateLimited { retry_after_seconds: 3 }, "RATE_LIMITED", 429),
             (ApiError::Internal("secret cause".into()), "INTERNAL", 500),
         ];

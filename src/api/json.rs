@@ -20,14 +20,18 @@ fn is_json(content_type: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Turns a serde error at `path` into the field it names. `serde_path_to_error` already ends the path with an
-/// unknown field's name; a missing field is reported at its parent, so its name is appended.
+/// Turns a serde error at `path` into the field it names. `serde_path_to_error` usually ends the path with an
+/// unknown field's name; a missing field, and an unknown one under `#[serde(flatten)]`, are reported at their
+/// parent, so the name is taken from the message.
 fn field_error(path: String, message: String) -> FieldError {
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-    let field = match (missing, path.as_str()) {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (named, path.as_str()) {
         (Some(name), "." | "") => name.to_owned(),
-        (Some(name), parent) => format!("{parent}.{name}"),
-        (None, path) => path.to_owned(),
+        (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
+        (_, path) => path.to_owned(),
     };
     let message = message.split(" at line ").next().unwrap_or_default().to_owned();
     FieldError { field, message }

@@ -4,6 +4,7 @@
 
 mod audit_events;
 pub mod auth;
+mod connectors;
 mod drive;
 pub mod error;
 mod groups;
@@ -55,6 +56,7 @@ pub struct AppState {
     /// Paces callers (SCIM: 600 requests a minute per token).
     pub throttle: ActorRef<ThrottleMessage>,
     pub drive: crate::drive::Drive,
+    pub connectors: crate::connectors::Connectors,
     /// Whether something (a connector) targets a share, which then cannot be deleted.
     pub share_users: Arc<dyn Fn(ShareId) -> bool + Send + Sync>,
 }
@@ -88,6 +90,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(scim_token::routes())
         .merge(scim::routes())
         .merge(drive::routes())
+        .merge(connectors::routes())
 }
 
 /// The OpenAPI document of the whole API.
@@ -124,13 +127,15 @@ async fn method_not_allowed(request: Request) -> Response {
     ApiError::MethodNotAllowed(message).into_response()
 }
 
-/// Request counts and latencies per route template (never per raw path, which would leak ids into labels).
+/// Request counts, latencies and a debug log line per route template (never the raw path or query, which would
+/// put ids into metric labels and user data into logs).
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
+    tracing::debug!(%method, %route, %status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     metrics::counter!("scaidrive_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("scaidrive_http_request_duration_seconds", "method" => method, "route" => route)

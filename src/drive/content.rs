@@ -94,7 +94,7 @@ pub(super) fn link_content(
     if let Some(quota) = share.quota_bytes.filter(|&q| used > q && size > old_size) {
         return Err(DriveError::QuotaExceeded { available: quota.saturating_sub(share.used_bytes - old_size) });
     }
-    let version_id = VersionId::from_bytes(super::idgen::next());
+    let version_id = VersionId::new();
     let modified_at = opts.modified_at.map_or(now, to_nanos);
     let record = match existing {
         Some(mut record) => {
@@ -126,7 +126,7 @@ pub(super) fn link_content(
         None => {
             share.file_count += 1;
             EntryRecord {
-                id: EntryId::from_bytes(super::idgen::next()),
+                id: EntryId::new(),
                 file: Some(FileContent { size, hash, version_id, version_count: 1, stored_at: now }),
                 inherit_broken: false,
                 modified_at,

@@ -15,7 +15,6 @@ mod codec;
 mod content;
 mod entries;
 mod error;
-mod idgen;
 mod metadata;
 mod paths;
 mod retention;

@@ -68,10 +68,10 @@ impl Drive {
         creator: Option<UserId>,
     ) -> DriveResult<Share> {
         let name = validate_name(name)?;
-        let id = ShareId::from_bytes(super::idgen::next());
+        let id = ShareId::new();
         let now = to_nanos(self.now());
         let root = EntryRecord {
-            id: EntryId::from_bytes(super::idgen::next()),
+            id: EntryId::new(),
             file: None,
             inherit_broken: false,
             modified_at: now,

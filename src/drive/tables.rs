@@ -13,40 +13,27 @@
 //! - `drive_blobs`: content hash -> number of entries and past versions referring to it; a hash whose count
 //!   drops to zero moves to `drive_dead_blobs` (with the time) for the purge to delete from disk.
 
-use redb::TableDefinition;
 use time::OffsetDateTime;
 
 use super::codec::{Dec, Enc};
 use super::error::{DriveError, DriveResult};
 use crate::ids::{ConnectorId, EntryId, UserId, VersionId};
 
-pub const SHARES: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("drive_shares");
-pub const CHILDREN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("drive_children");
-pub const ENTRIES: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("drive_entries");
-pub const VERSIONS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("drive_versions");
-pub const VERSION_OWNER: TableDefinition<[u8; 16], [u8; 16]> = TableDefinition::new("drive_version_owner");
-/// Key `share id ++ trash id`: a share's trash is one range, oldest first.
-pub const TRASH: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("drive_trash");
-pub const BLOBS: TableDefinition<[u8; 32], u64> = TableDefinition::new("drive_blobs");
-pub const DEAD_BLOBS: TableDefinition<[u8; 32], i64> = TableDefinition::new("drive_dead_blobs");
-/// Entry id -> the entry's metadata object as JSON text.
-pub const METADATA: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("drive_metadata");
-/// Entry id (a share's ACEs sit on its root entry) -> the encoded ACE list.
-pub const ACES: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("drive_aces");
+// The table definitions live with every other table in `store/tables.rs` (the schema on one screen, and the
+// list `backup` copies); the drive knows them by their short names.
+pub use crate::store::tables::{
+    DRIVE_ACES as ACES, DRIVE_BLOBS as BLOBS, DRIVE_CHILDREN as CHILDREN, DRIVE_DEAD_BLOBS as DEAD_BLOBS,
+    DRIVE_ENTRIES as ENTRIES, DRIVE_METADATA as METADATA, DRIVE_SHARES as SHARES, DRIVE_TRASH as TRASH,
+    DRIVE_VERSION_OWNER as VERSION_OWNER, DRIVE_VERSIONS as VERSIONS,
+};
 
-/// Creates every drive table so read transactions never meet a missing one.
+/// Creates every table (the drive's among them) so read transactions never meet a missing one; for a database
+/// that did not come through `Store::open` (tests).
 pub fn create_all(txn: &redb::WriteTransaction) -> DriveResult<()> {
-    txn.open_table(SHARES)?;
-    txn.open_table(CHILDREN)?;
-    txn.open_table(ENTRIES)?;
-    txn.open_table(VERSIONS)?;
-    txn.open_table(VERSION_OWNER)?;
-    txn.open_table(TRASH)?;
-    txn.open_table(BLOBS)?;
-    txn.open_table(DEAD_BLOBS)?;
-    txn.open_table(METADATA)?;
-    txn.open_table(ACES)?;
-    Ok(())
+    crate::store::tables::create_all(txn).map_err(|e| match e {
+        crate::store::StoreError::Database(e) => DriveError::Database(e),
+        _ => DriveError::Corrupt("tables"),
+    })
 }
 
 pub fn child_key(parent: [u8; 16], name: &str) -> Vec<u8> {

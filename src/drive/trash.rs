@@ -75,7 +75,7 @@ impl Drive {
             }
             precondition.check(&path, Some(&Entry::from_record(share_id, path.clone(), &record)))?;
             let (files, bytes) = subtree_totals(&t.children, &record)?;
-            let id = TrashId::from_bytes(super::idgen::next());
+            let id = TrashId::new();
             t.relink(&loc, &trash_loc(id), &record)?;
             let mut share = load_share(&t.shares, share_id)?;
             share.file_count = share.file_count.saturating_sub(files);
@@ -200,9 +200,9 @@ pub(super) fn trash_new_file(
     origin: &Origin,
     now: i64,
 ) -> DriveResult<EntryRecord> {
-    let version_id = crate::ids::VersionId::from_bytes(super::idgen::next());
+    let version_id = crate::ids::VersionId::new();
     let record = EntryRecord {
-        id: EntryId::from_bytes(super::idgen::next()),
+        id: EntryId::new(),
         file: Some(super::tables::FileContent {
             size: staged.size,
             hash: staged.hash,
@@ -217,7 +217,7 @@ pub(super) fn trash_new_file(
         modified_by: origin.user_id(),
         origin: origin.connector_id(),
     };
-    let id = TrashId::from_bytes(super::idgen::next());
+    let id = TrashId::new();
     t.put_entry(&trash_loc(id), &record)?;
     t.version_owner.insert(version_id.to_bytes(), record.id.to_bytes())?;
     t.blob_ref(staged.hash)?;

@@ -211,7 +211,7 @@ impl<'txn> WriteTables<'txn> {
                 Some(_) => return Err(DriveError::NotAFolder(walked.to_string())),
                 None => {
                     let folder = EntryRecord {
-                        id: EntryId::from_bytes(super::idgen::next()),
+                        id: EntryId::new(),
                         file: None,
                         inherit_broken: false,
                         modified_at: now,

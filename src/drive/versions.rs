@@ -201,7 +201,7 @@ impl Drive {
                 return Err(DriveError::NotAFile(path.to_string()));
             };
             file.version_count = file.version_count.saturating_add(1);
-            let id = VersionId::from_bytes(super::idgen::next());
+            let id = VersionId::new();
             let row = VersionRecord {
                 size: staged.size,
                 hash: staged.hash,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::quickxor::quick_xor_hash;
 use super::state::{Actor, Body, Column, Item, Version};
+use crate::sides::sharepoint::quickxor::quick_xor_hash;
 
 /// Key of a child in its folder's map: names are unique case-insensitively, listed in name order.
 pub fn child_key(name: &str) -> String {

@@ -47,9 +47,6 @@ mod tls;
 pub mod upload_session;
 mod versions;
 
-#[path = "../sides/sharepoint/quickxor.rs"]
-pub mod quickxor;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

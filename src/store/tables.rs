@@ -64,6 +64,39 @@ tables! {
     /// SHA-256 of a token secret -> token id.
     TOKEN_HASHES: [u8; 32] => Id = "token_hashes";
 
+    /// Connectors (SMB, SharePoint) by id, secrets sealed.
+    CONNECTORS: Id => &[u8] = "connectors";
+    /// Identity mappings, `connector ++ mapping`.
+    IDENTITY_MAPPINGS: IdPair => &[u8] = "identity_mappings";
+
+    /// Drive shares by id (`drive/`: shares, files, versions, trash, metadata, ACEs; records in `drive/tables.rs`).
+    DRIVE_SHARES: Id => &[u8] = "drive_shares";
+    /// `parent entry id ++ name` -> entry record: folder listings are one range, in name order.
+    DRIVE_CHILDREN: &[u8] => &[u8] = "drive_children";
+    /// Entry id -> where the entry sits (parent and name).
+    DRIVE_ENTRIES: Id => &[u8] = "drive_entries";
+    /// `entry id ++ version id` -> a past version of a file.
+    DRIVE_VERSIONS: IdPair => &[u8] = "drive_versions";
+    /// Version id -> the entry it belongs to.
+    DRIVE_VERSION_OWNER: Id => Id = "drive_version_owner";
+    /// `share id ++ trash id` -> a deleted entry: a share's trash is one range, oldest first.
+    DRIVE_TRASH: IdPair => &[u8] = "drive_trash";
+    /// Content hash -> how many files, versions and trash records refer to it.
+    DRIVE_BLOBS: [u8; 32] => u64 = "drive_blobs";
+    /// Content hash -> when its last reference went (the purge deletes it from disk after retention).
+    DRIVE_DEAD_BLOBS: [u8; 32] => i64 = "drive_dead_blobs";
+    /// Entry id -> the entry's metadata object (JSON text).
+    DRIVE_METADATA: Id => &[u8] = "drive_metadata";
+    /// Entry id -> its encoded ACE list (a share's ACEs sit on its root entry).
+    DRIVE_ACES: Id => &[u8] = "drive_aces";
+
+    /// Base records: `connector ++ SyncPath::sort_key()` -> both sides as they stood after the last sync.
+    FILE_STATES: &[u8] => &[u8] = "file_states";
+    /// Per-file errors of the last runs, same keys; removed when the path syncs.
+    FILE_ERRORS: &[u8] => &[u8] = "file_errors";
+    /// Sync conflicts, `connector ++ conflict`.
+    CONFLICTS: IdPair => &[u8] = "conflicts";
+
     /// Audit events by id; ULIDs order them by time.
     AUDIT_EVENTS: Id => &[u8] = "audit_events";
 }

@@ -108,6 +108,14 @@ async fn backup_while_serving_opens_in_a_second_appliance_with_the_same_data() {
         .await
         .unwrap();
     let alice = expect_json(created, 201).await;
+    let share =
+        client().post(format!("{}/api/v1/shares", first.base_url)).bearer_auth(&token).json(&json!({"name": "Kept"}));
+    let share = expect_json(share.send().await.unwrap(), 201).await["id"].as_str().unwrap().to_owned();
+    let upload = client()
+        .put(format!("{}/api/v1/shares/{share}/content?path=/a/b.txt", first.base_url))
+        .bearer_auth(&token)
+        .body("backed up");
+    assert!(upload.send().await.unwrap().status().is_success());
 
     let copy = dir.path().join("backup.redb");
     let output = run(&data, &["backup", "--to", copy.to_str().unwrap()]);
@@ -120,11 +128,19 @@ async fn backup_while_serving_opens_in_a_second_appliance_with_the_same_data() {
     std::fs::set_permissions(&restored, std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::copy(&copy, restored.join("scaidrive.redb")).unwrap();
     std::fs::copy(data.join("sealing.key"), restored.join("sealing.key")).unwrap();
+    // Content files are immutable and named by their hash: copied after the database snapshot, they hold
+    // everything it refers to.
+    let copied =
+        std::process::Command::new("cp").arg("-a").arg(data.join("content")).arg(restored.join("content")).status();
+    assert!(copied.unwrap().success());
     std::fs::set_permissions(restored.join("sealing.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let second = Served::start(&restored, &[]).await;
     let url = format!("{}/api/v1/users/{}", second.base_url, alice["id"].as_str().unwrap());
     let restored_alice = expect_json(client().get(url).bearer_auth(&token).send().await.unwrap(), 200).await;
     assert_eq!(restored_alice, alice);
+    let file =
+        client().get(format!("{}/api/v1/shares/{share}/content?path=/a/b.txt", second.base_url)).bearer_auth(&token);
+    assert_eq!(file.send().await.unwrap().text().await.unwrap(), "backed up");
 }
 
 #[tokio::test]

@@ -13,4 +13,5 @@ mod operations;
 mod principals;
 mod scim;
 mod scim_bad_input;
+mod smb_connectors;
 mod tls;

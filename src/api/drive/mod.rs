@@ -41,6 +41,11 @@ impl Membership for Members {
     }
 }
 
+/// Group membership for access checks made outside this module (connectors manage their target share).
+pub fn members(state: &AppState) -> impl Membership + Send + 'static {
+    Members(state.principals.clone())
+}
+
 fn drive_caller(caller: &Caller) -> drive::Caller {
     drive::Caller { user: caller.user.id, admin: caller.is_admin() }
 }

@@ -1,11 +1,8 @@
 //! LSA lookups over the `lsarpc` pipe against a real Samba server: SIDs to names and back.
 
-#[path = "common/samba.rs"]
-mod samba;
-
 use std::time::Duration;
 
-use samba::{NETBIOS_NAME, SHARE, Samba};
+use crate::samba::{NETBIOS_NAME, SHARE, Samba};
 use scaidrive_connectors::sides::smb::lsa::{Sid, SidKind};
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig};
 

@@ -7,13 +7,10 @@
 //! crate unpatched the connection runs out of credits after two of them and hangs; here every
 //! call has a timeout, so it would fail instead).
 
-#[path = "common/samba.rs"]
-mod samba;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use samba::{SHARE, Samba};
+use crate::samba::{SHARE, Samba};
 use scaidrive_connectors::sides::smb::acl::AceKind;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig, SmbError};
 use time::macros::datetime;

@@ -1,14 +1,11 @@
 //! `SmbSide` (the sync engine's view of an SMB share) against a real Samba server: listing
 //! order, preconditions, verified atomic writes, moves, deletes and error codes.
 
-#[path = "common/samba.rs"]
-mod samba;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::samba::{SHARE, Samba};
 use futures_util::StreamExt;
-use samba::{SHARE, Samba};
 use scaidrive_connectors::sides::smb::side::SmbSide;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig};
 use scaidrive_connectors::sync::SyncPath;

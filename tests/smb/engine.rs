@@ -2,15 +2,12 @@
 //! an initial sync of a nested tree with odd names, a change each way, a rename arriving as a
 //! move, and a rerun with nothing to do.
 
-#[path = "common/samba.rs"]
-mod samba;
-
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use samba::{SHARE, Samba};
+use crate::samba::{SHARE, Samba};
 use scaidrive_connectors::sides::smb::side::SmbSide;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig};
 use scaidrive_connectors::sync::execute::{BaseChange, BaseSink, FileEvent, Observer, RunStatus, SinkError, StopFlag};
@@ -106,7 +103,7 @@ async fn the_engine_syncs_a_samba_share_both_ways_and_converges() {
     let client = Arc::new(SmbClient::connect(cfg).await.expect("connect"));
     let mut world = World {
         smb: SmbSide::new(client.clone()),
-        drive: MemorySide::new(MemoryKnobs::drive_like(), "drv"),
+        drive: MemorySide::new(MemoryKnobs::drive(), "drv"),
         base: Base::default(),
     };
 

@@ -1,0 +1,270 @@
+//! `/api/v1/smb-connectors`: create, read, list, update and delete SMB connectors. The password is write-only:
+//! reads say `password_set`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{managed_connector, manages};
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::json::ApiJson;
+use crate::api::{AppState, blocking};
+use crate::connectors::settings::SMB;
+use crate::connectors::{Connector, ConnectorKind, ConnectorsError, Problems, SmbInput};
+use crate::ids::{ConnectorId, ShareId};
+use crate::secrets::Plaintext;
+use crate::sync::filters::PatternSet;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_connectors, create_connector)).routes(routes!(
+        get_connector,
+        update_connector,
+        delete_connector
+    ))
+}
+
+/// An SMB connector as the API shows it: every setting, and `password_set` instead of the password.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SmbConnectorView {
+    #[schema(value_type = String)]
+    id: ConnectorId,
+    name: String,
+    description: Option<String>,
+    server_host: String,
+    server_port: u16,
+    share_name: String,
+    base_path: String,
+    domain: String,
+    username: String,
+    password_set: bool,
+    #[schema(value_type = String)]
+    target_share_id: ShareId,
+    target_path: String,
+    sync_direction: String,
+    sync_permissions: bool,
+    sync_hidden_files: bool,
+    sync_system_files: bool,
+    #[schema(value_type = Object)]
+    include_patterns: PatternSet,
+    #[schema(value_type = Object)]
+    exclude_patterns: PatternSet,
+    conflict_resolution: String,
+    sync_interval_minutes: u32,
+    max_delete_percent: u8,
+    max_bytes_per_second: Option<u64>,
+    paused: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+fn view(c: Connector) -> Result<SmbConnectorView, ApiError> {
+    let password_set = c.has_secret("password");
+    let smb = c.smb.ok_or_else(|| ApiError::internal("an SMB connector without SMB settings"))?;
+    let common = c.common;
+    Ok(SmbConnectorView {
+        id: c.id,
+        name: common.name,
+        description: common.description,
+        server_host: smb.server_host,
+        server_port: smb.server_port,
+        share_name: smb.share_name,
+        base_path: smb.base_path,
+        domain: smb.domain,
+        username: smb.username,
+        password_set,
+        target_share_id: common.target_share_id,
+        target_path: common.target_path,
+        sync_direction: common.sync_direction,
+        sync_permissions: common.sync_permissions,
+        sync_hidden_files: common.sync_hidden_files,
+        sync_system_files: common.sync_system_files,
+        include_patterns: common.include_patterns,
+        exclude_patterns: common.exclude_patterns,
+        conflict_resolution: common.conflict_resolution,
+        sync_interval_minutes: common.sync_interval_minutes,
+        max_delete_percent: common.max_delete_percent,
+        max_bytes_per_second: common.max_bytes_per_second,
+        paused: c.paused,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SmbConnectorList {
+    connectors: Vec<SmbConnectorView>,
+    next_cursor: Option<String>,
+}
+
+/// The names of the fields a request sets, for the audit log (never their values).
+fn fields_of(input: &SmbInput) -> Vec<String> {
+    let json = serde_json::to_value(FieldNames(input)).unwrap_or_default();
+    json.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+struct FieldNames<'a>(&'a SmbInput);
+
+impl Serialize for FieldNames<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (i, c) = (self.0, &self.0.common);
+        let present = [
+            ("name", c.name.is_some()),
+            ("description", c.description.is_some()),
+            ("target_path", c.target_path.is_some()),
+            ("sync_direction", c.sync_direction.is_some()),
+            ("conflict_resolution", c.conflict_resolution.is_some()),
+            ("sync_permissions", c.sync_permissions.is_some()),
+            ("sync_hidden_files", c.sync_hidden_files.is_some()),
+            ("sync_system_files", c.sync_system_files.is_some()),
+            ("include_patterns", c.include_patterns.is_some()),
+            ("exclude_patterns", c.exclude_patterns.is_some()),
+            ("sync_interval_minutes", c.sync_interval_minutes.is_some()),
+            ("max_delete_percent", c.max_delete_percent.is_some()),
+            ("max_bytes_per_second", c.max_bytes_per_second.is_some()),
+            ("server", i.server.is_some()),
+            ("server_host", i.server_host.is_some()),
+            ("server_port", i.server_port.is_some()),
+            ("share_name", i.share_name.is_some()),
+            ("base_path", i.base_path.is_some()),
+            ("domain", i.domain.is_some()),
+            ("username", i.username.is_some()),
+            ("password", i.password.is_some()),
+        ];
+        s.collect_seq(present.iter().filter(|(_, set)| *set).map(|(name, _)| name))
+    }
+}
+
+/// Create an SMB connector. Needs `manage` on the target share.
+#[utoipa::path(
+    post, path = "/api/v1/smb-connectors", tag = "smb-connectors", request_body = SmbInput, security(("bearer" = [])),
+    responses(
+        (status = 201, body = SmbConnectorView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    )
+)]
+async fn create_connector(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<SmbInput>,
+) -> Result<(StatusCode, Json<SmbConnectorView>), ApiError> {
+    let mut problems = Problems::default();
+    let smb = input.create_server(&mut problems);
+    let password = input.password.clone().map(Plaintext::new);
+    let common = input.common.create(SMB, &mut problems);
+    let (Some(common), Some(password), true) = (common, password, problems.0.is_empty()) else {
+        return Err(ConnectorsError::Invalid(problems.0).into());
+    };
+    if !manages(&state, &caller, common.target_share_id).await? {
+        return Err(ApiError::Forbidden("creating a connector needs manage permission on the target share".into()));
+    }
+    let connectors = state.connectors.clone();
+    let acting = caller.acting();
+    let created = blocking(move || Ok(connectors.create_smb(&acting, common, smb, &password)?)).await?;
+    Ok((StatusCode::CREATED, Json(view(created)?)))
+}
+
+/// The SMB connectors the caller manages.
+#[utoipa::path(
+    get, path = "/api/v1/smb-connectors", tag = "smb-connectors", security(("bearer" = [])),
+    responses((status = 200, body = SmbConnectorList), (status = 401, body = ErrorBody))
+)]
+async fn list_connectors(caller: Caller, State(state): State<AppState>) -> Result<Json<SmbConnectorList>, ApiError> {
+    let connectors = state.connectors.clone();
+    let all = blocking(move || Ok(connectors.list(ConnectorKind::Smb)?)).await?;
+    let mut visible = Vec::new();
+    for connector in all {
+        if manages(&state, &caller, connector.common.target_share_id).await? {
+            visible.push(view(connector)?);
+        }
+    }
+    Ok(Json(SmbConnectorList { connectors: visible, next_cursor: None }))
+}
+
+/// One SMB connector.
+#[utoipa::path(
+    get, path = "/api/v1/smb-connectors/{id}", tag = "smb-connectors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cnn_ id")),
+    responses((status = 200, body = SmbConnectorView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn get_connector(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SmbConnectorView>, ApiError> {
+    let connector = managed_connector(&state, &caller, &id).await?;
+    if connector.kind != ConnectorKind::Smb {
+        return Err(ApiError::NotFound(format!("SMB connector {id} not found")));
+    }
+    Ok(Json(view(connector)?))
+}
+
+/// Change settings or rotate credentials. `target_share_id` cannot change (`IMMUTABLE_FIELD`).
+#[utoipa::path(
+    patch, path = "/api/v1/smb-connectors/{id}", tag = "smb-connectors", request_body = SmbInput,
+    security(("bearer" = [])), params(("id" = String, Path, description = "cnn_ id")),
+    responses(
+        (status = 200, body = SmbConnectorView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    )
+)]
+async fn update_connector(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SmbInput>,
+) -> Result<Json<SmbConnectorView>, ApiError> {
+    let current = managed_connector(&state, &caller, &id).await?;
+    if current.kind != ConnectorKind::Smb {
+        return Err(ApiError::NotFound(format!("SMB connector {id} not found")));
+    }
+    if input.common.target_share_id.as_ref().is_some_and(|t| *t != current.common.target_share_id.to_string()) {
+        return Err(ConnectorsError::Immutable("target_share_id").into());
+    }
+    let fields = fields_of(&input);
+    let password = input.password.clone().map(Plaintext::new);
+    let connectors = state.connectors.clone();
+    let acting = caller.acting();
+    let updated = blocking(move || {
+        Ok(connectors.update(&acting, current.id, fields, password.as_ref(), move |connector| {
+            let mut problems = Problems::default();
+            let smb = connector.smb.clone().ok_or(ConnectorsError::NotFound(connector.id))?;
+            let smb = input.apply_server(smb, &mut problems);
+            let mut common_input = input.common;
+            common_input.target_share_id = None;
+            let common = common_input.apply_to(connector.common.clone(), SMB, &mut problems);
+            if !problems.0.is_empty() {
+                return Err(ConnectorsError::Invalid(problems.0));
+            }
+            connector.smb = Some(smb);
+            connector.common = common;
+            Ok(())
+        })?)
+    })
+    .await?;
+    Ok(Json(view(updated)?))
+}
+
+/// Delete a connector and its identity mappings. What it synced stays in ScaiDrive; the SMB share is untouched.
+#[utoipa::path(
+    delete, path = "/api/v1/smb-connectors/{id}", tag = "smb-connectors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cnn_ id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn delete_connector(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let connector = managed_connector(&state, &caller, &id).await?;
+    let connectors = state.connectors.clone();
+    let acting = caller.acting();
+    blocking(move || Ok(connectors.delete(&acting, connector.id)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

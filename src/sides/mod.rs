@@ -1,0 +1,5 @@
+//! Transports behind the sync engine's `Side` trait: each adapts one kind of storage and sorts its own
+//! failures into the engine's error classes.
+
+pub mod sharepoint;
+pub mod smb;
