@@ -4,6 +4,7 @@
 
 mod groups;
 mod scim;
+mod scim_read;
 mod scim_search;
 mod tokens;
 mod users;
@@ -52,7 +53,7 @@ pub struct Principals {
     store: Store,
     clock: SharedClock,
     /// Where the last SCIM user page ended, so a client walking `startIndex += count` resumes there.
-    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim::WalkCursor>>>,
+    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim_read::WalkCursor>>>,
 }
 
 /// Who is acting, as the audit log records it, and with which role.
