@@ -3,7 +3,9 @@
 //! jobs and file states belong to the connector actors; this module only keeps the settings.
 
 pub mod file_states;
+pub mod jobs;
 pub mod mappings;
+pub mod runner;
 pub mod settings;
 pub mod smb;
 
@@ -207,6 +209,7 @@ impl Connectors {
         }
         mappings::remove_all(&txn, id)?;
         file_states::remove_all(&txn, id)?;
+        jobs::remove_all(&txn, id)?;
         let event = AuditEvent::new("connector.deleted", acting.actor.clone(), Some(id.to_string()), self.clock.now());
         audit::record(&txn, &event)?;
         txn.commit()?;

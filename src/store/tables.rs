@@ -97,6 +97,11 @@ tables! {
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
 
+    /// Jobs (runs and skipped runs), `connector ++ job`.
+    JOBS: IdPair => &[u8] = "jobs";
+    /// A job's per-file log, `job ++ sequence (u32, big-endian)`.
+    JOB_EVENTS: [u8; 20] => &[u8] = "job_events";
+
     /// Audit events by id; ULIDs order them by time.
     AUDIT_EVENTS: Id => &[u8] = "audit_events";
 }
