@@ -10,7 +10,7 @@ use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
 use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
-use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
@@ -110,6 +110,14 @@ impl Appliance {
             .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+        let principals = Principals::new(store.clone(), options.clock.clone());
+        let children = match root::start_children(&root, principals.clone(), options.clock.clone()).await {
+            Ok(children) => children,
+            Err(e) => {
+                root.stop(None);
+                return Err(StartError::Actors(e.to_string()));
+            }
+        };
         let sealer = Arc::new(sealer);
         let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
         let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
@@ -120,11 +128,13 @@ impl Appliance {
         };
         let state = AppState {
             config: Arc::new(config.clone()),
-            principals: Principals::new(store.clone(), options.clock.clone()),
+            principals,
             store,
             sealer,
             metrics: metrics::handle(),
             root: root.clone(),
+            scim: children.scim,
+            throttle: children.throttle,
             drive,
             connectors,
             connector_actors,

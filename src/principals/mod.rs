@@ -1,12 +1,17 @@
 //! Users, groups and API tokens: the principals of the store spec. `Principals` owns the writes of their tables;
 //! each write is one short redb transaction that also appends its audit event. The methods block on the
-//! database: async callers run them on the blocking pool.
+//! database: async callers run them on the blocking pool. `scim` is SCIM's view of the same users and groups.
 
 mod groups;
+mod scim;
+mod scim_read;
+mod scim_search;
 mod tokens;
 mod users;
 
-pub use groups::{Group, GroupPatch, NewGroup};
+pub use groups::{Group, GroupPatch, NewGroup, group_name_key};
+pub use scim::ScimStoreError;
+pub use scim_search::{DEFAULT_COUNT, MAX_RESULTS, Scope};
 pub use tokens::{IssuedToken, NewToken, Token, TokenKind, TokenView};
 pub use users::{NewUser, Role, User, UserPatch};
 
@@ -47,6 +52,8 @@ store_error_from_redb!(redb::TransactionError, redb::TableError, redb::StorageEr
 pub struct Principals {
     store: Store,
     clock: SharedClock,
+    /// Where the last SCIM user page ended, so a client walking `startIndex += count` resumes there.
+    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim_read::WalkCursor>>>,
 }
 
 /// Who is acting, as the audit log records it, and with which role.
@@ -65,7 +72,7 @@ impl Acting {
 
 impl Principals {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self { store, clock, scim_walk: Default::default() }
     }
 
     pub fn store(&self) -> &Store {
@@ -112,5 +119,7 @@ pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result
     Ok(value.to_owned())
 }
 
+#[cfg(test)]
+mod scim_tests;
 #[cfg(test)]
 mod tests;

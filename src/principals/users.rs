@@ -9,7 +9,9 @@ use super::{Acting, Principals, PrincipalsError, claim_index, clean_text, double
 use crate::audit::{self, AuditEvent};
 use crate::ids::UserId;
 use crate::store::codec;
-use crate::store::tables::{GROUP_MEMBERS, TOKEN_HASHES, TOKENS, USER_EXTERNAL_IDS, USER_GROUPS, USER_NAMES, USERS};
+use crate::store::tables::{
+    GROUP_MEMBERS, TOKEN_HASHES, TOKENS, USER_EXTERNAL_IDS, USER_GROUPS, USER_NAMES, USER_SCIM_PROFILES, USERS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,11 +122,11 @@ impl UserPatch {
     }
 }
 
-fn user_name_key(user_name: &str) -> String {
+pub(super) fn user_name_key(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 
-fn clean_email(email: Option<String>) -> Result<Option<String>, PrincipalsError> {
+pub(super) fn clean_email(email: Option<String>) -> Result<Option<String>, PrincipalsError> {
     let Some(email) = email else { return Ok(None) };
     let email = clean_text("email", &email, 320)?;
     match email.split_once('@') {
@@ -154,13 +156,13 @@ pub(super) fn read_user(txn: &WriteTransaction, id: UserId) -> Result<User, Prin
     Ok(codec::decode("users", row.value())?)
 }
 
-fn write_user(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
+pub(super) fn write_user(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
     txn.open_table(USERS)?.insert(user.id.to_bytes(), codec::encode(user).as_slice())?;
     Ok(())
 }
 
 /// Refuses a change that would leave the appliance with no active superadmin to administer it.
-fn keep_a_superadmin(txn: &WriteTransaction, leaving: UserId) -> Result<(), PrincipalsError> {
+pub(super) fn keep_a_superadmin(txn: &WriteTransaction, leaving: UserId) -> Result<(), PrincipalsError> {
     let table = txn.open_table(USERS)?;
     for row in table.iter()? {
         let (_, value) = row?;
@@ -333,7 +335,7 @@ impl Principals {
     }
 }
 
-fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
+pub(super) fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
     let id = user.id.to_bytes();
     txn.open_table(USERS)?.remove(id)?;
     txn.open_table(USER_NAMES)?.remove(user_name_key(&user.user_name).as_str())?;
@@ -353,6 +355,7 @@ fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), Principal
     for group in groups {
         members.remove(codec::pair(group, id))?;
     }
+    txn.open_table(USER_SCIM_PROFILES)?.remove(id)?;
     let mut tokens = txn.open_table(TOKENS)?;
     let mut hashes = txn.open_table(TOKEN_HASHES)?;
     let mut revoked = Vec::new();

@@ -13,6 +13,8 @@ mod drive;
 mod drive_faults;
 mod operations;
 mod principals;
+mod scim;
+mod scim_bad_input;
 mod smb_connectors;
 mod smb_sync;
 mod tls;
