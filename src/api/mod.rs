@@ -46,6 +46,8 @@ pub struct AppState {
     pub root: ActorRef<RootMessage>,
     pub drive: crate::drive::Drive,
     pub connectors: crate::connectors::Connectors,
+    /// The connectors supervisor: each connector's actor runs its syncs.
+    pub connector_actors: ActorRef<crate::actors::connectors::ConnectorsMessage>,
     /// Whether something (a connector) targets a share, which then cannot be deleted.
     pub share_users: Arc<dyn Fn(ShareId) -> bool + Send + Sync>,
 }

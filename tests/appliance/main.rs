@@ -3,6 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/samba.rs"]
+mod samba;
 
 mod auth;
 mod bad_input;
@@ -12,4 +14,5 @@ mod drive_faults;
 mod operations;
 mod principals;
 mod smb_connectors;
+mod smb_sync;
 mod tls;

@@ -104,7 +104,7 @@ impl TestAppliance {
 }
 
 async fn start_appliance(config: Config, clock: Arc<ManualClock>) -> Appliance {
-    let options = StartOptions { clock, credentials_dir: None };
+    let options = StartOptions { clock, schedule_tick: Duration::from_millis(50), credentials_dir: None };
     Appliance::start_with(config, options).await.unwrap()
 }
 
