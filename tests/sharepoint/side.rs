@@ -1,0 +1,238 @@
+//! `SharePointSide` against the Graph emulator: the conformance suite, and the behaviours GRAPH.md says a
+//! client meets on the real service (token expiry and revocation, throttling storms, 410 resync, paging,
+//! upload-session resume, `If-Match` races, check-outs).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use scaidrive_connectors::sides::sharepoint::{DeltaState, SharePointOptions, SharePointSide};
+use scaidrive_connectors::sync::conformance::check_side;
+use scaidrive_connectors::sync::side::{
+    ByteStream, Disposition, ErrorCode, Precondition, Side, SideError, WriteRequest,
+};
+use scaidrive_connectors::sync::{Entry, Sha256Digest, SyncPath};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::fixture::{CLIENT, DRIVE, Fixture, seed};
+
+async fn listing(side: &SharePointSide) -> Result<Vec<Entry>, SideError> {
+    let mut stream = side.list();
+    let mut out = Vec::new();
+    while let Some(item) = stream.next().await {
+        out.push(item?);
+    }
+    Ok(out)
+}
+
+fn paths(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.path.to_string()).collect()
+}
+
+fn bytes(data: Vec<u8>) -> ByteStream {
+    let chunks: Vec<Result<Vec<u8>, SideError>> = data.chunks(100_000).map(|c| Ok(c.to_vec())).collect();
+    Box::pin(futures::stream::iter(chunks))
+}
+
+async fn read_all(side: &SharePointSide, entry: &Entry) -> Vec<u8> {
+    let mut stream = side.read(&entry.path, &entry.state()).await.expect("read");
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend(chunk.expect("chunk"));
+    }
+    out
+}
+
+fn request(path: &str, data: &[u8], precondition: Precondition) -> WriteRequest {
+    WriteRequest {
+        path: SyncPath::new(path),
+        precondition,
+        size: data.len() as u64,
+        sha256: Some(Sha256Digest::of(data)),
+        modified: OffsetDateTime::from_unix_timestamp(1_780_000_000).expect("time"),
+    }
+}
+
+async fn stat(side: &SharePointSide, path: &str) -> Entry {
+    side.stat(&SyncPath::new(path)).await.expect("stat").unwrap_or_else(|| panic!("{path} exists"))
+}
+
+#[tokio::test]
+async fn the_side_passes_the_conformance_suite_below_a_base_path() {
+    let f = Fixture::start(seed(vec![json!({"path": "Outside/keep.txt", "text": "not ours"})], None)).await;
+    let side = f.side("Sync/Here");
+    check_side(&side).await.expect("conformance");
+    // base_path scoping: nothing outside the base was listed or touched.
+    assert!(listing(&side).await.expect("list").iter().all(|e| !e.path.as_str().contains("keep")));
+    let whole = f.side("");
+    let outside = stat(&whole, "Outside/keep.txt").await;
+    assert_eq!(read_all(&whole, &outside).await, b"not ours");
+    assert!(stat(&whole, "Sync/Here/archive/a-renamed.txt").await.size > 0);
+}
+
+#[tokio::test]
+async fn listing_pages_through_delta_and_an_incremental_run_asks_only_for_changes() {
+    let files =
+        (0..25).map(|n| json!({"path": format!("Many/file-{n:02}.txt"), "text": format!("file {n}")})).collect();
+    let f = Fixture::start(seed(files, None)).await;
+    let side = f.side_with("", DeltaState::default(), SharePointOptions { page_size: 10, ..Default::default() });
+    let first = listing(&side).await.expect("list");
+    assert_eq!(first.len(), 26, "{:?}", paths(&first));
+    assert!(side.last_report().pages >= 3, "{:?}", side.last_report());
+    assert_eq!(f.count("/root/delta"), u64::from(side.last_report().pages));
+
+    // The kept state carries over to the next run: one delta request for one change.
+    let kept = side.delta_state().await;
+    f.act("u2", "Many/file-03.txt", json!({"action": "upload", "text": "edited by bob"}));
+    f.emulator.reset_counters();
+    let next = f.side_with("", kept, SharePointOptions { page_size: 10, ..Default::default() });
+    let second = listing(&next).await.expect("list");
+    assert_eq!(paths(&second), paths(&first));
+    assert_eq!(f.emulator.graph_requests(), 1, "{:?}", f.emulator.counters());
+    let changed = second.iter().find(|e| e.path.as_str() == "Many/file-03.txt").expect("listed");
+    assert_eq!(changed.size, "edited by bob".len() as u64);
+    assert!(!next.last_report().full);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_mid_run_and_a_revoked_secret_fails_auth() {
+    let f = Fixture::start(seed(vec![json!({"path": "a.txt", "text": "a"})], None)).await;
+    let side = f.side("");
+    listing(&side).await.expect("list");
+    let tokens = f.count("oauth2/v2.0/token");
+    f.knob("expire_tokens", json!({}));
+    assert_eq!(stat(&side, "a.txt").await.size, 1, "the run goes on with a new token");
+    assert_eq!(f.count("oauth2/v2.0/token"), tokens + 1);
+
+    // Revoking the secret does not kill the issued token; once it expires, nothing works.
+    f.knob("revoke_secret", json!({"client_id": CLIENT}));
+    f.knob("expire_tokens", json!({}));
+    let error = side.stat(&SyncPath::new("a.txt")).await.expect_err("refused");
+    assert_eq!(error.code, ErrorCode::ConnectorAuthFailed, "{error}");
+    assert_eq!(error.disposition(), Disposition::StopRun);
+}
+
+#[tokio::test]
+async fn a_throttling_storm_is_waited_out_honouring_every_retry_after() {
+    let files = (0..5).map(|n| json!({"path": format!("f{n}.txt"), "text": "x"})).collect();
+    let f = Fixture::start(seed(files, None)).await;
+    let side = f.side("");
+    f.knob("throttle", json!({"count": 6, "status": 429, "retry_after": 7}));
+    f.knob("throttle", json!({"count": 2, "status": 503, "retry_after": 3}));
+    let listed = listing(&side).await.expect("the run finishes");
+    assert_eq!(listed.len(), 5);
+    let entry = stat(&side, "f1.txt").await;
+    assert_eq!(read_all(&side, &entry).await, b"x");
+    let waits = f.sleeper.waits();
+    let mut expected = vec![Duration::from_secs(7); 6];
+    expected.extend([Duration::from_secs(3); 2]);
+    assert_eq!(waits, expected, "one wait per throttled answer, each as long as Retry-After said");
+    // Every throttled answer was counted by the emulator as a request of its own.
+    let throttled_and_served: u64 = f.emulator.graph_requests();
+    assert!(throttled_and_served >= 8 + 3, "{:?}", f.emulator.counters());
+
+    // Without Retry-After the client backs off exponentially instead of hammering.
+    f.knob("throttle", json!({"count": 2, "status": 503}));
+    stat(&side, "f2.txt").await;
+    let more = f.sleeper.waits();
+    assert_eq!(&more[8..], &[Duration::from_secs(2), Duration::from_secs(4)], "2 s doubling");
+}
+
+#[tokio::test]
+async fn a_410_on_delta_resyncs_the_whole_library() {
+    let f = Fixture::start(seed(vec![json!({"path": "a.txt", "text": "a"})], None)).await;
+    let side = f.side("");
+    assert_eq!(paths(&listing(&side).await.expect("list")), vec!["a.txt"]);
+    f.act("u2", "b.txt", json!({"action": "upload", "text": "b"}));
+    f.act("u2", "a.txt", json!({"action": "delete"}));
+    f.knob("invalidate_delta", json!({"drive_id": DRIVE, "code": "resyncChangesUploadDifferences"}));
+    assert_eq!(paths(&listing(&side).await.expect("list")), vec!["b.txt"]);
+    let report = side.last_report();
+    assert!(report.resynced && report.full, "{report:?}");
+    // The new cursor works: the next listing is incremental again.
+    assert_eq!(paths(&listing(&side).await.expect("list")), vec!["b.txt"]);
+    assert!(!side.last_report().full);
+}
+
+#[tokio::test]
+async fn a_large_upload_resumes_after_a_dropped_fragment_answer() {
+    let f = Fixture::start(seed(vec![], None)).await;
+    let options = SharePointOptions { fragment_size: 2 * 320 * 1024, ..Default::default() };
+    let side = f.side_with("", DeltaState::default(), options);
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 123).map(|i: usize| (i % 251) as u8).collect();
+    // The second fragment lands but its answer breaks off; the next one is only partly taken.
+    f.knob("drop_body", json!({"count": 1, "method": "PUT", "path": "/_upload"}));
+    let written = side
+        .write(request("big/blob.bin", &data, Precondition::MustNotExist), bytes(data.clone()))
+        .await
+        .expect("written despite the dropped answer");
+    assert_eq!(written.entry.size, data.len() as u64);
+    assert_eq!(written.sha256, Sha256Digest::of(&data));
+    assert_eq!(read_all(&side, &written.entry).await, data);
+    assert!(f.count("GET /_upload") >= 1, "the client asked the session where to resume: {:?}", f.emulator.counters());
+    assert_eq!(
+        written.entry.hash.as_ref().map(|h| h.value.to_string()),
+        Some(scaidrive_connectors::sides::sharepoint::quickxor::quick_xor_hash(&data))
+    );
+
+    // Verification before commit: a stream longer than announced leaves the old file in place.
+    let mut short = request("big/blob.bin", &data, Precondition::Matches(written.entry.state()));
+    short.size -= 1;
+    short.sha256 = None;
+    let error = side.write(short, bytes(data.clone())).await.expect_err("verify fails");
+    assert_eq!(error.code, ErrorCode::VerifyFailed);
+    assert_eq!(stat(&side, "big/blob.bin").await.state(), written.entry.state());
+}
+
+#[tokio::test]
+async fn an_edit_racing_the_overwrite_gets_412_and_a_check_out_gets_a_per_file_lock_error() {
+    let f = Fixture::start(seed(
+        vec![json!({"path": "doc.txt", "text": "v1"}), json!({"path": "held.txt", "text": "h"})],
+        None,
+    ))
+    .await;
+    let side = f.side("");
+    let doc = stat(&side, "doc.txt").await;
+    // Bob saves between our check and our upload: If-Match makes the upload fail instead of overwriting him.
+    f.knob(
+        "act_before",
+        json!({"on_method": "PUT", "on_path": "/content", "user": "u2", "drive_id": DRIVE, "path": "doc.txt",
+               "action": "upload", "text": "bob's edit"}),
+    );
+    let error = side
+        .write(request("doc.txt", b"ours", Precondition::Matches(doc.state())), bytes(b"ours".to_vec()))
+        .await
+        .expect_err("refused");
+    assert_eq!(error.code, ErrorCode::PreconditionFailed, "{error}");
+    let now = stat(&side, "doc.txt").await;
+    assert_eq!(read_all(&side, &now).await, b"bob's edit");
+
+    // A file checked out by someone else is not written: a per-file error, the run goes on.
+    let held = stat(&side, "held.txt").await;
+    f.act("u2", "held.txt", json!({"action": "checkout"}));
+    let held = side.stat(&held.path).await.expect("stat").expect("exists");
+    let error = side
+        .write(request("held.txt", b"ours", Precondition::Matches(held.state())), bytes(b"ours".to_vec()))
+        .await
+        .expect_err("locked");
+    assert_eq!(error.code, ErrorCode::FileLocked, "{error}");
+    assert_eq!(error.disposition(), Disposition::SkipFile);
+    let error = side.delete(&held.path, &held.state()).await.expect_err("locked");
+    assert_eq!(error.code, ErrorCode::FileLocked, "{error}");
+}
+
+#[tokio::test]
+async fn refused_names_are_invalid_before_any_request() {
+    let f = Fixture::start(seed(vec![], None)).await;
+    let side = Arc::new(f.side(""));
+    f.emulator.reset_counters();
+    for name in ["a|b.txt", "CON", "x/~$lock.docx", "desktop.ini", "trailing "] {
+        let error = side
+            .write(request(name, b"x", Precondition::MustNotExist), bytes(b"x".to_vec()))
+            .await
+            .expect_err("refused");
+        assert_eq!(error.code, ErrorCode::InvalidName, "{name}: {error}");
+    }
+    assert_eq!(f.emulator.graph_requests(), 0);
+}
