@@ -236,3 +236,28 @@ async fn refused_names_are_invalid_before_any_request() {
     }
     assert_eq!(f.emulator.graph_requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_library_pages_at_1000_and_ten_changes_cost_requests_in_proportion() {
+    // 20,000 files keep the debug test quick; benches/sharepoint_delta.rs runs the same at 100,000.
+    let generate = json!({"files": 20_000, "folders": 100, "seed": 1});
+    let f = Fixture::start(seed(vec![], Some(generate))).await;
+    let side = f.side("");
+    let first = listing(&side).await.expect("initial listing");
+    let files: Vec<&Entry> = first.iter().filter(|e| !e.is_folder()).collect();
+    assert_eq!(files.len(), 20_000);
+    let pages = f.count("/root/delta");
+    println!("initial listing of {} entries: {pages} delta pages", first.len());
+    assert!(pages <= 21, "{pages} pages: the largest page size is used");
+
+    for entry in files.iter().step_by(2_000) {
+        f.act("u2", entry.path.as_str(), json!({"action": "upload", "text": "changed"}));
+    }
+    f.emulator.reset_counters();
+    let second = listing(&side).await.expect("incremental listing");
+    let requests = f.emulator.graph_requests();
+    println!("incremental listing with 10 changes: {requests} Graph requests {:?}", f.emulator.counters());
+    assert!(requests < 20, "{:?}", f.emulator.counters());
+    assert_eq!(second.len(), first.len());
+    assert_eq!(second.iter().filter(|e| e.size == "changed".len() as u64).count(), 10);
+}
