@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const CLIENT: &str = "22222222-2222-2222-2222-222222222222";
 pub const SECRET: &str = "s3cret";
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 pub const DRIVE: &str = "b!c2hhcmVwb2ludC1zaWRlLXRlc3RzLWxpYnJhcnktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA";
 
 /// Records every wait the client asks for and returns at once.
@@ -43,13 +44,14 @@ pub fn seed(files: Vec<Value>, generate: Option<Value>) -> Seed {
     serde_json::from_value(json!({
         "tenants": [{"id": TENANT, "domains": ["contoso.onmicrosoft.com"]}],
         "apps": [{
-            "tenant": TENANT, "client_id": CLIENT, "secrets": [SECRET],
+            "tenant": TENANT, "client_id": CLIENT, "secrets": [SECRET], "redirect_uris": [REDIRECT],
             "roles": ["Sites.ReadWrite.All", "Files.ReadWrite.All"]
         }],
         "users": [
             {"id": "u1", "display_name": "Alice Cooper", "mail": "alice@contoso.com", "user_principal_name": "alice@contoso.onmicrosoft.com"},
             {"id": "u2", "display_name": "Bob Dylan", "mail": "bob@contoso.com", "user_principal_name": "bob@contoso.onmicrosoft.com"}
         ],
+        "interactive_user": "alice@contoso.com",
         "sites": [{
             "id": "contoso.sharepoint.com,aaaaaaaa-1111-2222-3333-444444444444,bbbbbbbb-1111-2222-3333-444444444444",
             "hostname": "contoso.sharepoint.com", "path": "/sites/sync", "name": "sync",
@@ -71,16 +73,22 @@ impl Fixture {
     }
 
     pub fn client(&self) -> Arc<GraphClient> {
+        self.client_with(Grant::App).1
+    }
+
+    /// A client for the given grant, and its token source (to read the rotated refresh token).
+    pub fn client_with(&self, grant: Grant) -> (Arc<TokenSource>, Arc<GraphClient>) {
         let http = GraphClient::http_client().expect("http");
         let auth = AuthConfig {
             login_base: self.emulator.base_url.clone(),
             tenant: TENANT.into(),
             client_id: CLIENT.into(),
             credential: Credential::Secret(SECRET.into()),
-            grant: Grant::App,
+            grant,
         };
         let tokens = Arc::new(TokenSource::new(auth, http.clone(), Arc::new(SystemClock)));
-        Arc::new(GraphClient::new(http, self.emulator.graph_url(), DRIVE, tokens, self.sleeper.clone()))
+        let client = GraphClient::new(http, self.emulator.graph_url(), DRIVE, tokens.clone(), self.sleeper.clone());
+        (tokens, Arc::new(client))
     }
 
     /// A side on `base_path` with the given kept state and options.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use scaidrive_connectors::sides::sharepoint::{DeltaState, SharePointOptions, SharePointSide};
+use scaidrive_connectors::sides::sharepoint::{DeltaState, Grant, SharePointOptions, SharePointSide};
 use scaidrive_connectors::sync::conformance::check_side;
 use scaidrive_connectors::sync::side::{
     ByteStream, Disposition, ErrorCode, Precondition, Side, SideError, WriteRequest,
@@ -15,7 +15,7 @@ use scaidrive_connectors::sync::{Entry, Sha256Digest, SyncPath};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::fixture::{CLIENT, DRIVE, Fixture, seed};
+use crate::fixture::{CLIENT, DRIVE, Fixture, REDIRECT, SECRET, TENANT, seed};
 
 async fn listing(side: &SharePointSide) -> Result<Vec<Entry>, SideError> {
     let mut stream = side.list();
@@ -260,4 +260,56 @@ async fn a_large_library_pages_at_1000_and_ten_changes_cost_requests_in_proporti
     assert!(requests < 20, "{:?}", f.emulator.counters());
     assert_eq!(second.len(), first.len());
     assert_eq!(second.iter().filter(|e| e.size == "changed".len() as u64).count(), 10);
+}
+
+/// Signs in through the emulator's `/authorize` (auto-approved user) and redeems the code with PKCE.
+async fn user_refresh_token(f: &Fixture) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http");
+    let verifier = "a-verifier-that-is-long-enough-for-pkce-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let authorize = format!(
+        "{}/{TENANT}/oauth2/v2.0/authorize?client_id={CLIENT}&response_type=code&redirect_uri={}&scope=offline_access%20https%3A%2F%2Fgraph.microsoft.com%2FSites.ReadWrite.All&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        f.emulator.base_url, "http%3A%2F%2F127.0.0.1%3A9%2Fcallback"
+    );
+    let response = http.get(&authorize).send().await.expect("authorize");
+    let location = response.headers()["location"].to_str().expect("location").to_string();
+    let code = location.split("code=").nth(1).and_then(|s| s.split('&').next()).expect("code").replace("%2E", ".");
+    let body: serde_json::Value = http
+        .post(f.emulator.token_url(TENANT))
+        .form(&[
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .expect("redeem")
+        .json()
+        .await
+        .expect("json");
+    body["refresh_token"].as_str().expect("refresh token").to_string()
+}
+
+#[tokio::test]
+async fn user_auth_refresh_tokens_rotate_and_a_revoked_one_fails_auth() {
+    let f = Fixture::start(seed(vec![json!({"path": "a.txt", "text": "a"})], None)).await;
+    let original = user_refresh_token(&f).await;
+    let (tokens, client) = f.client_with(Grant::RefreshToken(original.clone()));
+    let side = SharePointSide::new(client, "", DeltaState::default(), SharePointOptions::default());
+    assert_eq!(stat(&side, "a.txt").await.size, 1);
+    let rotated = tokens.refresh_token().expect("a refresh token");
+    assert_ne!(rotated, original, "every refresh returns a new refresh token, which the connector keeps");
+    f.knob("expire_tokens", json!({}));
+    assert_eq!(stat(&side, "a.txt").await.size, 1);
+    assert_ne!(tokens.refresh_token(), Some(rotated));
+
+    f.knob("revoke_refresh_tokens", json!({}));
+    f.knob("expire_tokens", json!({}));
+    let error = side.stat(&SyncPath::new("a.txt")).await.expect_err("refused");
+    assert_eq!(error.code, ErrorCode::ConnectorAuthFailed, "{error}");
 }
