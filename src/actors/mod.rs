@@ -1,4 +1,10 @@
 //! The supervision tree (ractor). `root` is the appliance's supervisor; each later actor (connectors,
 //! scheduler, jobs, file-state, identity, SCIM, throttle) lives in its own file here, with its messages.
 
+pub mod connector;
+pub mod connectors;
 pub mod root;
+pub mod scheduler;
+
+#[cfg(test)]
+mod tests;

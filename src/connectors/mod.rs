@@ -2,7 +2,10 @@
 //! `connectors` table; secrets in them are sealed (`crate::secrets`) and bound to their row and field. Runs,
 //! jobs and file states belong to the connector actors; this module only keeps the settings.
 
+pub mod file_states;
+pub mod jobs;
 pub mod mappings;
+pub mod runner;
 pub mod settings;
 pub mod smb;
 
@@ -205,6 +208,8 @@ impl Connectors {
             return Err(ConnectorsError::NotFound(id));
         }
         mappings::remove_all(&txn, id)?;
+        file_states::remove_all(&txn, id)?;
+        jobs::remove_all(&txn, id)?;
         let event = AuditEvent::new("connector.deleted", acting.actor.clone(), Some(id.to_string()), self.clock.now());
         audit::record(&txn, &event)?;
         txn.commit()?;

@@ -47,7 +47,7 @@ pub use stats::TableUsage;
 pub use tables::Origin;
 pub use trash::{TrashItem, TrashPage};
 pub use versions::Version;
-pub use walk::{SubtreeItem, SubtreeWalk};
+pub use walk::{SubtreeItem, SubtreeWalk, TreeSnapshot};
 
 use crate::clock::SharedClock;
 use crate::ids::{ConnectorId, EntryId, ShareId, UserId, VersionId};

@@ -3,6 +3,10 @@
 //! The walk holds one read transaction (a consistent snapshot, however long the engine takes) and, per folder
 //! on the current branch, a small buffer of children: memory is O(depth × batch), never the share. Folders come
 //! right before their contents: a depth-first walk with each folder's children in name byte order.
+//!
+//! A caller that needs another order (the sync engine's drive side sorts case-folded names first, which byte
+//! order does not give: `B` < `a` in bytes) walks a [`TreeSnapshot`] instead: the same one read transaction,
+//! one folder's children at a time, in whatever order it visits them.
 
 use std::collections::VecDeque;
 use std::ops::Bound;
@@ -105,7 +109,51 @@ impl Iterator for SubtreeWalk {
     }
 }
 
+/// A read-only view of one share's tree as of one snapshot: a folder's children on demand.
+pub struct TreeSnapshot {
+    share_id: ShareId,
+    children: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl TreeSnapshot {
+    /// Every child of `folder` (an entry of this snapshot), in name byte order.
+    pub fn children(&self, folder: &Entry) -> DriveResult<Vec<Entry>> {
+        if !folder.is_folder() {
+            return Err(DriveError::NotAFolder(folder.path.to_string()));
+        }
+        let parent = folder.id.to_bytes();
+        let start = child_key(parent, "");
+        let mut out = Vec::new();
+        for row in self.children.range::<&[u8]>(start.as_slice()..)? {
+            let (k, v) = row?;
+            let key = k.value();
+            if key.len() < 16 || key[..16] != parent {
+                break;
+            }
+            let name = std::str::from_utf8(&key[16..]).map_err(|_| DriveError::Corrupt("drive_children"))?;
+            if name.is_empty() {
+                continue;
+            }
+            out.push(Entry::from_record(self.share_id, folder.path.child(name), &EntryRecord::decode(v.value())?));
+        }
+        Ok(out)
+    }
+}
+
 impl Drive {
+    /// A snapshot of the share's tree and the folder at `folder` in it (for walks in an order of one's own).
+    pub fn tree_snapshot(&self, share_id: ShareId, folder: &DrivePath) -> DriveResult<(TreeSnapshot, Entry)> {
+        let txn = self.db().begin_read()?;
+        let (entries, children, shares) =
+            (txn.open_table(ENTRIES)?, txn.open_table(CHILDREN)?, txn.open_table(SHARES)?);
+        let (path, _, record) = find(&entries, &children, &shares, share_id, &EntryRef::Path(folder.clone()))?;
+        if !record.is_folder() {
+            return Err(DriveError::NotAFolder(path.to_string()));
+        }
+        let root = Entry::from_record(share_id, path, &record);
+        Ok((TreeSnapshot { share_id, children }, root))
+    }
+
     /// Every entry below `folder` (not the folder itself), in path order, from one consistent snapshot.
     pub fn walk(&self, share_id: ShareId, folder: &DrivePath) -> DriveResult<SubtreeWalk> {
         let txn = self.db().begin_read()?;

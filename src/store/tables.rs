@@ -82,6 +82,18 @@ tables! {
     /// Entry id -> its encoded ACE list (a share's ACEs sit on its root entry).
     DRIVE_ACES: Id => &[u8] = "drive_aces";
 
+    /// Base records: `connector ++ SyncPath::sort_key()` -> both sides as they stood after the last sync.
+    FILE_STATES: &[u8] => &[u8] = "file_states";
+    /// Per-file errors of the last runs, same keys; removed when the path syncs.
+    FILE_ERRORS: &[u8] => &[u8] = "file_errors";
+    /// Sync conflicts, `connector ++ conflict`.
+    CONFLICTS: IdPair => &[u8] = "conflicts";
+
+    /// Jobs (runs and skipped runs), `connector ++ job`.
+    JOBS: IdPair => &[u8] = "jobs";
+    /// A job's per-file log, `job ++ sequence (u32, big-endian)`.
+    JOB_EVENTS: [u8; 20] => &[u8] = "job_events";
+
     /// Audit events by id; ULIDs order them by time.
     AUDIT_EVENTS: Id => &[u8] = "audit_events";
 }

@@ -1,0 +1,228 @@
+//! The connector actors with a fake launcher whose runs the test steps through: each run waits at a "between
+//! files" point until the test lets it go, then ends paused if its stop flag was set, completed otherwise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use tokio::sync::{mpsc, oneshot};
+
+use super::connector::{ConnectorMessage, Launcher, RunOrder, RunState, SyncRefused};
+use super::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
+use super::scheduler::{Scheduler, SchedulerArgs, SchedulerMessage};
+use crate::clock::{ManualClock, SharedClock};
+use crate::connectors::jobs::{self, Job, JobStatus, Trigger};
+use crate::connectors::settings::SMB;
+use crate::connectors::{CommonInput, Connectors, Problems, SmbSettings};
+use crate::ids::{ConnectorId, JobId, ShareId};
+use crate::principals::Acting;
+use crate::secrets::{Plaintext, Sealer};
+use crate::store::Store;
+use crate::sync::execute::StopSignal;
+
+/// A run the test holds: its order, and the switch that lets it reach its next stop point.
+struct HeldRun {
+    job: JobId,
+    trigger: Trigger,
+    release: oneshot::Sender<()>,
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    connectors: Connectors,
+    supervisor: ActorRef<ConnectorsMessage>,
+    runs: mpsc::UnboundedReceiver<HeldRun>,
+    clock: SharedClock,
+    manual: Arc<ManualClock>,
+}
+
+fn fake_launcher(store: Store) -> (Launcher, mpsc::UnboundedReceiver<HeldRun>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let launcher: Launcher = Arc::new(move |order: RunOrder| {
+        let (release, released) = oneshot::channel();
+        let _ = tx.send(HeldRun { job: order.job.id, trigger: order.job.trigger, release });
+        let store = store.clone();
+        Box::pin(async move {
+            let _ = released.await;
+            let mut job: Job = order.job;
+            job.status = if order.stop.stop_requested() { JobStatus::Paused } else { JobStatus::Completed };
+            let saved = job.clone();
+            tokio::task::spawn_blocking(move || jobs::save(&store, &saved)).await.unwrap().unwrap();
+            job
+        })
+    });
+    (launcher, rx)
+}
+
+async fn fixture() -> (Fixture, ConnectorId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.redb")).unwrap();
+    let manual = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+    let clock: SharedClock = manual.clone();
+    let connectors = Connectors::new(store.clone(), Arc::new(Sealer::from_key(&[1; 32])), clock.clone());
+    let id = add_connector(&connectors);
+    let (launcher, runs) = fake_launcher(store);
+    let args = ConnectorsArgs { connectors: connectors.clone(), launcher, clock: clock.clone() };
+    let (supervisor, _) = Actor::spawn(None, ConnectorsSupervisor, args).await.unwrap();
+    (Fixture { _dir: dir, connectors, supervisor, runs, clock, manual }, id)
+}
+
+fn add_connector(connectors: &Connectors) -> ConnectorId {
+    let mut problems = Problems::default();
+    let input =
+        CommonInput { name: Some("c".into()), target_share_id: Some(ShareId::new().to_string()), ..Default::default() };
+    let common = input.create(SMB, &mut problems).unwrap();
+    let smb = SmbSettings {
+        server_host: "h".into(),
+        server_port: 445,
+        share_name: "s".into(),
+        base_path: String::new(),
+        domain: String::new(),
+        username: "u".into(),
+    };
+    connectors.create_smb(&Acting::system(), common, smb, &Plaintext::new("p")).unwrap().id
+}
+
+impl Fixture {
+    async fn actor(&self, id: ConnectorId) -> ActorRef<ConnectorMessage> {
+        ractor::call_t!(self.supervisor, ConnectorsMessage::Get, 5000, id).unwrap().expect("the connector has an actor")
+    }
+
+    async fn sync(&self, id: ConnectorId, trigger: Trigger) -> Result<JobId, SyncRefused> {
+        let actor = self.actor(id).await;
+        ractor::call_t!(actor, |reply| ConnectorMessage::Sync { trigger, force: false, full_sync: false, reply }, 5000)
+            .unwrap()
+    }
+
+    async fn state(&self, id: ConnectorId) -> RunState {
+        ractor::call_t!(self.actor(id).await, ConnectorMessage::GetState, 5000).unwrap()
+    }
+
+    /// Waits until the connector's state satisfies `done` (the run task reports back on its own schedule).
+    async fn wait_for(&self, id: ConnectorId, done: impl Fn(&RunState) -> bool) -> RunState {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            ticks.tick().await;
+            let state = self.state(id).await;
+            if done(&state) {
+                return state;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "connector never reached the expected state: {state:?}");
+        }
+    }
+
+    fn jobs(&self, id: ConnectorId) -> Vec<Job> {
+        jobs::list(self.connectors.store(), id, None, 100).unwrap().0
+    }
+}
+
+#[tokio::test]
+async fn a_second_manual_sync_is_refused_and_a_scheduled_one_is_recorded_as_skipped() {
+    let (mut f, id) = fixture().await;
+    let job = f.sync(id, Trigger::Manual).await.unwrap();
+    let held = f.runs.recv().await.unwrap();
+    assert_eq!(held.job, job);
+    assert_eq!(f.sync(id, Trigger::Manual).await, Err(SyncRefused::Running(job)));
+    assert_eq!(f.sync(id, Trigger::Schedule).await, Err(SyncRefused::Running(job)));
+    let skipped: Vec<Job> = f.jobs(id).into_iter().filter(|j| j.status == JobStatus::Skipped).collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].skip_reason.as_deref(), Some("a run was already in progress"));
+    held.release.send(()).unwrap();
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+    let next = f.sync(id, Trigger::Manual).await.unwrap();
+    assert_ne!(next, job, "once the run ended, a new one starts");
+}
+
+#[tokio::test]
+async fn pause_stops_the_run_between_files_and_resume_continues_the_same_job() {
+    let (mut f, id) = fixture().await;
+    let job = f.sync(id, Trigger::Manual).await.unwrap();
+    let held = f.runs.recv().await.unwrap();
+    let actor = f.actor(id).await;
+    let paused = ractor::call_t!(actor, ConnectorMessage::Pause, 5000).unwrap().unwrap();
+    assert_eq!(paused, RunState::Running { job_id: job, pausing: true });
+    held.release.send(()).unwrap();
+    assert_eq!(f.wait_for(id, |s| matches!(s, RunState::Paused { .. })).await, RunState::Paused { job_id: Some(job) });
+    assert!(f.connectors.get(id).unwrap().paused, "the pause survives a restart");
+    assert_eq!(f.sync(id, Trigger::Manual).await, Err(SyncRefused::Paused));
+
+    let resumed = ractor::call_t!(actor, ConnectorMessage::Resume, 5000).unwrap().unwrap();
+    assert_eq!(resumed, RunState::Running { job_id: job, pausing: false });
+    let again = f.runs.recv().await.unwrap();
+    assert_eq!((again.job, again.trigger), (job, Trigger::Resume));
+    again.release.send(()).unwrap();
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+    let finished = f.jobs(id).into_iter().find(|j| j.id == job).unwrap();
+    assert_eq!(finished.status, JobStatus::Completed);
+    assert!(!f.connectors.get(id).unwrap().paused);
+}
+
+#[tokio::test]
+async fn a_restart_marks_runs_a_crash_interrupted_and_keeps_a_pause() {
+    let (f, id) = fixture().await;
+    let mut crashed = Job::new(id, Trigger::Manual, f.clock.now());
+    crashed.status = JobStatus::Running;
+    jobs::save(f.connectors.store(), &crashed).unwrap();
+    f.supervisor.stop(None);
+    let (launcher, _runs) = fake_launcher(f.connectors.store().clone());
+    let args = ConnectorsArgs { connectors: f.connectors.clone(), launcher, clock: f.clock.clone() };
+    let (supervisor, _) = Actor::spawn(None, ConnectorsSupervisor, args).await.unwrap();
+    let after = jobs::get(f.connectors.store(), id, crashed.id).unwrap().unwrap();
+    assert_eq!(after.status, JobStatus::Failed);
+    assert_eq!(after.error.unwrap().code, "INTERRUPTED");
+    let actor = ractor::call_t!(supervisor, ConnectorsMessage::Get, 5000, id).unwrap().unwrap();
+    assert_eq!(ractor::call_t!(actor, ConnectorMessage::GetState, 5000).unwrap(), RunState::Idle);
+}
+
+#[tokio::test]
+async fn the_schedule_starts_runs_and_records_the_overlapping_one_as_skipped() {
+    let (mut f, id) = fixture().await;
+    let quiet = add_connector(&f.connectors);
+    f.connectors
+        .update(&Acting::system(), quiet, vec![], None, |c| {
+            c.common.sync_interval_minutes = 0;
+            Ok(())
+        })
+        .unwrap();
+    f.supervisor.cast(ConnectorsMessage::Added(quiet)).unwrap();
+    let args = SchedulerArgs {
+        connectors: f.connectors.clone(),
+        supervisor: f.supervisor.clone(),
+        clock: f.clock.clone(),
+        tick_every: None,
+    };
+    let (scheduler, _) = Actor::spawn(None, Scheduler, args).await.unwrap();
+    let tick = || async { ractor::call_t!(scheduler, |r| SchedulerMessage::Tick(Some(r)), 5000) };
+
+    assert_eq!(tick().await.unwrap(), vec![id], "a connector with no run yet is due; interval 0 never is");
+    let first = f.runs.recv().await.unwrap();
+    assert_eq!(first.trigger, Trigger::Schedule);
+    f.manual.advance(time::Duration::minutes(5));
+    assert!(tick().await.unwrap().is_empty(), "not due before its 15 minutes");
+    f.manual.advance(time::Duration::minutes(10));
+    assert_eq!(tick().await.unwrap(), vec![id]);
+    f.wait_jobs(id, |jobs| jobs.iter().any(|j| j.status == JobStatus::Skipped)).await;
+    first.release.send(()).unwrap();
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+    f.manual.advance(time::Duration::minutes(15));
+    assert_eq!(tick().await.unwrap(), vec![id]);
+    let second = f.runs.recv().await.unwrap();
+    assert_ne!(second.job, first.job);
+    let skipped = f.jobs(id).into_iter().filter(|j| j.status == JobStatus::Skipped).count();
+    assert_eq!(skipped, 1);
+}
+
+impl Fixture {
+    async fn wait_jobs(&self, id: ConnectorId, done: impl Fn(&[Job]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            ticks.tick().await;
+            if done(&self.jobs(id)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the jobs never reached the expected state");
+        }
+    }
+}
