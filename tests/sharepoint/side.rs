@@ -313,3 +313,50 @@ async fn user_auth_refresh_tokens_rotate_and_a_revoked_one_fails_auth() {
     let error = side.stat(&SyncPath::new("a.txt")).await.expect_err("refused");
     assert_eq!(error.code, ErrorCode::ConnectorAuthFailed, "{error}");
 }
+
+/// A fresh RSA key (PKCS#8 DER) and a self-signed certificate (PEM and DER), made with the openssl tool.
+fn certificate(dir: &std::path::Path, name: &str) -> (Vec<u8>, String, Vec<u8>) {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(status.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    };
+    let (key, cert) = (format!("{name}.key"), format!("{name}.pem"));
+    run(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &cert, "-days", "2", "-subj",
+        "/CN=sp",
+    ]);
+    run(&["pkcs8", "-topk8", "-nocrypt", "-in", &key, "-outform", "DER", "-out", &format!("{name}.key.der")]);
+    run(&["x509", "-in", &cert, "-outform", "DER", "-out", &format!("{name}.der")]);
+    let read = |f: String| std::fs::read(dir.join(f)).expect("read");
+    (read(format!("{name}.key.der")), String::from_utf8(read(cert)).expect("pem"), read(format!("{name}.der")))
+}
+
+#[tokio::test]
+async fn a_certificate_assertion_gets_tokens_and_a_wrong_key_fails_auth() {
+    use scaidrive_connectors::clock::SystemClock;
+    use scaidrive_connectors::graph_emulator::seed::SeedCert;
+    use scaidrive_connectors::sides::sharepoint::{AuthConfig, Credential, GraphClient, TokenSource};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, pem, der) = certificate(dir.path(), "app");
+    let (other_key, _, _) = certificate(dir.path(), "other");
+    let mut s = seed(vec![json!({"path": "a.txt", "text": "a"})], None);
+    s.apps[0].certificates.push(SeedCert { pem: Some(pem), x5t: None, x5t_s256: None });
+    let f = Fixture::start(s).await;
+    let side_for = |private_key_pkcs8: Vec<u8>| {
+        let http = GraphClient::http_client().expect("http");
+        let auth = AuthConfig {
+            login_base: f.emulator.base_url.clone(),
+            tenant: TENANT.into(),
+            client_id: CLIENT.into(),
+            credential: Credential::Certificate { private_key_pkcs8, certificate_der: der.clone() },
+            grant: Grant::App,
+        };
+        let tokens = Arc::new(TokenSource::new(auth, http.clone(), Arc::new(SystemClock)));
+        let client = GraphClient::new(http, f.emulator.graph_url(), DRIVE, tokens, f.sleeper.clone());
+        SharePointSide::new(Arc::new(client), "", DeltaState::default(), SharePointOptions::default())
+    };
+    assert_eq!(stat(&side_for(key), "a.txt").await.size, 1);
+    let error = side_for(other_key).stat(&SyncPath::new("a.txt")).await.expect_err("bad signature");
+    assert_eq!(error.code, ErrorCode::ConnectorAuthFailed, "{error}");
+}
