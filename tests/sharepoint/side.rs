@@ -161,8 +161,9 @@ async fn a_large_upload_resumes_after_a_dropped_fragment_answer() {
     let options = SharePointOptions { fragment_size: 2 * 320 * 1024, ..Default::default() };
     let side = f.side_with("", DeltaState::default(), options);
     let data: Vec<u8> = (0..5 * 1024 * 1024 + 123).map(|i: usize| (i % 251) as u8).collect();
-    // The second fragment lands but its answer breaks off; the next one is only partly taken.
+    // A fragment lands but its answer breaks off; one is only partly taken (an unaligned nextExpectedRanges).
     f.knob("drop_body", json!({"count": 1, "method": "PUT", "path": "/_upload"}));
+    f.knob("partial_fragment", json!({"bytes": 1000}));
     let written = side
         .write(request("big/blob.bin", &data, Precondition::MustNotExist), bytes(data.clone()))
         .await
@@ -171,6 +172,16 @@ async fn a_large_upload_resumes_after_a_dropped_fragment_answer() {
     assert_eq!(written.sha256, Sha256Digest::of(&data));
     assert_eq!(read_all(&side, &written.entry).await, data);
     assert!(f.count("GET /_upload") >= 1, "the client asked the session where to resume: {:?}", f.emulator.counters());
+    // The request log shows the upload going on from byte 1000 (unaligned), in a 320 KiB multiple, with no
+    // Authorization sent to the pre-authenticated upload URL.
+    let log: Vec<serde_json::Value> = f.emulator.emulator.lock().request_log.iter().cloned().collect();
+    let puts: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["path"].as_str().is_some_and(|p| p.starts_with("/_upload")))
+        .collect();
+    assert!(puts.iter().all(|r| r["headers"].get("authorization").is_none()));
+    let continued = format!("bytes 1000-{}/{}", 1000 + 2 * 320 * 1024 - 1, data.len());
+    assert!(puts.iter().any(|r| r["headers"]["content-range"] == continued.as_str()), "{puts:?}");
     assert_eq!(
         written.entry.hash.as_ref().map(|h| h.value.to_string()),
         Some(scaidrive_connectors::sides::sharepoint::quickxor::quick_xor_hash(&data))

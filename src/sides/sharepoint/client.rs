@@ -258,6 +258,9 @@ impl GraphClient {
             }
             let code = match verdict {
                 Verdict::RetryAfter(_) => ErrorCode::Throttled,
+                // A pre-authenticated URL's own token expired (an upload session after ~24 h): the engine
+                // retries the whole transfer with a fresh URL; the connector's credentials are fine.
+                Verdict::RenewToken if !call.authorized => ErrorCode::Timeout,
                 Verdict::RenewToken => ErrorCode::ConnectorAuthFailed,
                 Verdict::Transient => ErrorCode::ConnectorUnreachable,
                 Verdict::Fail(code) => code,

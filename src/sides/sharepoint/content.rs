@@ -163,8 +163,10 @@ impl GraphClient {
         let url = session.upload_url;
         let result = async {
             let mut hasher = sha2::Sha256::new();
+            // Bytes not yet acknowledged by the session, starting at `offset`.
             let mut pending: Vec<u8> = Vec::new();
             let mut offset: u64 = 0;
+            let mut stalls = 0;
             while let Some(chunk) = content.next().await {
                 let chunk = chunk?;
                 hasher.update(&chunk);
@@ -172,21 +174,48 @@ impl GraphClient {
                 if offset + pending.len() as u64 > expect.size {
                     return Err(verify_failed(format!("more than the expected {} bytes", expect.size)));
                 }
-                // Hold back at least one byte so the last fragment is sent only after verification.
+                // Hold back at least one byte so the last fragment is sent only after verification. Each
+                // fragment starts where the session says it stands, so a partly taken one is continued with a
+                // full 320 KiB multiple.
                 while pending.len() > fragment {
-                    let rest = pending.split_off(fragment);
-                    self.put_fragment(&url, offset, &pending, expect.size).await?;
-                    offset += pending.len() as u64;
-                    pending = rest;
+                    match self.put_fragment(&url, offset, &pending[..fragment], expect.size).await? {
+                        Fragment::Next(next) => {
+                            let taken = next.saturating_sub(offset).min(fragment as u64) as usize;
+                            stalls = if taken == 0 { stalls + 1 } else { 0 };
+                            if stalls >= FRAGMENT_ATTEMPTS {
+                                return Err(SideError::new(
+                                    ErrorCode::Timeout,
+                                    format!("fragment at {offset} not taken"),
+                                ));
+                            }
+                            pending.drain(..taken);
+                            offset += taken as u64;
+                        }
+                        Fragment::Done(_) => {
+                            return Err(SideError::new(ErrorCode::Internal, "the session committed before the end"));
+                        }
+                    }
                 }
             }
             let digest = Sha256Digest(hasher.finalize().into());
             check(expect, offset + pending.len() as u64, digest)?;
-            let item = self
-                .put_fragment(&url, offset, &pending, expect.size)
-                .await?
-                .ok_or_else(|| SideError::new(ErrorCode::Internal, "the last fragment did not commit the file"))?;
-            Ok((item, digest))
+            loop {
+                match self.put_fragment(&url, offset, &pending, expect.size).await? {
+                    Fragment::Done(item) => return Ok((item, digest)),
+                    Fragment::Next(next) => {
+                        let taken = next.saturating_sub(offset).min(pending.len() as u64) as usize;
+                        stalls = if taken == 0 { stalls + 1 } else { 0 };
+                        if stalls >= FRAGMENT_ATTEMPTS || pending.is_empty() {
+                            return Err(SideError::new(
+                                ErrorCode::Timeout,
+                                "the last fragment did not commit the file",
+                            ));
+                        }
+                        pending.drain(..taken);
+                        offset += taken as u64;
+                    }
+                }
+            }
         }
         .await;
         if result.is_err() {
@@ -196,66 +225,52 @@ impl GraphClient {
         result
     }
 
-    /// Sends `data` as the fragment at `start`, resuming from the session's `nextExpectedRanges` when a
-    /// response is lost or only part of it was taken. Returns the item when this fragment completed the file.
-    async fn put_fragment(
-        &self,
-        url: &str,
-        start: u64,
-        data: &[u8],
-        total: u64,
-    ) -> Result<Option<DriveItem>, SideError> {
+    /// Sends `data` as the fragment at `start` once. Returns where the session now expects the next byte, or
+    /// the item when the file is complete. A lost answer, a 5xx or a range complaint is settled by asking the
+    /// session where it stands.
+    async fn put_fragment(&self, url: &str, start: u64, data: &[u8], total: u64) -> Result<Fragment, SideError> {
         let end = start + data.len() as u64;
-        let mut from = start;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let slice = &data[(from - start) as usize..];
-            let range = format!("bytes {from}-{}/{total}", end.saturating_sub(1));
-            let call = Call::new(Method::PUT, url.to_string())
-                .unauthorized()
-                .not_idempotent()
-                .header("content-range", range)
-                .bytes(slice.to_vec());
-            let answer = match self.send(&call).await {
-                Ok(response) => {
-                    let status = response.status();
-                    match response.bytes().await {
-                        Ok(body) => Some((status, body)),
-                        Err(_) => None,
-                    }
-                }
-                Err(failure) if failure.status.is_none() || failure.status.is_some_and(|s| s.is_server_error()) => None,
-                Err(failure) => return Err(failure.error),
-            };
-            if let Some((status, body)) = &answer {
-                if *status == StatusCode::OK || *status == StatusCode::CREATED {
-                    let item: DriveItem = serde_json::from_slice(body)
-                        .map_err(|e| SideError::new(ErrorCode::Internal, format!("upload answer unreadable: {e}")))?;
-                    return Ok(Some(item));
-                }
-                let next = serde_json::from_slice::<UploadStatus>(body).ok().and_then(|s| s.next_offset());
-                match next {
-                    Some(n) if n >= end => return Ok(None),
-                    Some(n) if n >= start => from = n,
-                    _ => return Err(SideError::new(ErrorCode::Internal, "the upload session lost data")),
-                }
-            } else {
-                // The answer was lost: ask the session where it stands and resume from there.
-                let status: UploadStatus = self.json(&Call::new(Method::GET, url.to_string()).unauthorized()).await?;
-                match status.next_offset() {
-                    Some(n) if n >= end => return Ok(None),
-                    Some(n) if n >= start => from = n,
-                    // Nothing expected: the file was committed by the lost answer.
-                    None if end == total => {
-                        return Err(SideError::new(ErrorCode::Timeout, "the upload's final answer was lost"));
-                    }
-                    _ => return Err(SideError::new(ErrorCode::Internal, "the upload session lost data")),
-                }
+        let range = format!("bytes {start}-{}/{total}", end.saturating_sub(1));
+        let call = Call::new(Method::PUT, url.to_string())
+            .unauthorized()
+            .not_idempotent()
+            .header("content-range", range)
+            .bytes(data.to_vec());
+        let answer = match self.send(&call).await {
+            Ok(response) => {
+                let status = response.status();
+                response.bytes().await.ok().map(|body| (status, body))
             }
-            if attempts >= FRAGMENT_ATTEMPTS {
-                return Err(SideError::new(ErrorCode::Timeout, format!("fragment at {start} not accepted")));
+            // Lost answers, server trouble and range complaints (416: overlap, out of order) all mean the
+            // same: ask the session what it holds and go on from there.
+            Err(failure)
+                if failure.status.is_none_or(|s| s.is_server_error() || s == StatusCode::RANGE_NOT_SATISFIABLE) =>
+            {
+                None
+            }
+            Err(failure) => return Err(failure.error),
+        };
+        if let Some((status, body)) = answer {
+            if status == StatusCode::OK || status == StatusCode::CREATED {
+                let item: DriveItem = serde_json::from_slice(&body)
+                    .map_err(|e| SideError::new(ErrorCode::Internal, format!("upload answer unreadable: {e}")))?;
+                return Ok(Fragment::Done(item));
+            }
+            if let Some(next) = serde_json::from_slice::<UploadStatus>(&body).ok().and_then(|s| s.next_offset()) {
+                return Ok(Fragment::Next(next));
             }
         }
+        let status: UploadStatus = self.json(&Call::new(Method::GET, url.to_string()).unauthorized()).await?;
+        match status.next_offset() {
+            Some(next) => Ok(Fragment::Next(next)),
+            // Nothing expected any more: the lost answer was the commit; the engine's retry will find the file.
+            None => Err(SideError::new(ErrorCode::Timeout, "the upload's final answer was lost")),
+        }
     }
+}
+
+/// Where an upload session stands after a fragment.
+enum Fragment {
+    Next(u64),
+    Done(DriveItem),
 }
