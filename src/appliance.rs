@@ -9,11 +9,14 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
-use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
+use crate::actors::root::{self, RootMessage, RootSupervisor};
+use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::connectors::Connectors;
+use crate::connectors::launch;
 use crate::drive::{Drive, DriveError};
 use crate::principals::Principals;
 use crate::setup::{self, SetupError};
@@ -37,6 +40,8 @@ pub enum StartError {
 /// What the environment provides besides the config; tests substitute a manual clock.
 pub struct StartOptions {
     pub clock: SharedClock,
+    /// How often the scheduler looks at the clock for due runs.
+    pub schedule_tick: Duration,
     /// systemd's `$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts the sealing key.
     pub credentials_dir: Option<PathBuf>,
 }
@@ -45,9 +50,35 @@ impl Default for StartOptions {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            schedule_tick: Duration::from_secs(20),
             credentials_dir: std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
         }
     }
+}
+
+/// The connectors supervisor (one actor per connector) and the scheduler, linked under the root.
+async fn start_connector_actors(
+    root: &ActorRef<RootMessage>,
+    connectors: &Connectors,
+    drive: &Drive,
+    options: &StartOptions,
+) -> Result<ActorRef<ConnectorsMessage>, StartError> {
+    let actors = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
+    let args = ConnectorsArgs {
+        connectors: connectors.clone(),
+        launcher: launch::launcher(connectors.clone(), drive.clone()),
+        clock: options.clock.clone(),
+    };
+    let (supervisor, _) =
+        Actor::spawn_linked(None, ConnectorsSupervisor, args, root.get_cell()).await.map_err(actors)?;
+    let schedule = SchedulerArgs {
+        connectors: connectors.clone(),
+        supervisor: supervisor.clone(),
+        clock: options.clock.clone(),
+        tick_every: Some(options.schedule_tick),
+    };
+    Actor::spawn_linked(None, Scheduler, schedule, root.get_cell()).await.map_err(actors)?;
+    Ok(supervisor)
 }
 
 pub struct Appliance {
@@ -79,8 +110,17 @@ impl Appliance {
             .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+        let principals = Principals::new(store.clone(), options.clock.clone());
+        let children = match root::start_children(&root, principals.clone(), options.clock.clone()).await {
+            Ok(children) => children,
+            Err(e) => {
+                root.stop(None);
+                return Err(StartError::Actors(e.to_string()));
+            }
+        };
         let sealer = Arc::new(sealer);
         let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
+        let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
         let share_users = {
             let connectors = connectors.clone();
             // A failed lookup counts as "in use": refusing a delete is the safe mistake.
@@ -88,13 +128,16 @@ impl Appliance {
         };
         let state = AppState {
             config: Arc::new(config.clone()),
-            principals: Principals::new(store.clone(), options.clock.clone()),
+            principals,
             store,
             sealer,
             metrics: metrics::handle(),
             root: root.clone(),
+            scim: children.scim,
+            throttle: children.throttle,
             drive,
             connectors,
+            connector_actors,
             share_users,
         };
         let app = api::router(state).into_make_service();

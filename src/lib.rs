@@ -16,6 +16,7 @@ pub mod graph_emulator;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
+pub mod scim;
 pub mod secrets;
 pub mod setup;
 pub mod sides;

@@ -28,8 +28,8 @@ pub struct RunOrder {
     pub stop: StopFlag,
 }
 
-/// Builds a run's transports and carries the run out, returning the job as it ended (saved). Injected so tests
-/// can run connectors over in-memory sides.
+/// Builds a run's transports and carries the run out, returning the job as it ended; the actor records that
+/// end. Injected so tests can run connectors over in-memory sides.
 pub type Launcher = Arc<dyn Fn(RunOrder) -> BoxFuture<'static, Job> + Send + Sync>;
 
 pub enum ConnectorMessage {
@@ -155,6 +155,13 @@ impl Actor for ConnectorActor {
                 let _ = reply.send(state.run.view());
             }
             ConnectorMessage::RunFinished(job) => {
+                // The job's end is recorded here, where the connector becomes free, so nobody sees a finished
+                // job on a connector that still refuses to start another.
+                let store = state.args.connectors.store().clone();
+                let saved = job.clone();
+                if let Err(error) = blocking(move || jobs::save(&store, &saved)).await {
+                    tracing::error!(%error, job = %job.id, "could not record the end of a run");
+                }
                 state.run = match job.status {
                     JobStatus::Paused => Run::Paused { job: Some(job) },
                     _ if matches!(state.run, Run::Running { pausing: true, .. }) => Run::Paused { job: None },

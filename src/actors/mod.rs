@@ -5,6 +5,8 @@ pub mod connector;
 pub mod connectors;
 pub mod root;
 pub mod scheduler;
+pub mod scim;
+pub mod throttle;
 
 #[cfg(test)]
 mod tests;

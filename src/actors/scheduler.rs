@@ -34,7 +34,9 @@ pub struct SchedulerArgs {
 
 pub struct SchedulerState {
     args: SchedulerArgs,
-    /// When each connector's last scheduled slot began. A connector not in the map is due now.
+    /// When each connector's last scheduled slot began. A connector not yet in the map counts from its creation:
+    /// its first scheduled run comes one interval after it was created (or, after a restart, at once if that
+    /// time has passed).
     last_slot: HashMap<ConnectorId, OffsetDateTime>,
 }
 
@@ -75,21 +77,25 @@ impl Actor for Scheduler {
 async fn tick(state: &mut SchedulerState) -> Result<Vec<ConnectorId>, ActorProcessingErr> {
     let now = state.args.clock.now();
     let connectors = state.args.connectors.clone();
-    let intervals = tokio::task::spawn_blocking(move || -> Result<Vec<(ConnectorId, u32)>, ActorProcessingErr> {
-        let mut out = Vec::new();
-        for kind in [ConnectorKind::Smb, ConnectorKind::Sharepoint] {
-            out.extend(connectors.list(kind)?.into_iter().map(|c| (c.id, c.common.sync_interval_minutes)));
-        }
-        Ok(out)
-    })
-    .await??;
+    let intervals =
+        tokio::task::spawn_blocking(move || -> Result<Vec<(ConnectorId, u32, OffsetDateTime)>, ActorProcessingErr> {
+            let mut out = Vec::new();
+            for kind in [ConnectorKind::Smb, ConnectorKind::Sharepoint] {
+                out.extend(
+                    connectors.list(kind)?.into_iter().map(|c| (c.id, c.common.sync_interval_minutes, c.created_at)),
+                );
+            }
+            Ok(out)
+        })
+        .await??;
     let mut asked = Vec::new();
-    for (id, minutes) in intervals {
+    for (id, minutes, created_at) in intervals {
         if minutes == 0 {
             continue;
         }
         let interval = time::Duration::minutes(i64::from(minutes));
-        let due = state.last_slot.get(&id).is_none_or(|last| now - *last >= interval);
+        let last = *state.last_slot.entry(id).or_insert(created_at);
+        let due = now - last >= interval;
         if !due {
             continue;
         }

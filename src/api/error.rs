@@ -55,10 +55,15 @@ pub enum ApiError {
     AlreadyExists { message: String, field: &'static str },
     #[error("{0}")]
     ScimManaged(String),
+    #[error("users come from the identity provider only (users.read_only is set); provision them over SCIM")]
+    UsersReadOnly,
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0} cannot be changed after creation")]
     ImmutableField(&'static str),
+    /// The request conflicts with the object's current state, under its own stable code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, details: Value },
     #[error("too many requests")]
     RateLimited { retry_after_seconds: u64 },
     #[error("internal error")]
@@ -89,8 +94,10 @@ impl ApiError {
             Self::NotFound(_) => ("NOT_FOUND", StatusCode::NOT_FOUND),
             Self::AlreadyExists { .. } => ("ALREADY_EXISTS", StatusCode::CONFLICT),
             Self::ScimManaged(_) => ("SCIM_MANAGED", StatusCode::CONFLICT),
+            Self::UsersReadOnly => ("USERS_READ_ONLY", StatusCode::FORBIDDEN),
             Self::PreconditionFailed(_) => ("PRECONDITION_FAILED", StatusCode::PRECONDITION_FAILED),
             Self::ImmutableField(_) => ("IMMUTABLE_FIELD", StatusCode::UNPROCESSABLE_ENTITY),
+            Self::Conflict { code, .. } => (code, StatusCode::CONFLICT),
             Self::RateLimited { .. } => ("RATE_LIMITED", StatusCode::TOO_MANY_REQUESTS),
             Self::Internal(_) => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
             Self::Drive(e) => (e.code(), drive_status(e)),
@@ -102,6 +109,7 @@ impl ApiError {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::AlreadyExists { field, .. } => json!({ "field": field }),
             Self::ImmutableField(field) => json!({ "field": field }),
+            Self::Conflict { details, .. } => details.clone(),
             Self::RateLimited { retry_after_seconds } => json!({ "retry_after_seconds": retry_after_seconds }),
             Self::Drive(DriveError::QuotaExceeded { available }) => json!({ "available_bytes": available }),
             _ => json!({}),
@@ -206,8 +214,14 @@ mod tests {
             (ApiError::NotFound("x".into()), "NOT_FOUND", 404),
             (ApiError::AlreadyExists { message: "x".into(), field: "user_name" }, "ALREADY_EXISTS", 409),
             (ApiError::ScimManaged("x".into()), "SCIM_MANAGED", 409),
+            (ApiError::UsersReadOnly, "USERS_READ_ONLY", 403),
             (ApiError::PreconditionFailed("x".into()), "PRECONDITION_FAILED", 412),
             (ApiError::ImmutableField("target_share_id"), "IMMUTABLE_FIELD", 422),
+            (
+                ApiError::Conflict { code: "SYNC_IN_PROGRESS", message: "x".into(), details: json!({}) },
+                "SYNC_IN_PROGRESS",
+                409,
+            ),
             (ApiError::RateLimited { retry_after_seconds: 3 }, "RATE_LIMITED", 429),
             (ApiError::Internal("secret cause".into()), "INTERNAL", 500),
         ];

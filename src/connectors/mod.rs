@@ -4,6 +4,7 @@
 
 pub mod file_states;
 pub mod jobs;
+pub mod launch;
 pub mod mappings;
 pub mod runner;
 pub mod settings;

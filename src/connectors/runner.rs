@@ -65,7 +65,9 @@ impl Observer for JobLog {
     }
 }
 
-/// Runs `job` for the connector between `source` and `drive` and returns the finished job (also saved).
+/// Runs `job` for the connector between `source` and `drive` and returns the finished job. Progress and events
+/// are saved as the run goes; the final status is the connector actor's to record (see `ConnectorActor`), so
+/// "the job ended" and "the connector is free" become visible together.
 pub async fn run_job<S: Side, D: DriveSide>(
     store: &Store,
     clock: &SharedClock,
@@ -147,10 +149,14 @@ async fn finish(
         let (store2, connector) = (store.clone(), job.connector_id);
         blocking(move || file_states::record_errors(&store2, connector, &failures)).await?;
     }
+    // The events go in with the counters, under the running status; the actor records the end.
+    let mut progress = job.clone();
+    progress.status = JobStatus::Running;
+    progress.finished_at = None;
+    progress.error = None;
     for chunk in log.events.chunks(EVENT_BATCH) {
-        save(store, &job, chunk).await?;
+        save(store, &progress, chunk).await?;
     }
-    save(store, &job, &[]).await?;
     Ok(job)
 }
 

@@ -3,6 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/samba.rs"]
+mod samba;
 
 mod auth;
 mod bad_input;
@@ -11,5 +13,8 @@ mod drive;
 mod drive_faults;
 mod operations;
 mod principals;
+mod scim;
+mod scim_bad_input;
 mod smb_connectors;
+mod smb_sync;
 mod tls;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod scim;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -104,7 +105,7 @@ impl TestAppliance {
 }
 
 async fn start_appliance(config: Config, clock: Arc<ManualClock>) -> Appliance {
-    let options = StartOptions { clock, credentials_dir: None };
+    let options = StartOptions { clock, schedule_tick: Duration::from_millis(50), credentials_dir: None };
     Appliance::start_with(config, options).await.unwrap()
 }
 

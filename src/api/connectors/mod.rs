@@ -2,6 +2,7 @@
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
 mod mappings;
+mod runs;
 mod smb;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +15,7 @@ use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes())
+    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes())
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{managed_connector, manages};
+use crate::actors::connectors::ConnectorsMessage;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::json::ApiJson;
@@ -167,6 +168,7 @@ async fn create_connector(
     let connectors = state.connectors.clone();
     let acting = caller.acting();
     let created = blocking(move || Ok(connectors.create_smb(&acting, common, smb, &password)?)).await?;
+    state.connector_actors.cast(ConnectorsMessage::Added(created.id)).map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(view(created)?)))
 }
 
@@ -265,6 +267,8 @@ async fn delete_connector(
     let connector = managed_connector(&state, &caller, &id).await?;
     let connectors = state.connectors.clone();
     let acting = caller.acting();
+    // The actor goes first, so no run starts on a connector that is being deleted.
+    state.connector_actors.cast(ConnectorsMessage::Removed(connector.id)).map_err(ApiError::internal)?;
     blocking(move || Ok(connectors.delete(&acting, connector.id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -107,15 +107,8 @@ pub(super) fn upload(
     expect: Expect,
 ) -> (StreamReader, impl std::future::Future<Output = ()> + Send) {
     let (tx, rx) = mpsc::channel::<Chunk>(DEPTH);
-    let reader = StreamReader {
-        rx,
-        chunk: Vec::new(),
-        pos: 0,
-        seen: 0,
-        hasher: Sha256::new(),
-        expect,
-        finished: false,
-    };
+    let reader =
+        StreamReader { rx, chunk: Vec::new(), pos: 0, seen: 0, hasher: Sha256::new(), expect, finished: false };
     let feed = async move {
         while let Some(chunk) = content.next().await {
             let failed = chunk.is_err();

@@ -307,7 +307,9 @@ impl Side for DriveSide {
             let drive_path = inner.drive_path(&path)?;
             let made = match inner.drive.create_folder(inner.share, &drive_path, &inner.origin(WRITE_REASON)) {
                 Ok(e) => e,
-                Err(DriveError::AlreadyExists(_)) => inner.drive.entry_by_path(inner.share, &drive_path).map_err(classify)?,
+                Err(DriveError::AlreadyExists(_)) => {
+                    inner.drive.entry_by_path(inner.share, &drive_path).map_err(classify)?
+                }
                 Err(e) => return Err(classify(e)),
             };
             match inner.to_sync(&made) {

@@ -37,11 +37,8 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn config() -> impl Strategy<Value = RunConfig> {
-    let direction = prop_oneof![
-        Just(Direction::Bidirectional),
-        Just(Direction::SourceToDrive),
-        Just(Direction::DriveToSource)
-    ];
+    let direction =
+        prop_oneof![Just(Direction::Bidirectional), Just(Direction::SourceToDrive), Just(Direction::DriveToSource)];
     let strategy = prop_oneof![
         Just(Resolve::LastWriterWins),
         Just(Resolve::KeepBoth),

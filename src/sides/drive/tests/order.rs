@@ -41,8 +41,7 @@ async fn case_twins_interleave_as_the_engine_orders_them_and_the_store_walk_does
     let names: Vec<&str> = got.iter().map(SyncPath::as_str).collect();
     assert_eq!(names, ["A", "a", "A/x", "a/x", "A/y", "a/y", "B", "b"]);
     assert_eq!(got, expected);
-    let walk: Vec<String> =
-        f.drive.walk(f.share, &p(TARGET)).unwrap().map(|e| e.unwrap().path.to_string()).collect();
+    let walk: Vec<String> = f.drive.walk(f.share, &p(TARGET)).unwrap().map(|e| e.unwrap().path.to_string()).collect();
     assert_eq!(walk.first().map(String::as_str), Some("/Sync/Target/A"));
     assert_eq!(walk.get(1).map(String::as_str), Some("/Sync/Target/A/x"), "the store walks depth first by bytes");
 }
