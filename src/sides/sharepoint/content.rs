@@ -201,7 +201,7 @@ impl GraphClient {
             check(expect, offset + pending.len() as u64, digest)?;
             loop {
                 match self.put_fragment(&url, offset, &pending, expect.size).await? {
-                    Fragment::Done(item) => return Ok((item, digest)),
+                    Fragment::Done(item) => return Ok((*item, digest)),
                     Fragment::Next(next) => {
                         let taken = next.saturating_sub(offset).min(pending.len() as u64) as usize;
                         stalls = if taken == 0 { stalls + 1 } else { 0 };
@@ -254,7 +254,7 @@ impl GraphClient {
             if status == StatusCode::OK || status == StatusCode::CREATED {
                 let item: DriveItem = serde_json::from_slice(&body)
                     .map_err(|e| SideError::new(ErrorCode::Internal, format!("upload answer unreadable: {e}")))?;
-                return Ok(Fragment::Done(item));
+                return Ok(Fragment::Done(Box::new(item)));
             }
             if let Some(next) = serde_json::from_slice::<UploadStatus>(&body).ok().and_then(|s| s.next_offset()) {
                 return Ok(Fragment::Next(next));
@@ -272,5 +272,5 @@ impl GraphClient {
 /// Where an upload session stands after a fragment.
 enum Fragment {
     Next(u64),
-    Done(DriveItem),
+    Done(Box<DriveItem>),
 }
