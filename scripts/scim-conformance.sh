@@ -10,9 +10,10 @@
 #
 # Environment:
 #   SCIM_TOKEN            bearer token (required)
-#   SCIM_VENV             virtualenv to use or create (default: .venv-scim at the repository root)
+#   SCIM_VENV             virtualenv to use (default: target/test-venv, which scripts/install-test-deps.sh fills
+#                         from scripts/requirements-test.txt; created here from that file if missing)
 #   SCIM_EXCLUDE_TAGS     comma-separated scim2-tester tags to skip; list each one with its reason in
-#                         tests/scim-conformance.expected
+#                         tests/scim-conformance.excluded.md
 #   SCIM_EXPECTED_FILE    file whose first number is the minimum SUCCESS count
 #                         (default: tests/scim-conformance.expected)
 set -euo pipefail
@@ -28,14 +29,14 @@ if [[ -z "${SCIM_TOKEN:-}" ]]; then
 fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${SCIM_VENV:-$repo/.venv-scim}"
+venv="${SCIM_VENV:-$repo/target/test-venv}"
 expected_file="${SCIM_EXPECTED_FILE:-$repo/tests/scim-conformance.expected}"
 
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c 'import scim2_tester, httpx2' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet "scim2-tester[httpx2]==0.5.2"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo/scripts/requirements-test.txt"
 fi
 
 if [[ ! -f "$expected_file" ]]; then

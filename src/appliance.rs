@@ -10,7 +10,8 @@ use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
 use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
-use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::actors::retention::{Retention, RetentionArgs};
+use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
@@ -56,7 +57,11 @@ impl Default for StartOptions {
     }
 }
 
-/// The connectors supervisor (one actor per connector) and the scheduler, linked under the root.
+/// How often versions and trash past their retention are purged.
+const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The connectors supervisor (one actor per connector), the scheduler and the retention purge, linked under the
+/// root.
 async fn start_connector_actors(
     root: &ActorRef<RootMessage>,
     connectors: &Connectors,
@@ -78,6 +83,8 @@ async fn start_connector_actors(
         tick_every: Some(options.schedule_tick),
     };
     Actor::spawn_linked(None, Scheduler, schedule, root.get_cell()).await.map_err(actors)?;
+    let retention = RetentionArgs { drive: drive.clone(), every: Some(RETENTION_PURGE_EVERY) };
+    Actor::spawn_linked(None, Retention, retention, root.get_cell()).await.map_err(actors)?;
     Ok(supervisor)
 }
 
@@ -110,6 +117,14 @@ impl Appliance {
             .map_err(|e| StartError::Actors(e.to_string()))??;
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+        let principals = Principals::new(store.clone(), options.clock.clone());
+        let children = match root::start_children(&root, principals.clone(), options.clock.clone()).await {
+            Ok(children) => children,
+            Err(e) => {
+                root.stop(None);
+                return Err(StartError::Actors(e.to_string()));
+            }
+        };
         let sealer = Arc::new(sealer);
         let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
         let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
@@ -120,11 +135,13 @@ impl Appliance {
         };
         let state = AppState {
             config: Arc::new(config.clone()),
-            principals: Principals::new(store.clone(), options.clock.clone()),
+            principals,
             store,
             sealer,
             metrics: metrics::handle(),
             root: root.clone(),
+            scim: children.scim,
+            throttle: children.throttle,
             drive,
             connectors,
             connector_actors,

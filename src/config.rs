@@ -22,6 +22,7 @@ pub struct Config {
     /// Log line format on stderr.
     pub log_format: LogFormat,
     pub limits: Limits,
+    pub users: UsersConfig,
     /// How long a graceful shutdown waits for in-flight requests and runs to reach a safe point.
     pub shutdown_grace_seconds: u64,
 }
@@ -48,6 +49,15 @@ pub struct Limits {
     pub max_json_body_bytes: usize,
 }
 
+/// `[users]`: how accounts come to exist.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsersConfig {
+    /// Refuse `POST /api/v1/users` (`USERS_READ_ONLY`): accounts come only from the identity provider (SCIM), so
+    /// admins cannot create accounts that drift from it.
+    pub read_only: bool,
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self { max_json_body_bytes: 1024 * 1024 }
@@ -62,6 +72,7 @@ impl Default for Config {
             tls: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            users: UsersConfig::default(),
             shutdown_grace_seconds: 30,
         }
     }
@@ -169,6 +180,14 @@ mod tests {
         let config = Config::load(None, no_env).unwrap();
         assert_eq!(config.listen.ip().to_string(), "127.0.0.1");
         assert!(config.tls.is_none());
+    }
+
+    #[test]
+    fn users_are_writable_unless_read_only_is_set() {
+        assert!(!Config::default().users.read_only);
+        assert!(Config::from_toml("[users]\nread_only = true\n").unwrap().users.read_only);
+        let err = Config::from_toml("[users]\nreadonly = true\n").unwrap_err();
+        assert!(err.contains("readonly"), "{err}");
     }
 
     #[test]

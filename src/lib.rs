@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod metrics;
 pub mod principals;
+pub mod scim;
 pub mod secrets;
 pub mod setup;
 pub mod sides;

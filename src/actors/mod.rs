@@ -4,8 +4,11 @@
 pub mod connector;
 pub mod connectors;
 pub mod identity;
+pub mod retention;
 pub mod root;
 pub mod scheduler;
+pub mod scim;
+pub mod throttle;
 
 #[cfg(test)]
 mod tests;

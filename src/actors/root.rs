@@ -5,7 +5,12 @@
 //! the appliance reports not ready (a restart policy for connector runs lives in the connectors supervisor,
 //! where it knows what a run is).
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr, SupervisionEvent};
+
+use super::scim::{ScimActor, ScimMessage};
+use super::throttle::{Throttle, ThrottleMessage};
+use crate::clock::SharedClock;
+use crate::principals::Principals;
 
 pub enum RootMessage {
     /// Answers when the actor system is processing messages.
@@ -63,4 +68,23 @@ impl Actor for RootSupervisor {
         }
         Ok(())
     }
+}
+
+/// The root's children that the API talks to.
+#[derive(Clone)]
+pub struct Children {
+    pub scim: ActorRef<ScimMessage>,
+    pub throttle: ActorRef<ThrottleMessage>,
+}
+
+/// Starts the children linked to `root`, so it hears when one dies and stops them when it stops. Unnamed:
+/// several appliances may run in one process (the tests do).
+pub async fn start_children(
+    root: &ActorRef<RootMessage>,
+    principals: Principals,
+    clock: SharedClock,
+) -> Result<Children, SpawnErr> {
+    let (throttle, _) = Actor::spawn_linked(None, Throttle, clock, root.get_cell()).await?;
+    let (scim, _) = Actor::spawn_linked(None, ScimActor, principals, root.get_cell()).await?;
+    Ok(Children { scim, throttle })
 }

@@ -55,6 +55,8 @@ pub enum ApiError {
     AlreadyExists { message: String, field: &'static str },
     #[error("{0}")]
     ScimManaged(String),
+    #[error("users come from the identity provider only (users.read_only is set); provision them over SCIM")]
+    UsersReadOnly,
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0} cannot be changed after creation")]
@@ -92,6 +94,7 @@ impl ApiError {
             Self::NotFound(_) => ("NOT_FOUND", StatusCode::NOT_FOUND),
             Self::AlreadyExists { .. } => ("ALREADY_EXISTS", StatusCode::CONFLICT),
             Self::ScimManaged(_) => ("SCIM_MANAGED", StatusCode::CONFLICT),
+            Self::UsersReadOnly => ("USERS_READ_ONLY", StatusCode::FORBIDDEN),
             Self::PreconditionFailed(_) => ("PRECONDITION_FAILED", StatusCode::PRECONDITION_FAILED),
             Self::ImmutableField(_) => ("IMMUTABLE_FIELD", StatusCode::UNPROCESSABLE_ENTITY),
             Self::Conflict { code, .. } => (code, StatusCode::CONFLICT),
@@ -211,6 +214,7 @@ mod tests {
             (ApiError::NotFound("x".into()), "NOT_FOUND", 404),
             (ApiError::AlreadyExists { message: "x".into(), field: "user_name" }, "ALREADY_EXISTS", 409),
             (ApiError::ScimManaged("x".into()), "SCIM_MANAGED", 409),
+            (ApiError::UsersReadOnly, "USERS_READ_ONLY", 403),
             (ApiError::PreconditionFailed("x".into()), "PRECONDITION_FAILED", 412),
             (ApiError::ImmutableField("target_share_id"), "IMMUTABLE_FIELD", 422),
             (

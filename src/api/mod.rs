@@ -11,6 +11,9 @@ mod groups;
 mod health;
 pub mod json;
 pub mod pagination;
+mod scim;
+pub mod scim_error;
+mod scim_token;
 mod tokens;
 mod users;
 
@@ -19,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,13 +30,17 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::actors::root::RootMessage;
+use crate::actors::scim::ScimMessage;
+use crate::actors::throttle::ThrottleMessage;
 use crate::config::Config;
 use crate::ids::ShareId;
 use crate::principals::Principals;
+use crate::scim::error::ScimError;
 use crate::secrets::Sealer;
 use crate::store::Store;
 use error::ApiError;
 use json::BodyLimit;
+use scim_error::ScimApiError;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,6 +51,10 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     pub metrics: PrometheusHandle,
     pub root: ActorRef<RootMessage>,
+    /// Performs the SCIM writes.
+    pub scim: ActorRef<ScimMessage>,
+    /// Paces callers (SCIM: 600 requests a minute per token).
+    pub throttle: ActorRef<ThrottleMessage>,
     pub drive: crate::drive::Drive,
     pub connectors: crate::connectors::Connectors,
     /// The connectors supervisor: each connector's actor runs its syncs.
@@ -78,6 +89,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(audit_events::routes())
+        .merge(scim_token::routes())
+        .merge(scim::routes())
         .merge(drive::routes())
         .merge(connectors::routes())
 }
@@ -99,12 +112,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(request: Request) -> ApiError {
-    ApiError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
+/// Unknown URLs answer in the error shape of the API they are under: SCIM's below `/scim/v2`.
+async fn not_found(request: Request) -> Response {
+    let message = format!("no route for {} {}", request.method(), request.uri().path());
+    if scim::is_scim_path(request.uri().path()) {
+        return ScimApiError::from(ScimError::NotFound(message)).into_response();
+    }
+    ApiError::NotFound(message).into_response()
 }
 
-async fn method_not_allowed(request: Request) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
+async fn method_not_allowed(request: Request) -> Response {
+    let message = format!("{} is not allowed on {}", request.method(), request.uri().path());
+    if scim::is_scim_path(request.uri().path()) {
+        return ScimApiError::from(ScimError::MethodNotAllowed(message)).into_response();
+    }
+    ApiError::MethodNotAllowed(message).into_response()
 }
 
 /// Request counts, latencies and a debug log line per route template (never the raw path or query, which would

@@ -52,7 +52,8 @@ async fn list_users(
     Ok(Json(UserList { users, next_cursor: cursor(next.map(UserId::to_bytes)) }))
 }
 
-/// Create a user (admins; only a superadmin grants admin roles above its own).
+/// Create a user (admins; only a superadmin grants admin roles above its own). Refused with `USERS_READ_ONLY`
+/// when `[users] read_only` is set: accounts then come from the identity provider over SCIM.
 #[utoipa::path(
     post, path = "/api/v1/users", tag = "users", request_body = NewUser, security(("bearer" = [])),
     responses(
@@ -66,6 +67,9 @@ async fn create_user(
     ApiJson(new): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     caller.require(Role::Admin)?;
+    if state.config.users.read_only {
+        return Err(ApiError::UsersReadOnly);
+    }
     let user = blocking(move || Ok(state.principals.create_user(&caller.acting(), new)?)).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

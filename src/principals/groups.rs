@@ -5,25 +5,27 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, Role, clean_text, double_option};
+use super::{Acting, Principals, PrincipalsError, Role, claim_index, clean_text, double_option};
 use crate::audit::{self, AuditEvent};
 use crate::ids::{GroupId, UserId};
 use crate::store::codec;
-use crate::store::tables::{GROUP_EXTERNAL_IDS, GROUP_MEMBERS, GROUP_SLUGS, GROUPS, USER_GROUPS, USERS};
+use crate::store::tables::{
+    GROUP_EXTERNAL_IDS, GROUP_MEMBERS, GROUP_NAMES, GROUP_SLUGS, GROUP_SUBGROUPS, GROUPS, USER_GROUPS, USERS,
+};
 
 /// A group as stored; members live in their own tables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct GroupRecord {
-    id: GroupId,
-    display_name: String,
-    slug: String,
-    external_id: Option<String>,
-    scim_managed: bool,
+pub(super) struct GroupRecord {
+    pub(super) id: GroupId,
+    pub(super) display_name: String,
+    pub(super) slug: String,
+    pub(super) external_id: Option<String>,
+    pub(super) scim_managed: bool,
     #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
+    pub(super) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-    version: u64,
+    pub(super) updated_at: OffsetDateTime,
+    pub(super) version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -84,7 +86,7 @@ fn slugify(name: &str) -> String {
     if slug.is_empty() { "group".to_owned() } else { slug.to_owned() }
 }
 
-fn valid_slug(slug: &str) -> Result<String, PrincipalsError> {
+pub(super) fn valid_slug(slug: &str) -> Result<String, PrincipalsError> {
     let slug = clean_text("slug", slug, 128)?;
     if slug.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
         Ok(slug.to_lowercase())
@@ -93,26 +95,86 @@ fn valid_slug(slug: &str) -> Result<String, PrincipalsError> {
     }
 }
 
-fn read_record(txn: &WriteTransaction, id: GroupId) -> Result<GroupRecord, PrincipalsError> {
+pub(super) fn read_record(txn: &WriteTransaction, id: GroupId) -> Result<GroupRecord, PrincipalsError> {
     let table = txn.open_table(GROUPS)?;
     let row = table.get(id.to_bytes())?;
     let row = row.ok_or_else(|| PrincipalsError::NotFound { kind: "group", id: id.to_string() })?;
     Ok(codec::decode("groups", row.value())?)
 }
 
-fn write_record(txn: &WriteTransaction, record: &GroupRecord) -> Result<(), PrincipalsError> {
+pub(super) fn write_record(txn: &WriteTransaction, record: &GroupRecord) -> Result<(), PrincipalsError> {
     txn.open_table(GROUPS)?.insert(record.id.to_bytes(), codec::encode(record).as_slice())?;
     Ok(())
 }
 
-fn members_of(table: &impl ReadableTable<[u8; 32], ()>, id: GroupId) -> Result<Vec<UserId>, PrincipalsError> {
+/// The `GROUP_NAMES` key of a group: its folded display name, then its id (names need not be unique there).
+pub fn group_name_key(display_name: &str, id: GroupId) -> String {
+    format!("{}\0{id}", crate::scim::eval::fold_case(display_name))
+}
+
+/// The groups whose display name folds to the same text as `display_name`, by the name index.
+pub(super) fn groups_named(
+    table: &impl ReadableTable<&'static str, [u8; 16]>,
+    display_name: &str,
+) -> Result<Vec<GroupId>, PrincipalsError> {
+    let folded = crate::scim::eval::fold_case(display_name);
+    let (from, to) = (format!("{folded}\0"), format!("{folded}\u{1}"));
+    table.range(from.as_str()..to.as_str())?.map(|row| Ok(GroupId::from_bytes(row?.1.value()))).collect()
+}
+
+/// Moves a group's entry in the name index from `old` (if any) to `new`.
+pub(super) fn rename_in_index(
+    txn: &WriteTransaction,
+    id: GroupId,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), PrincipalsError> {
+    let mut names = txn.open_table(GROUP_NAMES)?;
+    if let Some(old) = old {
+        names.remove(group_name_key(old, id).as_str())?;
+    }
+    if let Some(new) = new {
+        names.insert(group_name_key(new, id).as_str(), id.to_bytes())?;
+    }
+    Ok(())
+}
+
+/// Removes a group's rows: the record, its index entries, its members and nested memberships either way.
+/// Grants naming the group elsewhere stay (they simply match nobody).
+pub(super) fn remove_group_rows(txn: &WriteTransaction, record: &GroupRecord) -> Result<(), PrincipalsError> {
+    let id = record.id;
+    set_members(txn, id, &[])?;
+    {
+        let mut nested = txn.open_table(GROUP_SUBGROUPS)?;
+        // Nested rows are few (only SCIM writes them): a scan finds the parents without a reverse table.
+        let keys: Vec<[u8; 32]> = nested
+            .iter()?
+            .map(|row| row.map(|(k, _)| k.value()))
+            .filter(|k| k.as_ref().map_or(true, |k| k[..16] == id.to_bytes() || codec::second(k) == id.to_bytes()))
+            .collect::<Result<_, _>>()?;
+        for key in keys {
+            nested.remove(key)?;
+        }
+    }
+    txn.open_table(GROUPS)?.remove(id.to_bytes())?;
+    txn.open_table(GROUP_SLUGS)?.remove(record.slug.as_str())?;
+    if let Some(external_id) = &record.external_id {
+        txn.open_table(GROUP_EXTERNAL_IDS)?.remove(external_id.as_str())?;
+    }
+    rename_in_index(txn, id, Some(&record.display_name), None)
+}
+
+pub(super) fn members_of(
+    table: &impl ReadableTable<[u8; 32], ()>,
+    id: GroupId,
+) -> Result<Vec<UserId>, PrincipalsError> {
     table
         .range(codec::pairs_of(id.to_bytes()))?
         .map(|row| Ok(UserId::from_bytes(codec::second(&row?.0.value()))))
         .collect()
 }
 
-fn with_members(record: GroupRecord, members: Vec<UserId>) -> Group {
+pub(super) fn with_members(record: GroupRecord, members: Vec<UserId>) -> Group {
     Group {
         id: record.id,
         display_name: record.display_name,
@@ -127,7 +189,7 @@ fn with_members(record: GroupRecord, members: Vec<UserId>) -> Group {
 }
 
 /// Makes the member list of `group` exactly `wanted`; every wanted user must exist.
-fn set_members(txn: &WriteTransaction, group: GroupId, wanted: &[UserId]) -> Result<(), PrincipalsError> {
+pub(super) fn set_members(txn: &WriteTransaction, group: GroupId, wanted: &[UserId]) -> Result<(), PrincipalsError> {
     let users = txn.open_table(USERS)?;
     for user in wanted {
         if users.get(user.to_bytes())?.is_none() {
@@ -148,23 +210,8 @@ fn set_members(txn: &WriteTransaction, group: GroupId, wanted: &[UserId]) -> Res
     Ok(())
 }
 
-fn claim(
-    txn: &WriteTransaction,
-    table: redb::TableDefinition<&str, [u8; 16]>,
-    field: &'static str,
-    key: &str,
-    id: GroupId,
-) -> Result<(), PrincipalsError> {
-    let mut index = txn.open_table(table)?;
-    if index.get(key)?.is_some_and(|owner| owner.value() != id.to_bytes()) {
-        return Err(PrincipalsError::AlreadyExists { kind: "group", field, value: key.to_owned() });
-    }
-    index.insert(key, id.to_bytes())?;
-    Ok(())
-}
-
 /// A free slug for a display name: `team`, then `team-2`, `team-3`, ...
-fn free_slug(txn: &WriteTransaction, name: &str) -> Result<String, PrincipalsError> {
+pub(super) fn free_slug(txn: &WriteTransaction, name: &str) -> Result<String, PrincipalsError> {
     let base = slugify(name);
     let index = txn.open_table(GROUP_SLUGS)?;
     let mut candidate = base.clone();
@@ -204,11 +251,12 @@ impl Principals {
             updated_at: now,
             version: 1,
         };
-        claim(&txn, GROUP_SLUGS, "slug", &record.slug, record.id)?;
+        claim_index(&txn, GROUP_SLUGS, "group", "slug", &record.slug, record.id.to_bytes())?;
         if let Some(external_id) = &record.external_id {
-            claim(&txn, GROUP_EXTERNAL_IDS, "external_id", external_id, record.id)?;
+            claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "external_id", external_id, record.id.to_bytes())?;
         }
         write_record(&txn, &record)?;
+        rename_in_index(&txn, record.id, None, Some(&record.display_name))?;
         set_members(&txn, record.id, &new.members)?;
         let event = AuditEvent::new("group.created", acting.actor.clone(), Some(record.id.to_string()), now)
             .with_details(serde_json::json!({ "display_name": record.display_name, "members": new.members.len() }));
@@ -270,12 +318,14 @@ impl Principals {
             return Err(PrincipalsError::ScimManaged(id.to_string()));
         }
         if let Some(name) = patch.display_name {
-            record.display_name = clean_text("display_name", &name, 256)?;
+            let name = clean_text("display_name", &name, 256)?;
+            rename_in_index(&txn, id, Some(&record.display_name), Some(&name))?;
+            record.display_name = name;
         }
         if let Some(slug) = patch.slug {
             let slug = valid_slug(&slug)?;
             if slug != record.slug {
-                claim(&txn, GROUP_SLUGS, "slug", &slug, id)?;
+                claim_index(&txn, GROUP_SLUGS, "group", "slug", &slug, id.to_bytes())?;
                 txn.open_table(GROUP_SLUGS)?.remove(record.slug.as_str())?;
                 record.slug = slug;
             }
@@ -283,7 +333,7 @@ impl Principals {
         if let Some(external_id) = patch.external_id {
             let external_id = external_id.map(|e| clean_text("external_id", &e, 256)).transpose()?;
             if let Some(new) = &external_id {
-                claim(&txn, GROUP_EXTERNAL_IDS, "external_id", new, id)?;
+                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "external_id", new, id.to_bytes())?;
             }
             if let Some(old) = record.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
                 txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;
@@ -312,12 +362,7 @@ impl Principals {
         if record.scim_managed {
             return Err(PrincipalsError::ScimManaged(id.to_string()));
         }
-        set_members(&txn, id, &[])?;
-        txn.open_table(GROUPS)?.remove(id.to_bytes())?;
-        txn.open_table(GROUP_SLUGS)?.remove(record.slug.as_str())?;
-        if let Some(external_id) = &record.external_id {
-            txn.open_table(GROUP_EXTERNAL_IDS)?.remove(external_id.as_str())?;
-        }
+        remove_group_rows(&txn, &record)?;
         let event = AuditEvent::new("group.deleted", acting.actor.clone(), Some(id.to_string()), self.clock.now());
         audit::record(&txn, &event)?;
         txn.commit()?;

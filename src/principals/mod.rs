@@ -1,12 +1,17 @@
 //! Users, groups and API tokens: the principals of the store spec. `Principals` owns the writes of their tables;
 //! each write is one short redb transaction that also appends its audit event. The methods block on the
-//! database: async callers run them on the blocking pool.
+//! database: async callers run them on the blocking pool. `scim` is SCIM's view of the same users and groups.
 
 mod groups;
+mod scim;
+mod scim_read;
+mod scim_search;
 mod tokens;
 mod users;
 
-pub use groups::{Group, GroupPatch, NewGroup};
+pub use groups::{Group, GroupPatch, NewGroup, group_name_key};
+pub use scim::ScimStoreError;
+pub use scim_search::{DEFAULT_COUNT, MAX_RESULTS, Scope};
 pub use tokens::{IssuedToken, NewToken, Token, TokenKind, TokenView};
 pub use users::{NewUser, Role, User, UserPatch};
 
@@ -47,6 +52,8 @@ store_error_from_redb!(redb::TransactionError, redb::TableError, redb::StorageEr
 pub struct Principals {
     store: Store,
     clock: SharedClock,
+    /// Where the last SCIM user page ended, so a client walking `startIndex += count` resumes there.
+    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim_read::WalkCursor>>>,
 }
 
 /// Who is acting, as the audit log records it, and with which role.
@@ -65,7 +72,7 @@ impl Acting {
 
 impl Principals {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self { store, clock, scim_walk: Default::default() }
     }
 
     pub fn store(&self) -> &Store {
@@ -78,6 +85,23 @@ pub(crate) fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// Claims `key` in a unique index for the row `id`; refused when another row holds it.
+pub(crate) fn claim_index(
+    txn: &redb::WriteTransaction,
+    table: redb::TableDefinition<&str, [u8; 16]>,
+    kind: &'static str,
+    field: &'static str,
+    key: &str,
+    id: [u8; 16],
+) -> Result<(), PrincipalsError> {
+    let mut index = txn.open_table(table)?;
+    if redb::ReadableTable::get(&index, key)?.is_some_and(|owner| owner.value() != id) {
+        return Err(PrincipalsError::AlreadyExists { kind, field, value: key.to_owned() });
+    }
+    index.insert(key, id)?;
+    Ok(())
 }
 
 /// A display text: trimmed, 1 to `max` characters, no control characters.
@@ -95,5 +119,7 @@ pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result
     Ok(value.to_owned())
 }
 
+#[cfg(test)]
+mod scim_tests;
 #[cfg(test)]
 mod tests;

@@ -159,6 +159,55 @@ impl Principals {
         Ok(IssuedToken { info: token.view(), token: secret })
     }
 
+    /// Issues the SCIM token for the acting admin and revokes every earlier SCIM token, in one transaction: an
+    /// identity provider holds one token, and rotating it must cut off the old one at once.
+    pub fn rotate_scim_token(&self, acting: &Acting) -> Result<IssuedToken, PrincipalsError> {
+        let owner = acting_user(acting).ok_or(PrincipalsError::Invalid {
+            field: "user_id",
+            message: "the SCIM token belongs to the admin who issues it".into(),
+        })?;
+        if acting.role < Role::Admin {
+            return Err(PrincipalsError::Forbidden("issuing the SCIM token needs the admin role".into()));
+        }
+        let now = self.clock.now();
+        let txn = self.store.db().begin_write()?;
+        read_user(&txn, owner)?;
+        let mut tokens = txn.open_table(TOKENS)?;
+        let mut hashes = txn.open_table(TOKEN_HASHES)?;
+        let mut old = Vec::new();
+        for row in tokens.iter()? {
+            let token: Token = codec::decode("tokens", row?.1.value())?;
+            if token.kind == TokenKind::Scim {
+                old.push(token);
+            }
+        }
+        for token in &old {
+            tokens.remove(token.id.to_bytes())?;
+            hashes.remove(token.hash)?;
+            let event = AuditEvent::new("token.revoked", acting.actor.clone(), Some(token.id.to_string()), now)
+                .with_details(serde_json::json!({ "kind": TokenKind::Scim, "reason": "rotated" }));
+            audit::record(&txn, &event)?;
+        }
+        let secret = new_secret();
+        let token = Token {
+            id: TokenId::new(),
+            name: "SCIM".into(),
+            user_id: owner,
+            kind: TokenKind::Scim,
+            created_at: now,
+            expires_at: None,
+            hash: hash_secret(&secret),
+        };
+        tokens.insert(token.id.to_bytes(), codec::encode(&token).as_slice())?;
+        hashes.insert(token.hash, token.id.to_bytes())?;
+        drop((tokens, hashes));
+        let event = AuditEvent::new("token.created", acting.actor.clone(), Some(token.id.to_string()), now)
+            .with_details(serde_json::json!({ "user_id": owner, "kind": TokenKind::Scim, "rotated": old.len() }));
+        audit::record(&txn, &event)?;
+        txn.commit()?;
+        Ok(IssuedToken { info: token.view(), token: secret })
+    }
+
     /// The token and active user behind a bearer secret, or `None` (unknown, expired, or its user inactive).
     pub fn authenticate(&self, secret: &str) -> Result<Option<(Token, User)>, PrincipalsError> {
         if !secret.starts_with(SECRET_PREFIX) {

@@ -5,11 +5,13 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, clean_text, double_option};
+use super::{Acting, Principals, PrincipalsError, claim_index, clean_text, double_option};
 use crate::audit::{self, AuditEvent};
 use crate::ids::UserId;
 use crate::store::codec;
-use crate::store::tables::{GROUP_MEMBERS, TOKEN_HASHES, TOKENS, USER_EXTERNAL_IDS, USER_GROUPS, USER_NAMES, USERS};
+use crate::store::tables::{
+    GROUP_MEMBERS, TOKEN_HASHES, TOKENS, USER_EXTERNAL_IDS, USER_GROUPS, USER_NAMES, USER_SCIM_PROFILES, USERS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,11 +122,11 @@ impl UserPatch {
     }
 }
 
-fn user_name_key(user_name: &str) -> String {
+pub(super) fn user_name_key(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 
-fn clean_email(email: Option<String>) -> Result<Option<String>, PrincipalsError> {
+pub(super) fn clean_email(email: Option<String>) -> Result<Option<String>, PrincipalsError> {
     let Some(email) = email else { return Ok(None) };
     let email = clean_text("email", &email, 320)?;
     match email.split_once('@') {
@@ -154,28 +156,13 @@ pub(super) fn read_user(txn: &WriteTransaction, id: UserId) -> Result<User, Prin
     Ok(codec::decode("users", row.value())?)
 }
 
-fn write_user(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
+pub(super) fn write_user(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
     txn.open_table(USERS)?.insert(user.id.to_bytes(), codec::encode(user).as_slice())?;
     Ok(())
 }
 
-fn claim_index(
-    txn: &WriteTransaction,
-    table: redb::TableDefinition<&str, [u8; 16]>,
-    field: &'static str,
-    key: &str,
-    id: UserId,
-) -> Result<(), PrincipalsError> {
-    let mut index = txn.open_table(table)?;
-    if index.get(key)?.is_some_and(|owner| owner.value() != id.to_bytes()) {
-        return Err(PrincipalsError::AlreadyExists { kind: "user", field, value: key.to_owned() });
-    }
-    index.insert(key, id.to_bytes())?;
-    Ok(())
-}
-
 /// Refuses a change that would leave the appliance with no active superadmin to administer it.
-fn keep_a_superadmin(txn: &WriteTransaction, leaving: UserId) -> Result<(), PrincipalsError> {
+pub(super) fn keep_a_superadmin(txn: &WriteTransaction, leaving: UserId) -> Result<(), PrincipalsError> {
     let table = txn.open_table(USERS)?;
     for row in table.iter()? {
         let (_, value) = row?;
@@ -212,9 +199,9 @@ impl Principals {
             version: 1,
         };
         let txn = self.store.db().begin_write()?;
-        claim_index(&txn, USER_NAMES, "user_name", &user_name_key(&user.user_name), user.id)?;
+        claim_index(&txn, USER_NAMES, "user", "user_name", &user_name_key(&user.user_name), user.id.to_bytes())?;
         if let Some(external_id) = &user.external_id {
-            claim_index(&txn, USER_EXTERNAL_IDS, "external_id", external_id, user.id)?;
+            claim_index(&txn, USER_EXTERNAL_IDS, "user", "external_id", external_id, user.id.to_bytes())?;
         }
         write_user(&txn, &user)?;
         let event = AuditEvent::new("user.created", acting.actor.clone(), Some(user.id.to_string()), now)
@@ -282,7 +269,7 @@ impl Principals {
         if let Some(name) = patch.user_name {
             let name = clean_text("user_name", &name, 256)?;
             if user_name_key(&name) != user_name_key(&user.user_name) {
-                claim_index(&txn, USER_NAMES, "user_name", &user_name_key(&name), id)?;
+                claim_index(&txn, USER_NAMES, "user", "user_name", &user_name_key(&name), id.to_bytes())?;
                 txn.open_table(USER_NAMES)?.remove(user_name_key(&user.user_name).as_str())?;
             }
             user.user_name = name;
@@ -290,7 +277,7 @@ impl Principals {
         if let Some(external_id) = patch.external_id {
             let external_id = clean_optional("external_id", external_id)?;
             if let Some(new) = &external_id {
-                claim_index(&txn, USER_EXTERNAL_IDS, "external_id", new, id)?;
+                claim_index(&txn, USER_EXTERNAL_IDS, "user", "external_id", new, id.to_bytes())?;
             }
             if let Some(old) = user.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
                 txn.open_table(USER_EXTERNAL_IDS)?.remove(old.as_str())?;
@@ -348,7 +335,7 @@ impl Principals {
     }
 }
 
-fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
+pub(super) fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), PrincipalsError> {
     let id = user.id.to_bytes();
     txn.open_table(USERS)?.remove(id)?;
     txn.open_table(USER_NAMES)?.remove(user_name_key(&user.user_name).as_str())?;
@@ -368,6 +355,7 @@ fn remove_user_rows(txn: &WriteTransaction, user: &User) -> Result<(), Principal
     for group in groups {
         members.remove(codec::pair(group, id))?;
     }
+    txn.open_table(USER_SCIM_PROFILES)?.remove(id)?;
     let mut tokens = txn.open_table(TOKENS)?;
     let mut hashes = txn.open_table(TOKEN_HASHES)?;
     let mut revoked = Vec::new();

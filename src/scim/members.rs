@@ -88,6 +88,27 @@ pub fn patch_group(record: &ScimGroupRecord, request: &PatchRequest) -> ScimResu
     })
 }
 
+/// The members a PATCH names, when it only adds or removes named members (Entra's one-at-a-time changes, Okta's
+/// `remove members[value eq ...]`): a store can then hand `patch_group` a record holding just those of them that
+/// are present instead of a 10,000-member list, and get the same outcome. `None` when a `replace`, a remove of
+/// all members or a path the generic engine handles needs the whole list.
+pub fn named_members(request: &PatchRequest) -> ScimResult<Option<Vec<MemberId>>> {
+    let Some(def) = GROUP_TYPE.resolve(None, "members", None).map(|r| r.attr) else {
+        return Ok(None);
+    };
+    let Some((_, ops)) = split(request, def)? else {
+        return Ok(None);
+    };
+    let mut named = Vec::new();
+    for op in ops {
+        match op {
+            MemberOp::Add(ids) | MemberOp::Remove(ids) => named.extend(ids),
+            MemberOp::RemoveAll | MemberOp::Replace(_) => return Ok(None),
+        }
+    }
+    Ok(Some(named))
+}
+
 fn without_members(g: &ScimGroup) -> ScimGroup {
     ScimGroup { display_name: g.display_name.clone(), external_id: g.external_id.clone(), members: Vec::new() }
 }
@@ -408,5 +429,25 @@ mod tests {
             prop_assert_eq!(got, want);
             prop_assert_eq!(out.group.members.len(), out.group.members.iter().map(|m| m.id).collect::<HashSet<_>>().len());
         }
+    }
+
+    #[test]
+    fn named_members_lists_what_adds_and_removes_name_and_gives_up_on_whole_list_changes() {
+        let (a, b) = (UserId::new(), UserId::new());
+        let request = |ops: Value| {
+            PatchRequest::from_json(
+                &serde_json::json!({"schemas": [crate::scim::patch::PATCH_SCHEMA], "Operations": ops}),
+            )
+            .expect("valid patch")
+        };
+        let named = named_members(&request(serde_json::json!([
+            {"op": "Add", "path": "members", "value": [{"value": a.to_string()}]},
+            {"op": "remove", "path": format!("members[value eq \"{b}\"]")},
+            {"op": "replace", "path": "displayName", "value": "x"}
+        ])));
+        assert_eq!(named, Ok(Some(vec![MemberId::User(a), MemberId::User(b)])));
+        let replace = request(serde_json::json!([{"op": "replace", "path": "members", "value": []}]));
+        assert_eq!(named_members(&replace), Ok(None));
+        assert_eq!(named_members(&request(serde_json::json!([{"op": "remove", "path": "members"}]))), Ok(None));
     }
 }

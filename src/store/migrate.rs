@@ -8,13 +8,31 @@ use super::StoreError;
 use super::tables::{self, META};
 
 /// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One upgrade step, run inside the transaction that bumps the version.
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[index_group_names];
+
+/// 1 -> 2: SCIM's tables (profiles, nested groups, the group name index); the name index is filled from the
+/// groups that exist. The other new tables start empty (`create_all` runs after each step).
+fn index_group_names(txn: &WriteTransaction) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        id: crate::ids::GroupId,
+        display_name: String,
+    }
+    let groups = txn.open_table(tables::GROUPS)?;
+    let mut names = txn.open_table(tables::GROUP_NAMES)?;
+    for row in groups.iter()? {
+        let (_, value) = row?;
+        let group: Named = super::codec::decode("groups", value.value())?;
+        names.insert(crate::principals::group_name_key(&group.display_name, group.id).as_str(), group.id.to_bytes())?;
+    }
+    Ok(())
+}
 
 const VERSION_KEY: &str = "schema_version";
 

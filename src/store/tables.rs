@@ -39,6 +39,9 @@ tables! {
     USER_NAMES: &str => Id = "user_names";
     /// `external_id` (the identity provider's id) -> user id.
     USER_EXTERNAL_IDS: &str => Id = "user_external_ids";
+    /// What SCIM keeps of a user beyond the user record (every email, the name parts, which attributes the
+    /// identity provider assigned), by user id.
+    USER_SCIM_PROFILES: Id => &[u8] = "user_scim_profiles";
 
     /// Groups by id.
     GROUPS: Id => &[u8] = "groups";
@@ -46,6 +49,11 @@ tables! {
     GROUP_SLUGS: &str => Id = "group_slugs";
     /// `external_id` -> group id.
     GROUP_EXTERNAL_IDS: &str => Id = "group_external_ids";
+    /// `fold_case(display_name) ++ "\0" ++ group id` -> group id: SCIM's `displayName eq` lookups and its
+    /// uniqueness check, without a scan. The id in the key lets groups made through the API share a name.
+    GROUP_NAMES: &str => Id = "group_names";
+    /// Nested membership `group ++ member group` (SCIM groups may contain groups), listed per parent.
+    GROUP_SUBGROUPS: IdPair => () = "group_subgroups";
     /// Membership `group ++ user`, listed per group.
     GROUP_MEMBERS: IdPair => () = "group_members";
     /// Membership `user ++ group`, listed per user (access checks expand a caller's groups).

@@ -14,6 +14,8 @@ mod drive_faults;
 mod identity_import;
 mod operations;
 mod principals;
+mod scim;
+mod scim_bad_input;
 mod smb_connectors;
 mod smb_sync;
 mod tls;

@@ -64,6 +64,20 @@ async fn openapi_document_lists_every_route_and_each_is_served() {
         "/healthz",
         "/readyz",
         "/api/v1/openapi.json",
+        "/api/v1/scim/token",
+        "/scim/v2/Users",
+        "/scim/v2/Users/{id}",
+        "/scim/v2/Users/.search",
+        "/scim/v2/Groups",
+        "/scim/v2/Groups/{id}",
+        "/scim/v2/Groups/.search",
+        "/scim/v2/.search",
+        "/scim/v2/ServiceProviderConfig",
+        "/scim/v2/Schemas",
+        "/scim/v2/Schemas/{id}",
+        "/scim/v2/ResourceTypes",
+        "/scim/v2/ResourceTypes/{id}",
+        "/scim/v2/Bulk",
     ] {
         assert!(paths.contains_key(expected), "{expected} missing from the document");
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod scim;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use ractor::ActorRef;
+use ractor::{ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +21,7 @@ use crate::api::{AppState, blocking, parse_id};
 use crate::connectors::file_states::{self, FileError};
 use crate::connectors::jobs::{self, Job, JobEvent, Trigger};
 use crate::ids::{ConnectorId, JobId};
+use crate::store::StoreError;
 use crate::sync::BaseRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -31,6 +32,31 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(list_file_states))
+        .routes(routes!(list_conflicts))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConflictList {
+    #[schema(value_type = Vec<Object>)]
+    conflicts: Vec<crate::sync::conflict::ConflictRecord>,
+    next_cursor: Option<String>,
+}
+
+/// Open conflicts (strategy `MANUAL`): both sides' entries when the conflict was found, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/smb-connectors/{id}/conflicts", tag = "smb-connectors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cnn_ id")),
+    responses((status = 200, body = ConflictList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn list_conflicts(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConflictList>, ApiError> {
+    let connector = managed_connector(&state, &caller, &id).await?;
+    let store = state.store.clone();
+    let conflicts = blocking(move || Ok(file_states::open_conflicts(&store, connector.id)?)).await?;
+    Ok(Json(ConflictList { conflicts, next_cursor: None }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -200,10 +226,7 @@ async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let actor = actor_of(&state, connector.id).await?;
-    let paused = ractor::call_t!(actor, ConnectorMessage::Pause, 10_000).map_err(ApiError::internal)?;
-    Ok(Json(paused?))
+    control(&state, &caller, &id, ConnectorMessage::Pause).await
 }
 
 /// Resume: the paused job continues where it stopped.
@@ -217,10 +240,20 @@ async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let actor = actor_of(&state, connector.id).await?;
-    let resumed = ractor::call_t!(actor, ConnectorMessage::Resume, 10_000).map_err(ApiError::internal)?;
-    Ok(Json(resumed?))
+    control(&state, &caller, &id, ConnectorMessage::Resume).await
+}
+
+/// Sends a pause or resume to the connector's actor and answers with its new state.
+async fn control(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    message: fn(RpcReplyPort<Result<RunState, StoreError>>) -> ConnectorMessage,
+) -> Result<Json<RunState>, ApiError> {
+    let connector = managed_connector(state, caller, id).await?;
+    let actor = actor_of(state, connector.id).await?;
+    let answer = ractor::call_t!(actor, message, 10_000).map_err(ApiError::internal)?;
+    Ok(Json(answer?))
 }
 
 fn view(record: BaseRecord, error: Option<FileError>) -> FileState {
