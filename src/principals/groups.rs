@@ -5,7 +5,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, Role, clean_text, double_option};
+use super::{Acting, Principals, PrincipalsError, Role, claim_index, clean_text, double_option};
 use crate::audit::{self, AuditEvent};
 use crate::ids::{GroupId, UserId};
 use crate::store::codec;
@@ -210,21 +210,6 @@ pub(super) fn set_members(txn: &WriteTransaction, group: GroupId, wanted: &[User
     Ok(())
 }
 
-pub(super) fn claim(
-    txn: &WriteTransaction,
-    table: redb::TableDefinition<&str, [u8; 16]>,
-    field: &'static str,
-    key: &str,
-    id: GroupId,
-) -> Result<(), PrincipalsError> {
-    let mut index = txn.open_table(table)?;
-    if index.get(key)?.is_some_and(|owner| owner.value() != id.to_bytes()) {
-        return Err(PrincipalsError::AlreadyExists { kind: "group", field, value: key.to_owned() });
-    }
-    index.insert(key, id.to_bytes())?;
-    Ok(())
-}
-
 /// A free slug for a display name: `team`, then `team-2`, `team-3`, ...
 pub(super) fn free_slug(txn: &WriteTransaction, name: &str) -> Result<String, PrincipalsError> {
     let base = slugify(name);
@@ -266,9 +251,9 @@ impl Principals {
             updated_at: now,
             version: 1,
         };
-        claim(&txn, GROUP_SLUGS, "slug", &record.slug, record.id)?;
+        claim_index(&txn, GROUP_SLUGS, "group", "slug", &record.slug, record.id.to_bytes())?;
         if let Some(external_id) = &record.external_id {
-            claim(&txn, GROUP_EXTERNAL_IDS, "external_id", external_id, record.id)?;
+            claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "external_id", external_id, record.id.to_bytes())?;
         }
         write_record(&txn, &record)?;
         rename_in_index(&txn, record.id, None, Some(&record.display_name))?;
@@ -340,7 +325,7 @@ impl Principals {
         if let Some(slug) = patch.slug {
             let slug = valid_slug(&slug)?;
             if slug != record.slug {
-                claim(&txn, GROUP_SLUGS, "slug", &slug, id)?;
+                claim_index(&txn, GROUP_SLUGS, "group", "slug", &slug, id.to_bytes())?;
                 txn.open_table(GROUP_SLUGS)?.remove(record.slug.as_str())?;
                 record.slug = slug;
             }
@@ -348,7 +333,7 @@ impl Principals {
         if let Some(external_id) = patch.external_id {
             let external_id = external_id.map(|e| clean_text("external_id", &e, 256)).transpose()?;
             if let Some(new) = &external_id {
-                claim(&txn, GROUP_EXTERNAL_IDS, "external_id", new, id)?;
+                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "external_id", new, id.to_bytes())?;
             }
             if let Some(old) = record.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
                 txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;

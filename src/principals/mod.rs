@@ -87,6 +87,23 @@ pub(crate) fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Claims `key` in a unique index for the row `id`; refused when another row holds it.
+pub(crate) fn claim_index(
+    txn: &redb::WriteTransaction,
+    table: redb::TableDefinition<&str, [u8; 16]>,
+    kind: &'static str,
+    field: &'static str,
+    key: &str,
+    id: [u8; 16],
+) -> Result<(), PrincipalsError> {
+    let mut index = txn.open_table(table)?;
+    if redb::ReadableTable::get(&index, key)?.is_some_and(|owner| owner.value() != id) {
+        return Err(PrincipalsError::AlreadyExists { kind, field, value: key.to_owned() });
+    }
+    index.insert(key, id)?;
+    Ok(())
+}
+
 /// A display text: trimmed, 1 to `max` characters, no control characters.
 pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result<String, PrincipalsError> {
     let value = value.trim();

@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::groups::{
-    GroupRecord, claim, free_slug, groups_named, members_of, read_record, remove_group_rows, rename_in_index,
-    write_record,
+    GroupRecord, free_slug, groups_named, members_of, read_record, remove_group_rows, rename_in_index, write_record,
 };
 use super::scim_read::subgroups_of;
-use super::users::{claim_index, keep_a_superadmin, read_user, remove_user_rows, user_name_key, write_user};
-use super::{Acting, Principals, PrincipalsError, Role, User};
+use super::users::{keep_a_superadmin, read_user, remove_user_rows, user_name_key, write_user};
+use super::{Acting, Principals, PrincipalsError, Role, User, claim_index};
 use crate::audit::{self, AuditEvent};
 use crate::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;
@@ -245,7 +244,7 @@ fn reindex_user(txn: &WriteTransaction, old: Option<&User>, new: &User) -> Resul
     let new_key = user_name_key(&new.user_name);
     let old_key = old.map(|o| user_name_key(&o.user_name));
     if old_key.as_deref() != Some(new_key.as_str()) {
-        claim_index(txn, USER_NAMES, "userName", &new_key, new.id)?;
+        claim_index(txn, USER_NAMES, "user", "userName", &new_key, new.id.to_bytes())?;
         if let Some(k) = old_key {
             txn.open_table(USER_NAMES)?.remove(k.as_str())?;
         }
@@ -253,7 +252,7 @@ fn reindex_user(txn: &WriteTransaction, old: Option<&User>, new: &User) -> Resul
     let old_ext = old.and_then(|o| o.external_id.clone());
     if old_ext != new.external_id {
         if let Some(e) = &new.external_id {
-            claim_index(txn, USER_EXTERNAL_IDS, "externalId", e, new.id)?;
+            claim_index(txn, USER_EXTERNAL_IDS, "user", "externalId", e, new.id.to_bytes())?;
         }
         if let Some(e) = old_ext {
             txn.open_table(USER_EXTERNAL_IDS)?.remove(e.as_str())?;
@@ -571,9 +570,9 @@ impl Principals {
             updated_at: now,
             version: 1,
         };
-        claim(txn, crate::store::tables::GROUP_SLUGS, "slug", &record.slug, record.id)?;
+        claim_index(txn, crate::store::tables::GROUP_SLUGS, "group", "slug", &record.slug, record.id.to_bytes())?;
         if let Some(e) = &record.external_id {
-            claim(txn, GROUP_EXTERNAL_IDS, "externalId", e, record.id)?;
+            claim_index(txn, GROUP_EXTERNAL_IDS, "group", "externalId", e, record.id.to_bytes())?;
         }
         write_record(txn, &record)?;
         rename_in_index(txn, record.id, None, Some(&record.display_name))?;
@@ -671,7 +670,7 @@ impl Principals {
         if external_changed {
             if let Some(e) = &wanted.external_id {
                 check_text("externalId", e, 256)?;
-                claim(&txn, GROUP_EXTERNAL_IDS, "externalId", e, id)?;
+                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "externalId", e, id.to_bytes())?;
             }
             if let Some(old) = &record.external_id {
                 txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;

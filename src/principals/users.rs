@@ -5,7 +5,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, clean_text, double_option};
+use super::{Acting, Principals, PrincipalsError, claim_index, clean_text, double_option};
 use crate::audit::{self, AuditEvent};
 use crate::ids::UserId;
 use crate::store::codec;
@@ -161,21 +161,6 @@ pub(super) fn write_user(txn: &WriteTransaction, user: &User) -> Result<(), Prin
     Ok(())
 }
 
-pub(super) fn claim_index(
-    txn: &WriteTransaction,
-    table: redb::TableDefinition<&str, [u8; 16]>,
-    field: &'static str,
-    key: &str,
-    id: UserId,
-) -> Result<(), PrincipalsError> {
-    let mut index = txn.open_table(table)?;
-    if index.get(key)?.is_some_and(|owner| owner.value() != id.to_bytes()) {
-        return Err(PrincipalsError::AlreadyExists { kind: "user", field, value: key.to_owned() });
-    }
-    index.insert(key, id.to_bytes())?;
-    Ok(())
-}
-
 /// Refuses a change that would leave the appliance with no active superadmin to administer it.
 pub(super) fn keep_a_superadmin(txn: &WriteTransaction, leaving: UserId) -> Result<(), PrincipalsError> {
     let table = txn.open_table(USERS)?;
@@ -214,9 +199,9 @@ impl Principals {
             version: 1,
         };
         let txn = self.store.db().begin_write()?;
-        claim_index(&txn, USER_NAMES, "user_name", &user_name_key(&user.user_name), user.id)?;
+        claim_index(&txn, USER_NAMES, "user", "user_name", &user_name_key(&user.user_name), user.id.to_bytes())?;
         if let Some(external_id) = &user.external_id {
-            claim_index(&txn, USER_EXTERNAL_IDS, "external_id", external_id, user.id)?;
+            claim_index(&txn, USER_EXTERNAL_IDS, "user", "external_id", external_id, user.id.to_bytes())?;
         }
         write_user(&txn, &user)?;
         let event = AuditEvent::new("user.created", acting.actor.clone(), Some(user.id.to_string()), now)
@@ -284,7 +269,7 @@ impl Principals {
         if let Some(name) = patch.user_name {
             let name = clean_text("user_name", &name, 256)?;
             if user_name_key(&name) != user_name_key(&user.user_name) {
-                claim_index(&txn, USER_NAMES, "user_name", &user_name_key(&name), id)?;
+                claim_index(&txn, USER_NAMES, "user", "user_name", &user_name_key(&name), id.to_bytes())?;
                 txn.open_table(USER_NAMES)?.remove(user_name_key(&user.user_name).as_str())?;
             }
             user.user_name = name;
@@ -292,7 +277,7 @@ impl Principals {
         if let Some(external_id) = patch.external_id {
             let external_id = clean_optional("external_id", external_id)?;
             if let Some(new) = &external_id {
-                claim_index(&txn, USER_EXTERNAL_IDS, "external_id", new, id)?;
+                claim_index(&txn, USER_EXTERNAL_IDS, "user", "external_id", new, id.to_bytes())?;
             }
             if let Some(old) = user.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
                 txn.open_table(USER_EXTERNAL_IDS)?.remove(old.as_str())?;

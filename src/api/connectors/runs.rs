@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use ractor::ActorRef;
+use ractor::{ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +21,7 @@ use crate::api::{AppState, blocking, parse_id};
 use crate::connectors::file_states::{self, FileError};
 use crate::connectors::jobs::{self, Job, JobEvent, Trigger};
 use crate::ids::{ConnectorId, JobId};
+use crate::store::StoreError;
 use crate::sync::BaseRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -200,10 +201,7 @@ async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let actor = actor_of(&state, connector.id).await?;
-    let paused = ractor::call_t!(actor, ConnectorMessage::Pause, 10_000).map_err(ApiError::internal)?;
-    Ok(Json(paused?))
+    control(&state, &caller, &id, ConnectorMessage::Pause).await
 }
 
 /// Resume: the paused job continues where it stopped.
@@ -217,10 +215,20 @@ async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let actor = actor_of(&state, connector.id).await?;
-    let resumed = ractor::call_t!(actor, ConnectorMessage::Resume, 10_000).map_err(ApiError::internal)?;
-    Ok(Json(resumed?))
+    control(&state, &caller, &id, ConnectorMessage::Resume).await
+}
+
+/// Sends a pause or resume to the connector's actor and answers with its new state.
+async fn control(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    message: fn(RpcReplyPort<Result<RunState, StoreError>>) -> ConnectorMessage,
+) -> Result<Json<RunState>, ApiError> {
+    let connector = managed_connector(state, caller, id).await?;
+    let actor = actor_of(state, connector.id).await?;
+    let answer = ractor::call_t!(actor, message, 10_000).map_err(ApiError::internal)?;
+    Ok(Json(answer?))
 }
 
 fn view(record: BaseRecord, error: Option<FileError>) -> FileState {
