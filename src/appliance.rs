@@ -10,6 +10,7 @@ use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
 use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
+use crate::actors::retention::{Retention, RetentionArgs};
 use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::api::{self, AppState};
@@ -56,7 +57,11 @@ impl Default for StartOptions {
     }
 }
 
-/// The connectors supervisor (one actor per connector) and the scheduler, linked under the root.
+/// How often versions and trash past their retention are purged.
+const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The connectors supervisor (one actor per connector), the scheduler and the retention purge, linked under the
+/// root.
 async fn start_connector_actors(
     root: &ActorRef<RootMessage>,
     connectors: &Connectors,
@@ -78,6 +83,8 @@ async fn start_connector_actors(
         tick_every: Some(options.schedule_tick),
     };
     Actor::spawn_linked(None, Scheduler, schedule, root.get_cell()).await.map_err(actors)?;
+    let retention = RetentionArgs { drive: drive.clone(), every: Some(RETENTION_PURGE_EVERY) };
+    Actor::spawn_linked(None, Retention, retention, root.get_cell()).await.map_err(actors)?;
     Ok(supervisor)
 }
 

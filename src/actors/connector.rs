@@ -121,6 +121,15 @@ impl Actor for ConnectorActor {
         Ok(ConnectorState { args, run })
     }
 
+    /// Shutdown or deletion: a running job stops at its next safe point (between files). Its record stays
+    /// `running`, and the next start closes it as interrupted; what it committed stays.
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        if let Run::Running { stop, .. } = &state.run {
+            stop.request_stop();
+        }
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,

@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod connectors;
+pub mod retention;
 pub mod root;
 pub mod scheduler;
 pub mod scim;

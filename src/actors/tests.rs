@@ -225,3 +225,28 @@ impl Fixture {
         }
     }
 }
+
+#[tokio::test]
+async fn the_retention_actor_purges_trash_past_the_share_retention() {
+    use super::retention::{Retention, RetentionArgs, RetentionMessage};
+    use crate::drive::{Drive, DrivePath, EntryRef, Origin, Precondition, WriteOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.redb")).unwrap();
+    let manual = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+    let drive = Drive::open(store.shared_db(), &dir.path().join("content"), manual.clone()).unwrap();
+    let share = drive.create_share("s", None, Some(7), None).unwrap();
+    let path = DrivePath::parse("/old.txt").unwrap();
+    let origin = Origin::user(crate::ids::UserId::new());
+    drive.write_file(share.id, &path, &mut &b"bye"[..], &WriteOptions::new(origin.clone())).unwrap();
+    drive.delete_entry(share.id, &EntryRef::Path(path), &Precondition::None, &origin).unwrap();
+    let (actor, _) = Actor::spawn(None, Retention, RetentionArgs { drive: drive.clone(), every: None }).await.unwrap();
+    let purge = || async { ractor::call_t!(actor, |r| RetentionMessage::Purge(Some(r)), 10_000).unwrap() };
+
+    manual.advance(time::Duration::days(6));
+    assert_eq!(purge().await.trash_items_purged, 0, "kept within the share's 7 days");
+    assert_eq!(drive.trash(share.id).unwrap().len(), 1);
+    manual.advance(time::Duration::days(2));
+    assert_eq!(purge().await.trash_items_purged, 1);
+    assert!(drive.trash(share.id).unwrap().is_empty());
+}

@@ -14,12 +14,13 @@ use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::claim_index;
 use super::groups::{
     GroupRecord, free_slug, groups_named, members_of, read_record, remove_group_rows, rename_in_index, write_record,
 };
 use super::scim_read::subgroups_of;
 use super::users::{keep_a_superadmin, read_user, remove_user_rows, user_name_key, write_user};
-use super::{Acting, Principals, PrincipalsError, Role, User, claim_index};
+use super::{Acting, Principals, PrincipalsError, Role, User};
 use crate::audit::{self, AuditEvent};
 use crate::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;

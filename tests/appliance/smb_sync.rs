@@ -149,3 +149,24 @@ async fn sync_needs_a_connector_the_caller_manages() {
     let response = app.as_token(&token, Method::POST, &format!("/api/v1/smb-connectors/{connector}/sync")).send().await;
     expect_error(response.unwrap(), 404, "NOT_FOUND").await;
 }
+
+#[tokio::test]
+async fn a_file_changed_on_both_sides_opens_a_manual_conflict_and_moves_nothing() {
+    let samba = Samba::start();
+    write(&samba, "shared.txt", b"base");
+    let app = TestAppliance::start().await;
+    let share = app.share("Both").await;
+    let connector = create_connector(&app, &samba, &share, json!({"sync_direction": "bidirectional"})).await;
+    assert_eq!(sync(&app, &connector).await["status"], "completed");
+    write(&samba, "shared.txt", b"edited on the file server");
+    app.upload(&share, "/From SMB/shared.txt", b"edited in ScaiDrive").await;
+    let job = sync(&app, &connector).await;
+    assert!(job["conflicts"].as_u64().unwrap() >= 1, "{job}");
+    let conflicts =
+        app.admin(Method::GET, &format!("/api/v1/smb-connectors/{connector}/conflicts")).send().await.unwrap();
+    let conflicts = expect_json(conflicts, 200).await;
+    assert_eq!(conflicts["conflicts"][0]["path"], "shared.txt", "{conflicts}");
+    assert!(conflicts["conflicts"][0]["id"].as_str().unwrap().starts_with("cfl_"));
+    assert_eq!(app.download(&share, "/From SMB/shared.txt").await, b"edited in ScaiDrive", "MANUAL moves nothing");
+    assert_eq!(std::fs::read(samba.share_dir().join("shared.txt")).unwrap(), b"edited on the file server");
+}

@@ -111,6 +111,20 @@ fn the_engine_walk_lists_a_subtree_in_path_order_from_one_snapshot() {
 }
 
 #[test]
+fn a_tree_snapshot_hands_out_children_as_they_were_when_it_was_taken() {
+    let f = fixture();
+    f.put("/a/x", b"x").unwrap();
+    let (snapshot, root) = f.drive.tree_snapshot(f.share, &DrivePath::root()).unwrap();
+    f.put("/a/y", b"later").unwrap();
+    f.put("/b", b"later").unwrap();
+    let top = snapshot.children(&root).unwrap();
+    assert_eq!(top.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["/a"]);
+    let below = snapshot.children(&top[0]).unwrap();
+    assert_eq!(below.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["/a/x"]);
+    assert!(matches!(snapshot.children(&below[0]), Err(DriveError::NotAFolder(_))));
+}
+
+#[test]
 fn a_walk_over_many_entries_pages_through_batches() {
     let f = fixture();
     let files: Vec<(DrivePath, &[u8])> = (0..700).map(|i| (p(&format!("/many/f{i:04}")), &b"x"[..])).collect();

@@ -72,6 +72,21 @@ impl Inner {
             .ok_or_else(|| SideError::new(ErrorCode::InvalidName, format!("'{path}' is not a valid drive path")))
     }
 
+    /// The drive path for a new name (a write, a move's target, a folder). The store keeps names in NFC; a name
+    /// in another form would come back from the listing under another spelling, which the engine would take for
+    /// a rename on the drive and chase between the sides run after run (deleting both copies in the end). Such a
+    /// name is `INVALID_NAME` here, reported and left where it is, like any name a side cannot hold.
+    fn new_path(&self, path: &SyncPath) -> Result<DrivePath, SideError> {
+        let drive_path = self.drive_path(path)?;
+        if self.sync_path(&drive_path).as_ref().map(SyncPath::as_str) != Some(path.as_str()) {
+            return Err(SideError::new(
+                ErrorCode::InvalidName,
+                format!("'{path}' is not in the normalised (NFC) form the drive stores names in"),
+            ));
+        }
+        Ok(drive_path)
+    }
+
     /// The engine's path of a drive entry below the target folder.
     fn sync_path(&self, path: &DrivePath) -> Option<SyncPath> {
         let rest = if self.root.is_root() {
@@ -232,7 +247,7 @@ impl Side for DriveSide {
 
     async fn write(&self, request: WriteRequest, content: ByteStream) -> Result<Written, SideError> {
         let path = request.path.clone();
-        let drive_path = self.inner.drive_path(&path)?;
+        let drive_path = self.inner.new_path(&path)?;
         let precondition = match &request.precondition {
             Precondition::MustNotExist => DrivePrecondition::MustNotExist,
             Precondition::Matches(expect) => {
@@ -268,7 +283,7 @@ impl Side for DriveSide {
     async fn move_entry(&self, from: &SyncPath, to: &SyncPath, expect: &SideState) -> Result<Entry, SideError> {
         let (from, to, expect) = (from.clone(), to.clone(), expect.clone());
         self.blocking(move |inner| {
-            let target = inner.drive_path(&to)?;
+            let target = inner.new_path(&to)?;
             let entry = inner.expect(&from, &expect)?;
             // By id: if the entry moved or was replaced since the check, this moves that entry or fails, never
             // another one that took its path.
@@ -304,7 +319,7 @@ impl Side for DriveSide {
     async fn make_folder(&self, path: &SyncPath) -> Result<Entry, SideError> {
         let path = path.clone();
         self.blocking(move |inner| {
-            let drive_path = inner.drive_path(&path)?;
+            let drive_path = inner.new_path(&path)?;
             let made = match inner.drive.create_folder(inner.share, &drive_path, &inner.origin(WRITE_REASON)) {
                 Ok(e) => e,
                 Err(DriveError::AlreadyExists(_)) => {

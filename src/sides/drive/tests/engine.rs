@@ -174,3 +174,27 @@ async fn a_version_saved_for_a_path_the_drive_lacks_is_restorable_from_the_trash
     f.drive.restore_trash(f.share, trash[0].id, None, &Origin::user(f.user)).unwrap();
     assert_eq!(f.content("gone/file.txt").as_deref(), Some(&b"kept"[..]));
 }
+
+/// The drive stores names in NFC; a source name in another form (NFD, as macOS clients may write them) would
+/// come back from the drive under another spelling. Such a name does not cross: the source keeps it, the run
+/// says why, and nothing else happens however often it runs.
+#[tokio::test]
+async fn a_decomposed_name_on_the_source_stays_there_with_an_invalid_name_error() {
+    use crate::sync::execute::EventResult;
+    let mut w = World::new().await;
+    w.put_source("Cafe\u{301}/menu.txt", "menu");
+    w.put_source("plain.txt", "plain");
+    for _ in 0..3 {
+        let (outcome, events) = w.sync(&bidi()).await;
+        assert_eq!(outcome.status, RunStatus::CompletedWithErrors, "{events:?}");
+        let refused = events.iter().any(|e| {
+            matches!(&e.result, EventResult::Failed { code: "INVALID_NAME", .. }) && e.path.as_str() == "Cafe\u{301}"
+        });
+        assert!(refused, "{events:?}");
+        let mut names: Vec<String> = w.source.files().into_iter().map(|(p, _)| p.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["Cafe\u{301}/menu.txt", "plain.txt"]);
+    }
+    assert_eq!(w.f.content("plain.txt").as_deref(), Some(&b"plain"[..]));
+    assert!(w.f.drive.trash(w.f.share).unwrap().is_empty());
+}

@@ -104,3 +104,58 @@ async fn a_listing_without_its_target_folder_fails_instead_of_looking_empty() {
     let error = items[0].as_ref().unwrap_err();
     assert_eq!(error.code, crate::sync::ErrorCode::ListingIncomplete, "{error}");
 }
+
+fn stream(chunks: Vec<Result<Vec<u8>, crate::sync::SideError>>) -> crate::sync::side::ByteStream {
+    Box::pin(futures::stream::iter(chunks))
+}
+
+fn request(rel: &str, data: &[u8]) -> crate::sync::side::WriteRequest {
+    crate::sync::side::WriteRequest {
+        path: rel.into(),
+        precondition: crate::sync::Precondition::MustNotExist,
+        size: data.len() as u64,
+        sha256: Some(crate::sync::Sha256Digest::of(data)),
+        modified: datetime!(2026-02-01 12:00 UTC),
+    }
+}
+
+#[tokio::test]
+async fn a_large_file_streams_through_in_chunks_both_ways() {
+    use crate::sync::Side;
+    use futures::StreamExt;
+    let f = fixture().await;
+    // Several store chunks and bridge chunks, with a length that is a multiple of neither.
+    let data: Vec<u8> = (0..3_000_017u32).map(|i| (i % 251) as u8).collect();
+    let chunks = data.chunks(65_521).map(|c| Ok(c.to_vec())).collect();
+    let written = f.side.write(request("big.bin", &data), stream(chunks)).await.unwrap();
+    assert_eq!(written.sha256, crate::sync::Sha256Digest::of(&data));
+    assert_eq!(written.entry.modified, datetime!(2026-02-01 12:00 UTC));
+    let mut read = f.side.read(&"big.bin".into(), &written.entry.state()).await.unwrap();
+    let (mut back, mut pieces) = (Vec::new(), 0);
+    while let Some(chunk) = read.next().await {
+        back.extend(chunk.unwrap());
+        pieces += 1;
+    }
+    assert!(pieces > 1, "read in one piece");
+    assert_eq!(back, data);
+}
+
+#[tokio::test]
+async fn a_source_failing_mid_stream_or_a_full_share_writes_nothing_and_says_why() {
+    use crate::sync::{ErrorCode, Side, SideError};
+    let f = fixture().await;
+    let gone = SideError::new(ErrorCode::ConnectorUnreachable, "the source went away");
+    let chunks = vec![Ok(b"half".to_vec()), Err(gone.clone())];
+    let failed = f.side.write(request("a.txt", b"half of it"), stream(chunks)).await;
+    assert_eq!(failed.map(|_| ()), Err(gone));
+    assert_eq!(f.content("a.txt"), None);
+
+    f.drive
+        .update_share(f.share, crate::drive::ShareUpdate { quota_bytes: Some(Some(8)), ..Default::default() })
+        .unwrap();
+    let big = b"more than eight bytes";
+    let refused = f.side.write(request("b.txt", big), stream(vec![Ok(big.to_vec())])).await;
+    assert_eq!(refused.map(|_| ()).map_err(|e| e.code), Err(ErrorCode::QuotaExceeded));
+    assert_eq!(f.content("b.txt"), None);
+    assert_eq!(f.drive.pending_temp_files().unwrap(), 0);
+}
