@@ -181,20 +181,18 @@ impl Samba {
     /// Polls an authenticated `ls` until it succeeds; `Err(log)` if smbd died or the deadline
     /// passed.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
+        let ready = poll_until(READY_DEADLINE, || {
             if let Some(child) = self.smbd.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                return Err(format!("smbd exited with {status}:\n{}", self.log()));
+                return Some(Err(format!("smbd exited with {status}")));
             }
-            if self.smbclient(self.user(), "ls").status.success() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("smbd not ready in {READY_DEADLINE:?}:\n{}", self.log()));
-            }
-            std::thread::sleep(POLL);
+            self.smbclient(self.user(), "ls").status.success().then_some(Ok(()))
+        });
+        match ready {
+            Some(Ok(())) => Ok(()),
+            Some(Err(exited)) => Err(format!("{exited}:\n{}", self.log())),
+            None => Err(format!("smbd not ready in {READY_DEADLINE:?}:\n{}", self.log())),
         }
     }
 
@@ -317,17 +315,12 @@ impl Samba {
         // smbclient's stdout is block-buffered on a pipe, so the server is asked instead: the
         // file is held once smbstatus lists it as locked.
         let name = rel.rsplit('/').next().unwrap_or(rel).to_string();
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            let locks = self.smbstatus(&["-L"]);
-            if locks.contains(&name) {
-                break;
-            }
-            if Instant::now() > deadline {
-                panic!("smbclient did not open {rel}: smbstatus says {locks}");
-            }
-            std::thread::sleep(POLL);
-        }
+        let mut locks = String::new();
+        let held = poll_until(READY_DEADLINE, || {
+            locks = self.smbstatus(&["-L"]);
+            locks.contains(&name).then_some(())
+        });
+        assert!(held.is_some(), "smbclient did not open {rel}: smbstatus says {locks}");
         HeldOpen { child, stdin: Some(stdin) }
     }
 
@@ -400,10 +393,9 @@ impl Samba {
             signal(child.id(), "HUP");
         }
         // Ready once an authenticated `ls` on the new share succeeds.
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
+        let appeared = poll_until(READY_DEADLINE, || {
             let user = self.user();
-            let ok = Command::new("smbclient")
+            let answers = Command::new("smbclient")
                 .arg("-s")
                 .arg(self.conf())
                 .args(["-p", &self.port.to_string()])
@@ -413,14 +405,9 @@ impl Samba {
                 .stdin(Stdio::null())
                 .output()
                 .is_ok_and(|o| o.status.success());
-            if ok {
-                break;
-            }
-            if Instant::now() > deadline {
-                panic!("share {name} did not appear:\n{}", self.log());
-            }
-            std::thread::sleep(POLL);
-        }
+            answers.then_some(())
+        });
+        assert!(appeared.is_some(), "share {name} did not appear:\n{}", self.log());
     }
 
     fn stop_dcerpcd(&self) {
@@ -587,18 +574,13 @@ fn run_ok(cmd: &mut Command) -> String {
 
 /// useradd/userdel fail while another process holds /etc/passwd's lock: parallel fixtures do.
 fn retry_locked(mut f: impl FnMut() -> std::io::Result<Output>) {
-    let deadline = Instant::now() + READY_DEADLINE;
-    loop {
+    let mut err = String::new();
+    let done = poll_until(READY_DEADLINE, || {
         let out = f().expect("run useradd/userdel");
-        let err = String::from_utf8_lossy(&out.stderr);
-        if out.status.success() || !(err.contains("lock") || err.contains("try again")) {
-            return;
-        }
-        if Instant::now() > deadline {
-            panic!("/etc/passwd stayed locked: {err}");
-        }
-        std::thread::sleep(POLL);
-    }
+        err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success() || !(err.contains("lock") || err.contains("try again"))).then_some(())
+    });
+    assert!(done.is_some(), "/etc/passwd stayed locked: {err}");
 }
 
 fn signal(pid: u32, sig: &str) {
@@ -611,12 +593,21 @@ fn signal_group(pgid: u32, sig: &str) {
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> bool {
+    poll_until(within, || (!matches!(child.try_wait(), Ok(None))).then_some(())).is_some()
+}
+
+/// Looks at an observable condition every `POLL` until `look` yields a value, or `within` passes (`None`). The
+/// fixture is synchronous (tests call it from their own runtimes), so it pauses between looks; it never sleeps
+/// instead of looking.
+fn poll_until<T>(within: Duration, mut look: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + within;
     loop {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return true,
-            Ok(None) if Instant::now() > deadline => return false,
-            Ok(None) => std::thread::sleep(POLL),
+        if let Some(value) = look() {
+            return Some(value);
         }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(POLL);
     }
 }
