@@ -25,6 +25,32 @@ pub struct Config {
     pub users: UsersConfig,
     /// How long a graceful shutdown waits for in-flight requests and runs to reach a safe point.
     pub shutdown_grace_seconds: u64,
+    pub sharepoint: SharePointEndpoints,
+}
+
+/// `[sharepoint]`: where Microsoft's services are. Appliance-wide, not per connector: they change only for
+/// national clouds and for tests against the Graph emulator.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharePointEndpoints {
+    /// The identity platform's base (`{login_base}/{tenant}/oauth2/v2.0/token`).
+    pub login_base: String,
+    /// Graph's versioned base.
+    pub graph_base: String,
+    /// Where Microsoft sends the browser back after a `user_auth` consent: this appliance's
+    /// `/api/v1/sharepoint-connectors/oauth/callback` as the browser reaches it, registered on the Azure app.
+    /// Without it, `authorize` is refused.
+    pub redirect_uri: Option<String>,
+}
+
+impl Default for SharePointEndpoints {
+    fn default() -> Self {
+        Self {
+            login_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com/v1.0".into(),
+            redirect_uri: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -74,6 +100,7 @@ impl Default for Config {
             limits: Limits::default(),
             users: UsersConfig::default(),
             shutdown_grace_seconds: 30,
+            sharepoint: SharePointEndpoints::default(),
         }
     }
 }
@@ -151,6 +178,18 @@ impl Config {
         if self.limits.max_json_body_bytes < 1024 {
             return Err("limits.max_json_body_bytes: must be at least 1024".into());
         }
+        let sharepoint = &self.sharepoint;
+        for (key, url) in [
+            ("sharepoint.login_base", Some(&sharepoint.login_base)),
+            ("sharepoint.graph_base", Some(&sharepoint.graph_base)),
+            ("sharepoint.redirect_uri", sharepoint.redirect_uri.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(format!("{key}: '{url}' is not an http(s) URL"));
+            }
+        }
         Ok(())
     }
 
@@ -221,6 +260,17 @@ mod tests {
         let env = |key: &str| (key == "SCAIDRIVE_LISTEN").then(|| "nowhere".to_owned());
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.contains("SCAIDRIVE_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn sharepoint_endpoints_default_to_microsoft_and_can_point_elsewhere() {
+        let default = Config::default().sharepoint;
+        assert_eq!(default.graph_base, "https://graph.microsoft.com/v1.0");
+        let config = Config::from_toml("[sharepoint]\nlogin_base = \"http://127.0.0.1:9\"\n").unwrap();
+        assert_eq!(config.sharepoint.login_base, "http://127.0.0.1:9");
+        assert_eq!(config.sharepoint.graph_base, default.graph_base);
+        let err = Config::from_toml("[sharepoint]\ngraph_base = \"graph.example\"\n").unwrap_err();
+        assert!(err.contains("sharepoint.graph_base"), "{err}");
     }
 
     #[test]

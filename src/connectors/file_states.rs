@@ -2,7 +2,8 @@
 //! last successful sync), the per-file errors of the last runs, and open conflicts. Base rows are keyed by
 //! `connector ++ SyncPath::sort_key()`, so one range read streams them back in the engine's walk order and a
 //! run's memory follows its changes, not the size of the tree. The file-state actor owns the writes: one write
-//! transaction per batch the engine hands over.
+//! transaction per batch the engine hands over. A source with change tokens (SharePoint's delta) also keeps its
+//! cursor here, as opaque bytes, saved after the run's base changes.
 
 use futures::Stream;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{ConflictId, ConnectorId};
-use crate::store::tables::{CONFLICTS, FILE_ERRORS, FILE_STATES};
+use crate::store::tables::{CONFLICTS, FILE_ERRORS, FILE_STATES, SOURCE_CURSORS};
 use crate::store::{Store, StoreError, codec};
 use crate::sync::conflict::ConflictRecord;
 use crate::sync::execute::BaseChange;
@@ -198,8 +199,30 @@ pub fn untracked_errors(store: &Store, connector: ConnectorId) -> Result<Vec<Fil
     Ok(out)
 }
 
+/// The source's change cursor saved by the last run, if any.
+pub fn cursor(store: &Store, connector: ConnectorId) -> Result<Option<Vec<u8>>, StoreError> {
+    let txn = store.db().begin_read()?;
+    let table = match txn.open_table(SOURCE_CURSORS) {
+        Ok(table) => table,
+        // A database from before cursors were kept: no connector has one yet.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(table.get(connector.to_bytes())?.map(|v| v.value().to_vec()))
+}
+
+/// Saves the source's change cursor. Call it only once the run's base changes are committed: the cursor says
+/// "everything before this is applied".
+pub fn save_cursor(store: &Store, connector: ConnectorId, cursor: &[u8]) -> Result<(), StoreError> {
+    let txn = store.db().begin_write()?;
+    txn.open_table(SOURCE_CURSORS)?.insert(connector.to_bytes(), cursor)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// Forgets everything about a deleted connector.
 pub fn remove_all(txn: &WriteTransaction, connector: ConnectorId) -> Result<(), StoreError> {
+    txn.open_table(SOURCE_CURSORS)?.remove(connector.to_bytes())?;
     let (start, end) = prefix_range(connector);
     for table in [FILE_STATES, FILE_ERRORS] {
         let mut t = txn.open_table(table)?;

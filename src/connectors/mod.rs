@@ -8,6 +8,7 @@ pub mod launch;
 pub mod mappings;
 pub mod runner;
 pub mod settings;
+pub mod sharepoint;
 pub mod smb;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use crate::secrets::{Plaintext, Sealer, SecretLabel};
 use crate::store::tables::CONNECTORS;
 use crate::store::{Store, StoreError, codec};
 pub use settings::{CommonInput, CommonSettings, Problem, Problems};
+pub use sharepoint::{AuthType, SharePointInput, SharePointSettings};
 pub use smb::{SmbInput, SmbSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +43,10 @@ pub struct Connector {
     pub kind: ConnectorKind,
     pub common: CommonSettings,
     pub smb: Option<SmbSettings>,
-    /// Sealed secrets by field name (`password`, ...): AES-GCM bound to this row and field.
+    #[serde(default)]
+    pub sharepoint: Option<SharePointSettings>,
+    /// Sealed secrets by field name (`password`, `azure_client_secret`, `refresh_token`, ...): AES-GCM bound to
+    /// this row and field.
     secrets: BTreeMap<String, Vec<u8>>,
     pub paused: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -108,15 +113,43 @@ impl Connectors {
         smb: SmbSettings,
         password: &Plaintext,
     ) -> Result<Connector, ConnectorsError> {
+        self.insert(acting, ConnectorKind::Smb, common, |c| c.smb = Some(smb), &[("password", password)])
+    }
+
+    /// A SharePoint connector; the client secret is optional for `user_auth` (a public client with PKCE).
+    pub fn create_sharepoint(
+        &self,
+        acting: &Acting,
+        common: CommonSettings,
+        sharepoint: SharePointSettings,
+        client_secret: Option<&Plaintext>,
+    ) -> Result<Connector, ConnectorsError> {
+        let secrets: Vec<(&'static str, &Plaintext)> =
+            client_secret.map(|s| ("azure_client_secret", s)).into_iter().collect();
+        self.insert(acting, ConnectorKind::Sharepoint, common, |c| c.sharepoint = Some(sharepoint), &secrets)
+    }
+
+    fn insert(
+        &self,
+        acting: &Acting,
+        kind: ConnectorKind,
+        common: CommonSettings,
+        specific: impl FnOnce(&mut Connector),
+        secrets: &[(&'static str, &Plaintext)],
+    ) -> Result<Connector, ConnectorsError> {
         let now = self.clock.now();
         let id = ConnectorId::new();
-        let sealed = self.sealer.seal(password, label(&id.to_string(), "password"));
-        let connector = Connector {
+        let sealed = secrets
+            .iter()
+            .map(|(field, value)| ((*field).to_owned(), self.sealer.seal(value, label(&id.to_string(), field))))
+            .collect();
+        let mut connector = Connector {
             id,
-            kind: ConnectorKind::Smb,
+            kind,
             common,
-            smb: Some(smb),
-            secrets: BTreeMap::from([("password".to_owned(), sealed)]),
+            smb: None,
+            sharepoint: None,
+            secrets: sealed,
             paused: false,
             created_at: now,
             updated_at: now,
@@ -126,10 +159,11 @@ impl Connectors {
             },
             version: 1,
         };
+        specific(&mut connector);
         let txn = self.store.db().begin_write()?;
         txn.open_table(CONNECTORS)?.insert(id.to_bytes(), codec::encode(&connector).as_slice())?;
         let event = AuditEvent::new("connector.created", acting.actor.clone(), Some(id.to_string()), now)
-            .with_details(serde_json::json!({ "kind": "smb", "name": connector.common.name, "target_share_id": connector.common.target_share_id }));
+            .with_details(serde_json::json!({ "kind": kind, "name": connector.common.name, "target_share_id": connector.common.target_share_id }));
         audit::record(&txn, &event)?;
         txn.commit()?;
         Ok(connector)
@@ -169,14 +203,15 @@ impl Connectors {
         Ok(false)
     }
 
-    /// Applies `change` to the stored connector in one transaction; `change` may refuse. `new_password`, when
-    /// given, replaces the sealed one (credential rotation). Records which fields changed, never their values.
+    /// Applies `change` to the stored connector in one transaction; `change` may refuse. `new_secret` (field and
+    /// value), when given, replaces the sealed one (credential rotation). Records which fields changed, never
+    /// their values.
     pub fn update(
         &self,
         acting: &Acting,
         id: ConnectorId,
         changed_fields: Vec<String>,
-        new_password: Option<&Plaintext>,
+        new_secret: Option<(&'static str, &Plaintext)>,
         change: impl FnOnce(&mut Connector) -> Result<(), ConnectorsError>,
     ) -> Result<Connector, ConnectorsError> {
         let txn = self.store.db().begin_write()?;
@@ -186,9 +221,9 @@ impl Connectors {
             codec::decode("connectors", row.value())?
         };
         change(&mut connector)?;
-        if let Some(password) = new_password {
-            let sealed = self.sealer.seal(password, label(&id.to_string(), "password"));
-            connector.secrets.insert("password".into(), sealed);
+        if let Some((field, value)) = new_secret {
+            let sealed = self.sealer.seal(value, label(&id.to_string(), field));
+            connector.secrets.insert(field.into(), sealed);
         }
         connector.updated_at = self.clock.now();
         connector.version += 1;
@@ -215,6 +250,34 @@ impl Connectors {
         audit::record(&txn, &event)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Replaces (`Some`) or removes (`None`) one sealed secret without touching the settings: OAuth bookkeeping
+    /// (a rotated refresh token, a pending authorization's state), which is not a change an admin made, so it
+    /// neither bumps the version nor writes `connector.updated`.
+    pub fn put_secret(
+        &self,
+        id: ConnectorId,
+        field: &'static str,
+        value: Option<&Plaintext>,
+    ) -> Result<Connector, ConnectorsError> {
+        let txn = self.store.db().begin_write()?;
+        let mut connector: Connector = {
+            let table = txn.open_table(CONNECTORS)?;
+            let row = table.get(id.to_bytes())?.ok_or(ConnectorsError::NotFound(id))?;
+            codec::decode("connectors", row.value())?
+        };
+        match value {
+            Some(value) => {
+                connector.secrets.insert(field.into(), self.sealer.seal(value, label(&id.to_string(), field)));
+            }
+            None => {
+                connector.secrets.remove(field);
+            }
+        }
+        txn.open_table(CONNECTORS)?.insert(id.to_bytes(), codec::encode(&connector).as_slice())?;
+        txn.commit()?;
+        Ok(connector)
     }
 
     /// The plaintext of a sealed secret, for the run that logs in with it.

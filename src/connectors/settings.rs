@@ -117,6 +117,26 @@ pub const SHAREPOINT: Spellings = Spellings {
 const MAX_INTERVAL_MINUTES: u32 = 7 * 24 * 60;
 
 impl CommonInput {
+    /// The names of the fields this request sets (for the audit log, never the values).
+    pub fn present_fields(&self) -> Vec<&'static str> {
+        let present = [
+            ("name", self.name.is_some()),
+            ("description", self.description.is_some()),
+            ("target_path", self.target_path.is_some()),
+            ("sync_direction", self.sync_direction.is_some()),
+            ("conflict_resolution", self.conflict_resolution.is_some()),
+            ("sync_permissions", self.sync_permissions.is_some()),
+            ("sync_hidden_files", self.sync_hidden_files.is_some()),
+            ("sync_system_files", self.sync_system_files.is_some()),
+            ("include_patterns", self.include_patterns.is_some()),
+            ("exclude_patterns", self.exclude_patterns.is_some()),
+            ("sync_interval_minutes", self.sync_interval_minutes.is_some()),
+            ("max_delete_percent", self.max_delete_percent.is_some()),
+            ("max_bytes_per_second", self.max_bytes_per_second.is_some()),
+        ];
+        present.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect()
+    }
+
     /// Validates a create request. Defaults: `target_path` `/`; the one-way mode into ScaiDrive (nothing in
     /// ScaiDrive can then damage the source: the safe start the spec recommends); `MANUAL` conflicts; a run every
     /// 15 minutes; hidden and system files skipped; at most 50% deletes per run.

@@ -39,7 +39,8 @@ pub struct SmbInput {
 /// Characters Windows refuses in a share name.
 const BAD_SHARE_CHARS: &[char] = &['\\', '/', ':', '*', '?', '"', '<', '>', '|'];
 
-fn clean_base_path(raw: &str, problems: &mut Problems) -> String {
+/// A folder path inside the source (`/` or `\` separated) as `a/b`, or a problem on `base_path`.
+pub(super) fn clean_base_path(raw: &str, problems: &mut Problems) -> String {
     let parts: Vec<&str> = raw.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
     if parts.iter().any(|p| *p == "." || *p == ".." || p.chars().any(char::is_control)) {
         problems.add("base_path", "must be a plain folder path inside the share (no `.`, `..` or control characters)");

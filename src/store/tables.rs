@@ -94,6 +94,9 @@ tables! {
     FILE_STATES: &[u8] => &[u8] = "file_states";
     /// Per-file errors of the last runs, same keys; removed when the path syncs.
     FILE_ERRORS: &[u8] => &[u8] = "file_errors";
+    /// A source's change cursor by connector (SharePoint: the delta link and the kept item tree), opaque here;
+    /// written only after the run's actions are recorded, so a crash re-reads the same changes.
+    SOURCE_CURSORS: Id => &[u8] = "source_cursors";
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
 

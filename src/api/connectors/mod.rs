@@ -2,20 +2,80 @@
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
 mod mappings;
+mod run_routes;
 mod runs;
 mod smb;
 
+use serde::Serialize;
+use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{AppState, blocking, parse_id};
-use crate::connectors::{Connector, ConnectorsError};
+use crate::connectors::{Connector, ConnectorKind, ConnectorsError};
 use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
+use crate::sync::filters::PatternSet;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes())
+    OpenApiRouter::new()
+        .merge(smb::routes())
+        .merge(mappings::routes())
+        .merge(run_routes::smb::routes())
+        .merge(run_routes::sharepoint::routes())
+}
+
+/// The settings every connector shows, whatever its kind (flattened into each kind's view).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommonView {
+    name: String,
+    description: Option<String>,
+    #[schema(value_type = String)]
+    target_share_id: ShareId,
+    target_path: String,
+    sync_direction: String,
+    sync_permissions: bool,
+    sync_hidden_files: bool,
+    sync_system_files: bool,
+    #[schema(value_type = Object)]
+    include_patterns: PatternSet,
+    #[schema(value_type = Object)]
+    exclude_patterns: PatternSet,
+    conflict_resolution: String,
+    sync_interval_minutes: u32,
+    max_delete_percent: u8,
+    max_bytes_per_second: Option<u64>,
+    paused: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl CommonView {
+    fn of(c: Connector) -> Self {
+        let common = c.common;
+        CommonView {
+            name: common.name,
+            description: common.description,
+            target_share_id: common.target_share_id,
+            target_path: common.target_path,
+            sync_direction: common.sync_direction,
+            sync_permissions: common.sync_permissions,
+            sync_hidden_files: common.sync_hidden_files,
+            sync_system_files: common.sync_system_files,
+            include_patterns: common.include_patterns,
+            exclude_patterns: common.exclude_patterns,
+            conflict_resolution: common.conflict_resolution,
+            sync_interval_minutes: common.sync_interval_minutes,
+            max_delete_percent: common.max_delete_percent,
+            max_bytes_per_second: common.max_bytes_per_second,
+            paused: c.paused,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).
@@ -40,6 +100,25 @@ async fn managed_connector(state: &AppState, caller: &Caller, id: &str) -> Resul
         Ok(connector)
     } else {
         Err(ApiError::NotFound(format!("connector {id} not found")))
+    }
+}
+
+/// [`managed_connector`] of one kind: under another kind's prefix a connector is "not found".
+async fn managed_connector_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    kind: ConnectorKind,
+) -> Result<Connector, ApiError> {
+    let connector = managed_connector(state, caller, id).await?;
+    if connector.kind == kind {
+        Ok(connector)
+    } else {
+        let what = match kind {
+            ConnectorKind::Smb => "SMB",
+            ConnectorKind::Sharepoint => "SharePoint",
+        };
+        Err(ApiError::NotFound(format!("{what} connector {id} not found")))
     }
 }
 

@@ -1,39 +1,31 @@
 //! Runs of a connector: start one (`sync`, 202 with the job id), the job list (with skipped scheduled runs and
-//! why), one job with its per-file events, pause and resume, and the per-file sync state. The connector's actor
-//! decides; these handlers ask it and show the stores.
+//! why), one job with its per-file events, pause and resume, the per-file sync state and open conflicts. The
+//! connector's actor decides; these handlers ask it and show the stores.
+//!
+//! Every kind of connector has the same run endpoints under its own prefix: the handlers below take the kind,
+//! and `run_routes!` declares the documented routes of one prefix over them (utoipa needs one annotated
+//! function per path), so SMB and SharePoint share one implementation.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ractor::{ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::managed_connector;
+use super::managed_connector_of;
 use crate::actors::connector::{ConnectorMessage, RunState, SyncRefused};
 use crate::actors::connectors::ConnectorsMessage;
 use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ErrorBody};
+use crate::api::error::ApiError;
 use crate::api::json::ApiQuery;
 use crate::api::pagination::PageQuery;
 use crate::api::{AppState, blocking, parse_id};
+use crate::connectors::ConnectorKind;
 use crate::connectors::file_states::{self, FileError};
 use crate::connectors::jobs::{self, Job, JobEvent, Trigger};
 use crate::ids::{ConnectorId, JobId};
 use crate::store::StoreError;
 use crate::sync::BaseRecord;
-
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(start_sync))
-        .routes(routes!(list_jobs))
-        .routes(routes!(get_job))
-        .routes(routes!(pause))
-        .routes(routes!(resume))
-        .routes(routes!(list_file_states))
-        .routes(routes!(list_conflicts))
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ConflictList {
@@ -42,18 +34,13 @@ pub struct ConflictList {
     next_cursor: Option<String>,
 }
 
-/// Open conflicts (strategy `MANUAL`): both sides' entries when the conflict was found, oldest first.
-#[utoipa::path(
-    get, path = "/api/v1/smb-connectors/{id}/conflicts", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id")),
-    responses((status = 200, body = ConflictList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn list_conflicts(
+pub(super) async fn list_conflicts(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
     let store = state.store.clone();
     let conflicts = blocking(move || Ok(file_states::open_conflicts(&store, connector.id)?)).await?;
     Ok(Json(ConflictList { conflicts, next_cursor: None }))
@@ -66,7 +53,8 @@ pub struct SyncQuery {
     /// Run past the safety guard (a mass delete that stopped a run with `SAFETY_ABORT`).
     #[serde(default)]
     force: bool,
-    /// Rehash every file instead of trusting sizes and times.
+    /// Rehash every file instead of trusting sizes and times; for SharePoint, also list the whole library
+    /// instead of following the kept delta token.
     #[serde(default)]
     full_sync: bool,
 }
@@ -132,22 +120,14 @@ async fn actor_of(state: &AppState, id: ConnectorId) -> Result<ActorRef<Connecto
     found.ok_or_else(|| ApiError::NotFound(format!("connector {id} not found")))
 }
 
-/// Start a run now: 202 with its job id. `SYNC_IN_PROGRESS` (409) while one runs, `CONNECTOR_PAUSED` while paused.
-#[utoipa::path(
-    post, path = "/api/v1/smb-connectors/{id}/sync", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id"), SyncQuery),
-    responses(
-        (status = 202, body = SyncStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)
-    )
-)]
-async fn start_sync(
+pub(super) async fn start_sync(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<(StatusCode, Json<SyncStarted>), ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
     let actor = actor_of(&state, connector.id).await?;
     let (force, full_sync) = (query.force, query.full_sync);
     let started = ractor::call_t!(
@@ -172,37 +152,27 @@ async fn start_sync(
     }
 }
 
-/// The connector's jobs, newest first, including scheduled runs that were skipped and why.
-#[utoipa::path(
-    get, path = "/api/v1/smb-connectors/{id}/jobs", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id"), PageQuery),
-    responses((status = 200, body = JobList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn list_jobs(
+pub(super) async fn list_jobs(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
     let (limit, before) = (page.limit()?, page.after()?.map(JobId::from_bytes));
     let store = state.store.clone();
     let (jobs, next) = blocking(move || Ok(jobs::list(&store, connector.id, before, limit)?)).await?;
     Ok(Json(JobList { jobs, next_cursor: crate::api::pagination::cursor(next.map(JobId::to_bytes)) }))
 }
 
-/// One job with its per-file events (the first 1000).
-#[utoipa::path(
-    get, path = "/api/v1/smb-connectors/{id}/jobs/{job_id}", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id"), ("job_id" = String, Path, description = "job_ id")),
-    responses((status = 200, body = JobDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn get_job(
+pub(super) async fn get_job(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path((id, job_id)): Path<(String, String)>,
 ) -> Result<Json<JobDetail>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
     let job_id: JobId = parse_id(&job_id, "job")?;
     let store = state.store.clone();
     let detail = blocking(move || {
@@ -215,42 +185,33 @@ async fn get_job(
     Ok(Json(detail))
 }
 
-/// Pause: a running job stops between files and waits for `resume`; scheduled runs are skipped meanwhile.
-#[utoipa::path(
-    post, path = "/api/v1/smb-connectors/{id}/pause", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id")),
-    responses((status = 200, body = RunState), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn pause(
+pub(super) async fn pause(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    control(&state, &caller, &id, ConnectorMessage::Pause).await
+    control(kind, &state, &caller, &id, ConnectorMessage::Pause).await
 }
 
-/// Resume: the paused job continues where it stopped.
-#[utoipa::path(
-    post, path = "/api/v1/smb-connectors/{id}/resume", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id")),
-    responses((status = 200, body = RunState), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn resume(
+pub(super) async fn resume(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunState>, ApiError> {
-    control(&state, &caller, &id, ConnectorMessage::Resume).await
+    control(kind, &state, &caller, &id, ConnectorMessage::Resume).await
 }
 
 /// Sends a pause or resume to the connector's actor and answers with its new state.
 async fn control(
+    kind: ConnectorKind,
     state: &AppState,
     caller: &Caller,
     id: &str,
     message: fn(RpcReplyPort<Result<RunState, StoreError>>) -> ConnectorMessage,
 ) -> Result<Json<RunState>, ApiError> {
-    let connector = managed_connector(state, caller, id).await?;
+    let connector = managed_connector_of(state, caller, id, kind).await?;
     let actor = actor_of(state, connector.id).await?;
     let answer = ractor::call_t!(actor, message, 10_000).map_err(ApiError::internal)?;
     Ok(Json(answer?))
@@ -270,19 +231,14 @@ fn view(record: BaseRecord, error: Option<FileError>) -> FileState {
     }
 }
 
-/// Tracked paths with their sync state and last error, in path order.
-#[utoipa::path(
-    get, path = "/api/v1/smb-connectors/{id}/file-states", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id"), FileStateQuery),
-    responses((status = 200, body = FileStateList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn list_file_states(
+pub(super) async fn list_file_states(
+    kind: ConnectorKind,
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<FileStateQuery>,
 ) -> Result<Json<FileStateList>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
     let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
     let after = query
         .cursor

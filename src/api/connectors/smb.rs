@@ -5,11 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{managed_connector, manages};
+use super::{CommonView, managed_connector, manages};
 use crate::actors::connectors::ConnectorsMessage;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
@@ -17,9 +16,8 @@ use crate::api::json::ApiJson;
 use crate::api::{AppState, blocking};
 use crate::connectors::settings::SMB;
 use crate::connectors::{Connector, ConnectorKind, ConnectorsError, Problems, SmbInput};
-use crate::ids::{ConnectorId, ShareId};
+use crate::ids::ConnectorId;
 use crate::secrets::Plaintext;
-use crate::sync::filters::PatternSet;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_connectors, create_connector)).routes(routes!(
@@ -34,8 +32,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct SmbConnectorView {
     #[schema(value_type = String)]
     id: ConnectorId,
-    name: String,
-    description: Option<String>,
     server_host: String,
     server_port: u16,
     share_name: String,
@@ -43,36 +39,15 @@ pub struct SmbConnectorView {
     domain: String,
     username: String,
     password_set: bool,
-    #[schema(value_type = String)]
-    target_share_id: ShareId,
-    target_path: String,
-    sync_direction: String,
-    sync_permissions: bool,
-    sync_hidden_files: bool,
-    sync_system_files: bool,
-    #[schema(value_type = Object)]
-    include_patterns: PatternSet,
-    #[schema(value_type = Object)]
-    exclude_patterns: PatternSet,
-    conflict_resolution: String,
-    sync_interval_minutes: u32,
-    max_delete_percent: u8,
-    max_bytes_per_second: Option<u64>,
-    paused: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
+    #[serde(flatten)]
+    common: CommonView,
 }
 
 fn view(c: Connector) -> Result<SmbConnectorView, ApiError> {
     let password_set = c.has_secret("password");
-    let smb = c.smb.ok_or_else(|| ApiError::internal("an SMB connector without SMB settings"))?;
-    let common = c.common;
+    let smb = c.smb.clone().ok_or_else(|| ApiError::internal("an SMB connector without SMB settings"))?;
     Ok(SmbConnectorView {
         id: c.id,
-        name: common.name,
-        description: common.description,
         server_host: smb.server_host,
         server_port: smb.server_port,
         share_name: smb.share_name,
@@ -80,21 +55,7 @@ fn view(c: Connector) -> Result<SmbConnectorView, ApiError> {
         domain: smb.domain,
         username: smb.username,
         password_set,
-        target_share_id: common.target_share_id,
-        target_path: common.target_path,
-        sync_direction: common.sync_direction,
-        sync_permissions: common.sync_permissions,
-        sync_hidden_files: common.sync_hidden_files,
-        sync_system_files: common.sync_system_files,
-        include_patterns: common.include_patterns,
-        exclude_patterns: common.exclude_patterns,
-        conflict_resolution: common.conflict_resolution,
-        sync_interval_minutes: common.sync_interval_minutes,
-        max_delete_percent: common.max_delete_percent,
-        max_bytes_per_second: common.max_bytes_per_second,
-        paused: c.paused,
-        created_at: c.created_at,
-        updated_at: c.updated_at,
+        common: CommonView::of(c),
     })
 }
 
@@ -106,40 +67,19 @@ pub struct SmbConnectorList {
 
 /// The names of the fields a request sets, for the audit log (never their values).
 fn fields_of(input: &SmbInput) -> Vec<String> {
-    let json = serde_json::to_value(FieldNames(input)).unwrap_or_default();
-    json.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
-
-struct FieldNames<'a>(&'a SmbInput);
-
-impl Serialize for FieldNames<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (i, c) = (self.0, &self.0.common);
-        let present = [
-            ("name", c.name.is_some()),
-            ("description", c.description.is_some()),
-            ("target_path", c.target_path.is_some()),
-            ("sync_direction", c.sync_direction.is_some()),
-            ("conflict_resolution", c.conflict_resolution.is_some()),
-            ("sync_permissions", c.sync_permissions.is_some()),
-            ("sync_hidden_files", c.sync_hidden_files.is_some()),
-            ("sync_system_files", c.sync_system_files.is_some()),
-            ("include_patterns", c.include_patterns.is_some()),
-            ("exclude_patterns", c.exclude_patterns.is_some()),
-            ("sync_interval_minutes", c.sync_interval_minutes.is_some()),
-            ("max_delete_percent", c.max_delete_percent.is_some()),
-            ("max_bytes_per_second", c.max_bytes_per_second.is_some()),
-            ("server", i.server.is_some()),
-            ("server_host", i.server_host.is_some()),
-            ("server_port", i.server_port.is_some()),
-            ("share_name", i.share_name.is_some()),
-            ("base_path", i.base_path.is_some()),
-            ("domain", i.domain.is_some()),
-            ("username", i.username.is_some()),
-            ("password", i.password.is_some()),
-        ];
-        s.collect_seq(present.iter().filter(|(_, set)| *set).map(|(name, _)| name))
-    }
+    let own = [
+        ("server", input.server.is_some()),
+        ("server_host", input.server_host.is_some()),
+        ("server_port", input.server_port.is_some()),
+        ("share_name", input.share_name.is_some()),
+        ("base_path", input.base_path.is_some()),
+        ("domain", input.domain.is_some()),
+        ("username", input.username.is_some()),
+        ("password", input.password.is_some()),
+    ];
+    let mut fields = input.common.present_fields();
+    fields.extend(own.iter().filter(|(_, set)| *set).map(|(name, _)| *name));
+    fields.into_iter().map(str::to_owned).collect()
 }
 
 /// Create an SMB connector. Needs `manage` on the target share.
@@ -234,7 +174,7 @@ async fn update_connector(
     let connectors = state.connectors.clone();
     let acting = caller.acting();
     let updated = blocking(move || {
-        Ok(connectors.update(&acting, current.id, fields, password.as_ref(), move |connector| {
+        Ok(connectors.update(&acting, current.id, fields, password.as_ref().map(|p| ("password", p)), move |connector| {
             let mut problems = Problems::default();
             let smb = connector.smb.clone().ok_or(ConnectorsError::NotFound(connector.id))?;
             let smb = input.apply_server(smb, &mut problems);
