@@ -66,12 +66,13 @@ async fn start_connector_actors(
     root: &ActorRef<RootMessage>,
     connectors: &Connectors,
     drive: &Drive,
+    config: &Config,
     options: &StartOptions,
 ) -> Result<ActorRef<ConnectorsMessage>, StartError> {
     let actors = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
     let args = ConnectorsArgs {
         connectors: connectors.clone(),
-        launcher: launch::launcher(connectors.clone(), drive.clone()),
+        launcher: launch::launcher(connectors.clone(), drive.clone(), config.sharepoint.clone()),
         clock: options.clock.clone(),
     };
     let (supervisor, _) =
@@ -127,7 +128,7 @@ impl Appliance {
         };
         let sealer = Arc::new(sealer);
         let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
-        let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
+        let connector_actors = start_connector_actors(&root, &connectors, &drive, &config, &options).await?;
         let share_users = {
             let connectors = connectors.clone();
             // A failed lookup counts as "in use": refusing a delete is the safe mistake.

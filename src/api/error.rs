@@ -66,6 +66,10 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String, details: Value },
     #[error("too many requests")]
     RateLimited { retry_after_seconds: u64 },
+    /// A connector's source refused or could not be reached while answering (`CONNECTOR_AUTH_FAILED`,
+    /// `CONNECTOR_UNREACHABLE`, ...): the appliance is fine, what it talks to is not.
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     #[error("internal error")]
     Internal(String),
     #[error(transparent)]
@@ -99,6 +103,7 @@ impl ApiError {
             Self::ImmutableField(_) => ("IMMUTABLE_FIELD", StatusCode::UNPROCESSABLE_ENTITY),
             Self::Conflict { code, .. } => (code, StatusCode::CONFLICT),
             Self::RateLimited { .. } => ("RATE_LIMITED", StatusCode::TOO_MANY_REQUESTS),
+            Self::Upstream { code, .. } => (code, StatusCode::BAD_GATEWAY),
             Self::Internal(_) => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
             Self::Drive(e) => (e.code(), drive_status(e)),
         }
@@ -223,6 +228,7 @@ mod tests {
                 409,
             ),
             (ApiError::RateLimited { retry_after_seconds: 3 }, "RATE_LIMITED", 429),
+            (ApiError::Upstream { code: "CONNECTOR_AUTH_FAILED", message: "x".into() }, "CONNECTOR_AUTH_FAILED", 502),
             (ApiError::Internal("secret cause".into()), "INTERNAL", 500),
         ];
         for (error, code, status) in cases {

@@ -47,14 +47,29 @@ pub fn is_sid(text: &str) -> bool {
 }
 
 impl NewMapping {
-    /// Checks the shape; `principal_exists` says whether the ScaiDrive principal is real.
-    pub fn validate(&self, principal_exists: impl Fn(&str) -> bool) -> Result<(), Vec<super::Problem>> {
+    /// Checks the shape; `principal_exists` says whether the ScaiDrive principal is real. The source principal
+    /// is an NT account for SMB, an Azure AD object id (a GUID) for SharePoint (the field keeps its SMB name).
+    pub fn validate(
+        &self,
+        kind: super::ConnectorKind,
+        principal_exists: impl Fn(&str) -> bool,
+    ) -> Result<(), Vec<super::Problem>> {
         let mut problems = Problems::default();
         let principal = self.smb_principal.trim();
-        let name_form =
-            principal.split_once('\\').is_some_and(|(d, n)| !d.is_empty() && !n.is_empty() && !n.contains('\\'));
-        if !is_sid(principal) && !name_form {
-            problems.add("smb_principal", "must be DOMAIN\\name or a SID (S-1-…)");
+        match kind {
+            super::ConnectorKind::Smb => {
+                let name_form = principal
+                    .split_once('\\')
+                    .is_some_and(|(d, n)| !d.is_empty() && !n.is_empty() && !n.contains('\\'));
+                if !is_sid(principal) && !name_form {
+                    problems.add("smb_principal", "must be DOMAIN\\name or a SID (S-1-…)");
+                }
+            }
+            super::ConnectorKind::Sharepoint => {
+                if !super::sharepoint::is_guid(principal) {
+                    problems.add("smb_principal", "must be the Azure AD object id (a GUID) of the user or group");
+                }
+            }
         }
         let id = self.scaidrive_principal_id.as_str();
         let shape_ok = match self.identity_type {
@@ -215,13 +230,13 @@ mod tests {
             smb_principal: "CORP\\alice".into(),
             scaidrive_principal_id: UserId::new().to_string(),
         };
-        assert!(ok.validate(|_| true).is_ok());
+        assert!(ok.validate(super::super::ConnectorKind::Smb, |_| true).is_ok());
         let bad = NewMapping {
             identity_type: IdentityType::Group,
             smb_principal: "alice".into(),
             scaidrive_principal_id: UserId::new().to_string(),
         };
-        let problems = bad.validate(|_| true).unwrap_err();
+        let problems = bad.validate(super::super::ConnectorKind::Smb, |_| true).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["smb_principal", "scaidrive_principal_id"]);
     }

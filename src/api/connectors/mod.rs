@@ -1,16 +1,21 @@
-//! The connector APIs (`/api/v1/smb-connectors`, later `/api/v1/sharepoint-connectors`). A connector is managed
+//! The connector APIs (`/api/v1/smb-connectors`, `/api/v1/sharepoint-connectors`). A connector is managed
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
 mod mappings;
 mod run_routes;
 mod runs;
+mod sharepoint;
+mod sharepoint_auth;
+mod sharepoint_lookup;
 mod smb;
 
+use axum::http::StatusCode;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::auth::Caller;
+use crate::actors::connectors::ConnectorsMessage;
 use super::error::ApiError;
 use super::{AppState, blocking, parse_id};
 use crate::connectors::{Connector, ConnectorKind, ConnectorsError};
@@ -21,7 +26,12 @@ use crate::sync::filters::PatternSet;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(smb::routes())
-        .merge(mappings::routes())
+        .merge(sharepoint::routes())
+        .merge(sharepoint_auth::routes())
+        .merge(sharepoint_lookup::routes())
+        .merge(mappings::smb::routes())
+        .merge(mappings::smb_import::routes())
+        .merge(mappings::sharepoint::routes())
         .merge(run_routes::smb::routes())
         .merge(run_routes::sharepoint::routes())
 }
@@ -120,6 +130,31 @@ async fn managed_connector_of(
         };
         Err(ApiError::NotFound(format!("{what} connector {id} not found")))
     }
+}
+
+/// The connectors of `kind` the caller manages, oldest first.
+async fn visible_connectors(state: &AppState, caller: &Caller, kind: ConnectorKind) -> Result<Vec<Connector>, ApiError> {
+    let connectors = state.connectors.clone();
+    let all = blocking(move || Ok(connectors.list(kind)?)).await?;
+    let mut visible = Vec::new();
+    for connector in all {
+        if manages(state, caller, connector.common.target_share_id).await? {
+            visible.push(connector);
+        }
+    }
+    Ok(visible)
+}
+
+/// Deletes a connector of `kind` and its identity mappings, run history and file states. What it synced stays in
+/// ScaiDrive; the source is untouched.
+async fn remove_connector(state: &AppState, caller: &Caller, id: &str, kind: ConnectorKind) -> Result<StatusCode, ApiError> {
+    let connector = managed_connector_of(state, caller, id, kind).await?;
+    let connectors = state.connectors.clone();
+    let acting = caller.acting();
+    // The actor goes first, so no run starts on a connector that is being deleted.
+    state.connector_actors.cast(ConnectorsMessage::Removed(connector.id)).map_err(ApiError::internal)?;
+    blocking(move || Ok(connectors.delete(&acting, connector.id)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl From<ConnectorsError> for ApiError {

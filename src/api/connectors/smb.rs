@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{CommonView, managed_connector, manages};
+use super::{CommonView, managed_connector_of, manages, remove_connector, visible_connectors};
 use crate::actors::connectors::ConnectorsMessage;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
@@ -118,15 +118,8 @@ async fn create_connector(
     responses((status = 200, body = SmbConnectorList), (status = 401, body = ErrorBody))
 )]
 async fn list_connectors(caller: Caller, State(state): State<AppState>) -> Result<Json<SmbConnectorList>, ApiError> {
-    let connectors = state.connectors.clone();
-    let all = blocking(move || Ok(connectors.list(ConnectorKind::Smb)?)).await?;
-    let mut visible = Vec::new();
-    for connector in all {
-        if manages(&state, &caller, connector.common.target_share_id).await? {
-            visible.push(view(connector)?);
-        }
-    }
-    Ok(Json(SmbConnectorList { connectors: visible, next_cursor: None }))
+    let connectors = visible_connectors(&state, &caller, ConnectorKind::Smb).await?;
+    Ok(Json(SmbConnectorList { connectors: connectors.into_iter().map(view).collect::<Result<_, _>>()?, next_cursor: None }))
 }
 
 /// One SMB connector.
@@ -140,11 +133,7 @@ async fn get_connector(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SmbConnectorView>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    if connector.kind != ConnectorKind::Smb {
-        return Err(ApiError::NotFound(format!("SMB connector {id} not found")));
-    }
-    Ok(Json(view(connector)?))
+    Ok(Json(view(managed_connector_of(&state, &caller, &id, ConnectorKind::Smb).await?)?))
 }
 
 /// Change settings or rotate credentials. `target_share_id` cannot change (`IMMUTABLE_FIELD`).
@@ -162,10 +151,7 @@ async fn update_connector(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<SmbInput>,
 ) -> Result<Json<SmbConnectorView>, ApiError> {
-    let current = managed_connector(&state, &caller, &id).await?;
-    if current.kind != ConnectorKind::Smb {
-        return Err(ApiError::NotFound(format!("SMB connector {id} not found")));
-    }
+    let current = managed_connector_of(&state, &caller, &id, ConnectorKind::Smb).await?;
     if input.common.target_share_id.as_ref().is_some_and(|t| *t != current.common.target_share_id.to_string()) {
         return Err(ConnectorsError::Immutable("target_share_id").into());
     }
@@ -204,11 +190,5 @@ async fn delete_connector(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let connectors = state.connectors.clone();
-    let acting = caller.acting();
-    // The actor goes first, so no run starts on a connector that is being deleted.
-    state.connector_actors.cast(ConnectorsMessage::Removed(connector.id)).map_err(ApiError::internal)?;
-    blocking(move || Ok(connectors.delete(&acting, connector.id)?)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_connector(&state, &caller, &id, ConnectorKind::Smb).await
 }

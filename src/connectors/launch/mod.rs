@@ -1,34 +1,41 @@
 //! Starting a run for real: unseal the credentials, log in to the source, open the drive side on the target
-//! folder, and run the engine (`runner::run_job`). A run that cannot start (wrong password, unreachable server,
-//! unknown share) ends as a failed job with the transport's stable code; an authentication failure and a safety
-//! abort are also audit events, so an admin sees them without reading job logs.
+//! folder, and run the engine (`runner::run_job`). One file per transport (`smb.rs`, `sharepoint.rs`); this
+//! one dispatches and records the outcome. A run that cannot start (wrong password, unreachable server, unknown
+//! share) ends as a failed job with the transport's stable code; an authentication failure and a safety abort
+//! are also audit events, so an admin sees them without reading job logs.
+
+mod sharepoint;
+mod smb;
 
 use std::sync::Arc;
 
 use super::jobs::{Job, JobError, JobStatus};
-use super::runner;
-use super::{Connector, Connectors};
+use super::{Connector, ConnectorKind, Connectors};
 use crate::actors::connector::{Launcher, RunOrder};
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
+use crate::config::SharePointEndpoints;
 use crate::drive::{Drive, DrivePath};
 use crate::sides::drive::DriveSide;
-use crate::sides::smb::side::SmbSide;
-use crate::sides::smb::{SmbClient, SmbConfig};
 use crate::store::Store;
 
 /// Why a run could not start: a stable code and a message for the job.
 struct NotStarted(String, String);
 
-/// The launcher the appliance gives its connector actors.
-pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
+/// The launcher the appliance gives its connector actors; `endpoints` is where SharePoint connectors find
+/// Microsoft's services.
+pub fn launcher(connectors: Connectors, drive: Drive, endpoints: SharePointEndpoints) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive) = (connectors.clone(), drive.clone());
+        let (connectors, drive, endpoints) = (connectors.clone(), drive.clone(), endpoints.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
-            let finished = match run(&connectors, drive, order).await {
+            let ran = match order.connector.kind {
+                ConnectorKind::Smb => smb::run(&connectors, drive, order).await,
+                ConnectorKind::Sharepoint => sharepoint::run(&connectors, drive, &endpoints, order).await,
+            };
+            let finished = match ran {
                 Ok(job) => job,
                 Err(NotStarted(code, message)) => fail(&clock, job, code, message),
             };
@@ -38,33 +45,13 @@ pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
     })
 }
 
-async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
-    let RunOrder { connector, job, stop } = order;
-    let source = connect_smb(connectors, &connector).await?;
+/// The drive side on the connector's target folder.
+async fn open_drive_side(drive: Drive, connector: &Connector) -> Result<DriveSide, NotStarted> {
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
-    let drive_side = DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
+    DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
         .await
-        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?;
-    let store = connectors.store().clone();
-    let clock = connectors.clock().clone();
-    let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
-    if let Err(error) = source.client().shutdown().await {
-        tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");
-    }
-    finished.map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))
-}
-
-async fn connect_smb(connectors: &Connectors, connector: &Connector) -> Result<SmbSide, NotStarted> {
-    let smb = connector.smb.as_ref().ok_or_else(|| NotStarted("INTERNAL".into(), "not an SMB connector".into()))?;
-    let password =
-        connectors.secret(connector, "password").map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))?;
-    let mut config =
-        SmbConfig::new(&smb.server_host, smb.server_port, &smb.share_name, &smb.username, password.expose());
-    config.base_path = smb.base_path.clone();
-    config.domain = smb.domain.clone();
-    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
-    Ok(SmbSide::new(Arc::new(client)))
+        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))
 }
 
 /// A run that could not start, as a failed job (the connector actor records it).

@@ -6,6 +6,9 @@
 //! optional for `user_auth`, which without one signs in as a public client with PKCE) and, for `user_auth`,
 //! the refresh token the authorization callback obtained (rotated on every use).
 
+pub mod graph;
+pub mod oauth;
+
 use serde::{Deserialize, Serialize};
 
 use super::settings::{CommonInput, Problems};
@@ -65,7 +68,7 @@ pub struct SharePointInput {
 }
 
 /// Whether `text` is a GUID in its usual 8-4-4-4-12 hexadecimal form.
-fn is_guid(text: &str) -> bool {
+pub(crate) fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))

@@ -1,0 +1,86 @@
+//! A SharePoint run: sign in to Graph as the connector (a refused sign-in fails the job before anything is
+//! listed), list the library by delta from the cursor kept since the last run (`full_sync` forgets it), run the
+//! engine against the drive, and only then keep the new cursor, so a run that dies re-reads the same changes.
+
+use std::sync::Arc;
+
+use super::{NotStarted, open_drive_side};
+use crate::actors::connector::RunOrder;
+use crate::config::SharePointEndpoints;
+use crate::connectors::file_states;
+use crate::connectors::jobs::{Job, JobStatus};
+use crate::connectors::sharepoint::graph::{AccessError, GraphAccess};
+use crate::connectors::{Connectors, runner};
+use crate::drive::Drive;
+use crate::ids::ConnectorId;
+use crate::sides::sharepoint::{DeltaState, SharePointOptions, SharePointSide, TokioSleeper};
+use crate::store::{Store, StoreError, codec};
+
+fn not_started(e: AccessError) -> NotStarted {
+    NotStarted(e.code().to_owned(), e.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> NotStarted {
+    NotStarted("INTERNAL".into(), e.to_string())
+}
+
+pub(super) async fn run(
+    connectors: &Connectors,
+    drive: Drive,
+    endpoints: &SharePointEndpoints,
+    order: RunOrder,
+) -> Result<Job, NotStarted> {
+    let RunOrder { connector, job, stop } = order;
+    let access = GraphAccess::open(connectors, &connector, endpoints).map_err(not_started)?;
+    let client = Arc::new(access.drive_client(Arc::new(TokioSleeper)).map_err(not_started)?);
+    access.sign_in().await.map_err(not_started)?;
+    let store = connectors.store().clone();
+    let kept = load_cursor(&store, connector.id).await.map_err(internal)?;
+    let side = SharePointSide::new(client, &access.settings.base_path, kept, SharePointOptions::default());
+    if job.full_sync {
+        side.force_full_listing().await;
+    }
+    let drive_side = open_drive_side(drive, &connector).await?;
+    let clock = connectors.clock().clone();
+    let finished =
+        runner::run_job(&store, &clock, &connector.common, job, &side, &drive_side, &stop).await.map_err(internal)?;
+
+    // ---- Per-entry extras (helper "spextras": versions, column metadata, permissions) ----
+    // Called here, after the engine's actions are recorded and before the cursor moves on, for each entry this
+    // run synced, when the connector's `sync_versions` / `sync_metadata` / `sync_permissions` ask for them:
+    // `crate::sides::sharepoint::<extras>(side.client(), &drive_side, entry, &access.settings)`. Their
+    // per-entry failures belong in the job's events like the engine's.
+
+    // The base changes are committed (run_job returned): keep the cursor unless the run failed outright, in
+    // which case the next run re-reads the same changes (which costs requests, never correctness).
+    if finished.status != JobStatus::Failed {
+        let state = side.delta_state().await;
+        save_cursor(&store, connector.id, &state).await.map_err(internal)?;
+    }
+    if let Err(error) = access.keep_rotated_refresh_token().await {
+        tracing::error!(%error, connector = %connector.id, "could not keep the rotated refresh token");
+    }
+    Ok(finished)
+}
+
+/// The delta state kept by the last run; an unreadable one (an older shape) starts a full listing.
+async fn load_cursor(store: &Store, connector: ConnectorId) -> Result<DeltaState, StoreError> {
+    let store = store.clone();
+    let bytes = tokio::task::spawn_blocking(move || file_states::cursor(&store, connector))
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
+    Ok(match bytes {
+        None => DeltaState::default(),
+        Some(bytes) => codec::decode("source_cursors", &bytes).unwrap_or_else(|error| {
+            tracing::warn!(%error, %connector, "kept delta state unreadable; listing the whole library");
+            DeltaState::default()
+        }),
+    })
+}
+
+async fn save_cursor(store: &Store, connector: ConnectorId, state: &DeltaState) -> Result<(), StoreError> {
+    let (store, bytes) = (store.clone(), codec::encode(state));
+    tokio::task::spawn_blocking(move || file_states::save_cursor(&store, connector, &bytes))
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
+}

@@ -1,0 +1,36 @@
+//! An SMB run: log in to the share with the connector's sealed password, then run the engine against the drive.
+
+use std::sync::Arc;
+
+use super::{NotStarted, open_drive_side};
+use crate::connectors::jobs::Job;
+use crate::connectors::{Connector, Connectors, runner};
+use crate::actors::connector::RunOrder;
+use crate::drive::Drive;
+use crate::sides::smb::side::SmbSide;
+use crate::sides::smb::{SmbClient, SmbConfig};
+
+pub(super) async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
+    let RunOrder { connector, job, stop } = order;
+    let source = connect_smb(connectors, &connector).await?;
+    let drive_side = open_drive_side(drive, &connector).await?;
+    let store = connectors.store().clone();
+    let clock = connectors.clock().clone();
+    let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    if let Err(error) = source.client().shutdown().await {
+        tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");
+    }
+    finished.map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))
+}
+
+async fn connect_smb(connectors: &Connectors, connector: &Connector) -> Result<SmbSide, NotStarted> {
+    let smb = connector.smb.as_ref().ok_or_else(|| NotStarted("INTERNAL".into(), "not an SMB connector".into()))?;
+    let password =
+        connectors.secret(connector, "password").map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))?;
+    let mut config =
+        SmbConfig::new(&smb.server_host, smb.server_port, &smb.share_name, &smb.username, password.expose());
+    config.base_path = smb.base_path.clone();
+    config.domain = smb.domain.clone();
+    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
+    Ok(SmbSide::new(Arc::new(client)))
+}
