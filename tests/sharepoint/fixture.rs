@@ -17,6 +17,8 @@ pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const CLIENT: &str = "22222222-2222-2222-2222-222222222222";
 pub const SECRET: &str = "s3cret";
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub const SITE: &str =
+    "contoso.sharepoint.com,aaaaaaaa-1111-2222-3333-444444444444,bbbbbbbb-1111-2222-3333-444444444444";
 pub const DRIVE: &str = "b!c2hhcmVwb2ludC1zaWRlLXRlc3RzLWxpYnJhcnktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA";
 
 /// Records every wait the client asks for and returns at once.
@@ -45,7 +47,7 @@ pub fn seed(files: Vec<Value>, generate: Option<Value>) -> Seed {
         "tenants": [{"id": TENANT, "domains": ["contoso.onmicrosoft.com"]}],
         "apps": [{
             "tenant": TENANT, "client_id": CLIENT, "secrets": [SECRET], "redirect_uris": [REDIRECT],
-            "roles": ["Sites.ReadWrite.All", "Files.ReadWrite.All"]
+            "roles": ["Sites.ReadWrite.All", "Files.ReadWrite.All", "User.Read.All", "Group.Read.All"]
         }],
         "users": [
             {"id": "u1", "display_name": "Alice Cooper", "mail": "alice@contoso.com", "user_principal_name": "alice@contoso.onmicrosoft.com"},
@@ -53,7 +55,7 @@ pub fn seed(files: Vec<Value>, generate: Option<Value>) -> Seed {
         ],
         "interactive_user": "alice@contoso.com",
         "sites": [{
-            "id": "contoso.sharepoint.com,aaaaaaaa-1111-2222-3333-444444444444,bbbbbbbb-1111-2222-3333-444444444444",
+            "id": SITE,
             "hostname": "contoso.sharepoint.com", "path": "/sites/sync", "name": "sync",
             "drives": [drive]
         }]

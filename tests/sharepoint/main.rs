@@ -1,7 +1,13 @@
 //! The SharePoint test binary: the Graph emulator driven over HTTP as Graph's clients would drive the real
 //! service (`emulator`), and the SharePoint side against it (`side`: conformance, auth, throttling, delta,
-//! uploads, check-outs; `engine`: full engine runs against an in-memory drive).
+//! uploads, check-outs; `engine`: full engine runs against an in-memory drive), and the SharePoint connector
+//! through the appliance's HTTP API (`connector`: configuration and sign-in; `connector_sync`: runs).
 
+#[path = "../common/mod.rs"]
+mod common;
+
+mod connector;
+mod connector_sync;
 mod emulator;
 mod engine;
 mod fixture;
