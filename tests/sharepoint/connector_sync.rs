@@ -11,9 +11,8 @@ use crate::connector::Setup;
 use crate::fixture::{CLIENT, DRIVE};
 
 fn library(n: usize) -> Vec<Value> {
-    let mut files: Vec<Value> = (0..n)
-        .map(|i| json!({"path": format!("Library/Bulk/file-{i:02}.txt"), "text": format!("bulk {i}")}))
-        .collect();
+    let mut files: Vec<Value> =
+        (0..n).map(|i| json!({"path": format!("Library/Bulk/file-{i:02}.txt"), "text": format!("bulk {i}")})).collect();
     files.push(json!({"path": "Library/Projects/Q1 report.docx", "text": "q1"}));
     files.push(json!({"path": "Library/top.txt", "text": "top"}));
     files.push(json!({"path": "Elsewhere/not-synced.txt", "text": "outside the base path"}));
@@ -197,7 +196,9 @@ async fn a_throttling_storm_is_waited_out_as_retry_after_asks() {
     assert_eq!(s.read("Bulk/file-02.txt").await.as_deref(), Some(&b"bulk 2"[..]));
     // Every throttled request was sent again no sooner than its Retry-After said, by the emulator's clock.
     let log = request_log(&s);
-    let at = |r: &Value| time::OffsetDateTime::parse(r["at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let at = |r: &Value| {
+        time::OffsetDateTime::parse(r["at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+    };
     let mut throttled = 0;
     for (i, r) in log.iter().enumerate() {
         if ![429, 503].contains(&r["status"].as_u64().unwrap()) {
@@ -230,7 +231,10 @@ async fn a_revoked_secret_fails_the_job_and_a_new_one_by_patch_makes_the_next_ru
     let id = s.connector(json!({})).await;
     s.fx.knob("revoke_secret", json!({"client_id": CLIENT}));
     let job = s.sync(&id).await;
-    assert_eq!((job["status"].as_str(), job["error"]["code"].as_str()), (Some("failed"), Some("CONNECTOR_AUTH_FAILED")));
+    assert_eq!(
+        (job["status"].as_str(), job["error"]["code"].as_str()),
+        (Some("failed"), Some("CONNECTOR_AUTH_FAILED"))
+    );
     assert!(s.audit_types().await.contains(&"connector.auth_failed".to_owned()));
 
     s.fx.knob("add_secret", json!({"client_id": CLIENT, "value": "the new secret"}));

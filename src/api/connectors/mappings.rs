@@ -14,8 +14,8 @@ use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody, FieldError};
 use crate::api::json::ApiJson;
 use crate::api::{AppState, blocking, parse_id};
-use crate::connectors::{ConnectorKind, ConnectorsError};
 use crate::connectors::mappings::{IdentityMapping, NewMapping};
+use crate::connectors::{ConnectorKind, ConnectorsError};
 use crate::drive::PrincipalId;
 use crate::identity::csv;
 use crate::ids::{GroupId, MappingId, UserId};
@@ -135,14 +135,14 @@ macro_rules! mapping_routes {
 
             #[doc = concat!("Map ", $principal, " to a ScaiDrive user or group.")]
             #[utoipa::path(
-                post, path = concat!($prefix, "/{id}/identity-mappings"), tag = $tag, request_body = NewMapping,
-                operation_id = concat!(stringify!($module), "_create_mapping"),
-                security(("bearer" = [])), params(("id" = String, Path, description = "cnn_ id")),
-                responses(
-                    (status = 201, body = IdentityMapping), (status = 401, body = ErrorBody),
-                    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)
-                )
-            )]
+                        post, path = concat!($prefix, "/{id}/identity-mappings"), tag = $tag, request_body = NewMapping,
+                        operation_id = concat!(stringify!($module), "_create_mapping"),
+                        security(("bearer" = [])), params(("id" = String, Path, description = "cnn_ id")),
+                        responses(
+                            (status = 201, body = IdentityMapping), (status = 401, body = ErrorBody),
+                            (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)
+                        )
+                    )]
             async fn create_mapping(
                 caller: Caller,
                 state: State<AppState>,
@@ -154,14 +154,14 @@ macro_rules! mapping_routes {
 
             /// The connector's identity mappings.
             #[utoipa::path(
-                get, path = concat!($prefix, "/{id}/identity-mappings"), tag = $tag,
-                operation_id = concat!(stringify!($module), "_list_mappings"), security(("bearer" = [])),
-                params(("id" = String, Path, description = "cnn_ id")),
-                responses(
-                    (status = 200, body = MappingList), (status = 401, body = ErrorBody),
-                    (status = 404, body = ErrorBody)
-                )
-            )]
+                        get, path = concat!($prefix, "/{id}/identity-mappings"), tag = $tag,
+                        operation_id = concat!(stringify!($module), "_list_mappings"), security(("bearer" = [])),
+                        params(("id" = String, Path, description = "cnn_ id")),
+                        responses(
+                            (status = 200, body = MappingList), (status = 401, body = ErrorBody),
+                            (status = 404, body = ErrorBody)
+                        )
+                    )]
             async fn list_mappings(
                 caller: Caller,
                 state: State<AppState>,
@@ -172,14 +172,14 @@ macro_rules! mapping_routes {
 
             /// Remove a mapping.
             #[utoipa::path(
-                delete, path = concat!($prefix, "/{id}/identity-mappings/{mapping_id}"), tag = $tag,
-                operation_id = concat!(stringify!($module), "_delete_mapping"), security(("bearer" = [])),
-                params(
-                    ("id" = String, Path, description = "cnn_ id"),
-                    ("mapping_id" = String, Path, description = "map_ id")
-                ),
-                responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-            )]
+                        delete, path = concat!($prefix, "/{id}/identity-mappings/{mapping_id}"), tag = $tag,
+                        operation_id = concat!(stringify!($module), "_delete_mapping"), security(("bearer" = [])),
+                        params(
+                            ("id" = String, Path, description = "cnn_ id"),
+                            ("mapping_id" = String, Path, description = "map_ id")
+                        ),
+                        responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+                    )]
             async fn delete_mapping(
                 caller: Caller,
                 state: State<AppState>,

@@ -15,9 +15,9 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::auth::Caller;
-use crate::actors::connectors::ConnectorsMessage;
 use super::error::ApiError;
 use super::{AppState, blocking, parse_id};
+use crate::actors::connectors::ConnectorsMessage;
 use crate::connectors::{Connector, ConnectorKind, ConnectorsError};
 use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
@@ -133,7 +133,11 @@ async fn managed_connector_of(
 }
 
 /// The connectors of `kind` the caller manages, oldest first.
-async fn visible_connectors(state: &AppState, caller: &Caller, kind: ConnectorKind) -> Result<Vec<Connector>, ApiError> {
+async fn visible_connectors(
+    state: &AppState,
+    caller: &Caller,
+    kind: ConnectorKind,
+) -> Result<Vec<Connector>, ApiError> {
     let connectors = state.connectors.clone();
     let all = blocking(move || Ok(connectors.list(kind)?)).await?;
     let mut visible = Vec::new();
@@ -147,7 +151,12 @@ async fn visible_connectors(state: &AppState, caller: &Caller, kind: ConnectorKi
 
 /// Deletes a connector of `kind` and its identity mappings, run history and file states. What it synced stays in
 /// ScaiDrive; the source is untouched.
-async fn remove_connector(state: &AppState, caller: &Caller, id: &str, kind: ConnectorKind) -> Result<StatusCode, ApiError> {
+async fn remove_connector(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    kind: ConnectorKind,
+) -> Result<StatusCode, ApiError> {
     let connector = managed_connector_of(state, caller, id, kind).await?;
     let connectors = state.connectors.clone();
     let acting = caller.acting();

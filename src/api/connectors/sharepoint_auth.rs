@@ -77,8 +77,13 @@ async fn test_connection(
     Path(id): Path<String>,
 ) -> Result<Json<TestReport>, ApiError> {
     let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Sharepoint).await?;
-    let mut report =
-        TestReport { connected: false, site_accessible: false, drive_accessible: false, permissions: vec![], error: None };
+    let mut report = TestReport {
+        connected: false,
+        site_accessible: false,
+        drive_accessible: false,
+        permissions: vec![],
+        error: None,
+    };
     let access = match GraphAccess::open(&state.connectors, &connector, &state.config.sharepoint) {
         Ok(access) => access,
         Err(e) => {
@@ -201,10 +206,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(query): Query<Callb
         Ok(id) => format!("The SharePoint connector {id} is authorized. You can close this page."),
         Err(message) => format!("Authorization failed: {message}"),
     };
-    Html(format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>ScaiDrive</title><p>{}</p>",
-        html_escape(&text)
-    ))
+    Html(format!("<!doctype html><meta charset=\"utf-8\"><title>ScaiDrive</title><p>{}</p>", html_escape(&text)))
 }
 
 fn html_escape(text: &str) -> String {

@@ -178,7 +178,9 @@ async fn directory(
     let access = access(state, caller, id).await?;
     let answer = access.search_directory(collection, query.trim()).await?;
     Ok(each(&answer)
-        .filter_map(|u| Some(DirectoryEntry { id: text(u, "id")?, email: text(u, "mail"), name: text(u, "displayName") }))
+        .filter_map(|u| {
+            Some(DirectoryEntry { id: text(u, "id")?, email: text(u, "mail"), name: text(u, "displayName") })
+        })
         .collect())
 }
 

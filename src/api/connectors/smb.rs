@@ -119,7 +119,10 @@ async fn create_connector(
 )]
 async fn list_connectors(caller: Caller, State(state): State<AppState>) -> Result<Json<SmbConnectorList>, ApiError> {
     let connectors = visible_connectors(&state, &caller, ConnectorKind::Smb).await?;
-    Ok(Json(SmbConnectorList { connectors: connectors.into_iter().map(view).collect::<Result<_, _>>()?, next_cursor: None }))
+    Ok(Json(SmbConnectorList {
+        connectors: connectors.into_iter().map(view).collect::<Result<_, _>>()?,
+        next_cursor: None,
+    }))
 }
 
 /// One SMB connector.
@@ -160,20 +163,26 @@ async fn update_connector(
     let connectors = state.connectors.clone();
     let acting = caller.acting();
     let updated = blocking(move || {
-        Ok(connectors.update(&acting, current.id, fields, password.as_ref().map(|p| ("password", p)), move |connector| {
-            let mut problems = Problems::default();
-            let smb = connector.smb.clone().ok_or(ConnectorsError::NotFound(connector.id))?;
-            let smb = input.apply_server(smb, &mut problems);
-            let mut common_input = input.common;
-            common_input.target_share_id = None;
-            let common = common_input.apply_to(connector.common.clone(), SMB, &mut problems);
-            if !problems.0.is_empty() {
-                return Err(ConnectorsError::Invalid(problems.0));
-            }
-            connector.smb = Some(smb);
-            connector.common = common;
-            Ok(())
-        })?)
+        Ok(connectors.update(
+            &acting,
+            current.id,
+            fields,
+            password.as_ref().map(|p| ("password", p)),
+            move |connector| {
+                let mut problems = Problems::default();
+                let smb = connector.smb.clone().ok_or(ConnectorsError::NotFound(connector.id))?;
+                let smb = input.apply_server(smb, &mut problems);
+                let mut common_input = input.common;
+                common_input.target_share_id = None;
+                let common = common_input.apply_to(connector.common.clone(), SMB, &mut problems);
+                if !problems.0.is_empty() {
+                    return Err(ConnectorsError::Invalid(problems.0));
+                }
+                connector.smb = Some(smb);
+                connector.common = common;
+                Ok(())
+            },
+        )?)
     })
     .await?;
     Ok(Json(view(updated)?))

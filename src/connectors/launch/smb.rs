@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::{NotStarted, open_drive_side};
+use crate::actors::connector::RunOrder;
 use crate::connectors::jobs::Job;
 use crate::connectors::{Connector, Connectors, runner};
-use crate::actors::connector::RunOrder;
 use crate::drive::Drive;
 use crate::sides::smb::side::SmbSide;
 use crate::sides::smb::{SmbClient, SmbConfig};

@@ -80,8 +80,7 @@ fn graph_id(field: &str, value: &str, problems: &mut Problems) -> Option<String>
     if value.is_empty() {
         return None;
     }
-    if value.len() > 512 || value.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#'))
-    {
+    if value.len() > 512 || value.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#')) {
         problems.add(field, "must be the id Graph returned (no spaces, `/`, `?` or `#`)");
     }
     Some(value.to_owned())
@@ -96,7 +95,8 @@ impl SharePointInput {
                 Ok(parsed) if parsed.scheme() == "https" && parsed.host_str().is_some() => {
                     current.site_url = url.to_owned();
                 }
-                _ => problems.add("site_url", "must be the site's https URL, e.g. https://contoso.sharepoint.com/sites/team"),
+                _ => problems
+                    .add("site_url", "must be the site's https URL, e.g. https://contoso.sharepoint.com/sites/team"),
             }
         }
         if let Some(site) = &self.site_id {

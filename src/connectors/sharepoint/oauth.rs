@@ -56,11 +56,8 @@ pub fn begin(
     let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
     connectors.put_secret(connector.id, OAUTH_STATE, Some(&Plaintext::new(state.clone())))?;
     connectors.put_secret(connector.id, OAUTH_VERIFIER, Some(&Plaintext::new(verifier)))?;
-    let base = format!(
-        "{}/{}/oauth2/v2.0/authorize",
-        endpoints.login_base.trim_end_matches('/'),
-        settings.azure_tenant_id
-    );
+    let base =
+        format!("{}/{}/oauth2/v2.0/authorize", endpoints.login_base.trim_end_matches('/'), settings.azure_tenant_id);
     let url = reqwest::Url::parse_with_params(
         &base,
         [
@@ -138,9 +135,12 @@ pub async fn complete(
         form.push(("client_secret", connectors.secret(&connector, CLIENT_SECRET)?.expose().to_owned()));
     }
     let url = format!("{}/{}/oauth2/v2.0/token", endpoints.login_base.trim_end_matches('/'), settings.azure_tenant_id);
-    let response = GraphClient::http_client()?.post(url).form(&form).send().await.map_err(|e| {
-        SideError::new(ErrorCode::ConnectorUnreachable, format!("token endpoint unreachable: {e}"))
-    })?;
+    let response = GraphClient::http_client()?
+        .post(url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| SideError::new(ErrorCode::ConnectorUnreachable, format!("token endpoint unreachable: {e}")))?;
     let status = response.status();
     let body = response.bytes().await.unwrap_or_default();
     if !status.is_success() {
