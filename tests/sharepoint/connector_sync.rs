@@ -279,8 +279,12 @@ async fn a_file_checked_out_in_sharepoint_waits_and_is_written_after_check_in() 
         .filter(|e| e["result"] == "failed")
         .map(|e| (e["path"].as_str().unwrap(), e["code"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(failed.len(), 1, "{job}");
-    assert_eq!(failed[0].0, "top.txt");
+    assert_eq!(failed, [("top.txt", "FILE_LOCKED")], "{job}");
+    let message = job["events"].as_array().unwrap().iter().find(|e| e["result"] == "failed").unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("checked out") && message.contains("check-in"), "{message}");
     assert_eq!(file_state_errors(&s, &id).await, [("top.txt".to_owned(), "FILE_LOCKED".to_owned())]);
     assert_eq!(s.library_file("Library/top.txt").await.as_deref(), Some(&b"top"[..]), "not written while out");
 

@@ -35,7 +35,8 @@ pub(super) async fn run(
     let client = Arc::new(access.drive_client(Arc::new(TokioSleeper)).map_err(not_started)?);
     access.sign_in().await.map_err(not_started)?;
     let store = connectors.store().clone();
-    let kept = load_cursor(&store, connector.id).await.map_err(internal)?;
+    let drive_id = access.settings.drive_id.clone().unwrap_or_default();
+    let kept = load_cursor(&store, connector.id, &drive_id).await.map_err(internal)?;
     let side = SharePointSide::new(client, &access.settings.base_path, kept, SharePointOptions::default());
     if job.full_sync {
         side.force_full_listing().await;
@@ -55,7 +56,7 @@ pub(super) async fn run(
     // which case the next run re-reads the same changes (which costs requests, never correctness).
     if finished.status != JobStatus::Failed {
         let state = side.delta_state().await;
-        save_cursor(&store, connector.id, &state).await.map_err(internal)?;
+        save_cursor(&store, connector.id, Kept { drive_id, state }).await.map_err(internal)?;
     }
     if let Err(error) = access.keep_rotated_refresh_token().await {
         tracing::error!(%error, connector = %connector.id, "could not keep the rotated refresh token");
@@ -63,23 +64,36 @@ pub(super) async fn run(
     Ok(finished)
 }
 
-/// The delta state kept by the last run; an unreadable one (an older shape) starts a full listing.
-async fn load_cursor(store: &Store, connector: ConnectorId) -> Result<DeltaState, StoreError> {
+/// What is kept between runs: the delta state, and the library it belongs to (a PATCH may point the connector
+/// at another library, whose changes the old token cannot describe).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    drive_id: String,
+    state: DeltaState,
+}
+
+/// The delta state kept by the last run on this library; none, another library's, or an unreadable one (an
+/// older shape) starts a full listing.
+async fn load_cursor(store: &Store, connector: ConnectorId, drive_id: &str) -> Result<DeltaState, StoreError> {
     let store = store.clone();
     let bytes = tokio::task::spawn_blocking(move || file_states::cursor(&store, connector))
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
     Ok(match bytes {
         None => DeltaState::default(),
-        Some(bytes) => codec::decode("source_cursors", &bytes).unwrap_or_else(|error| {
-            tracing::warn!(%error, %connector, "kept delta state unreadable; listing the whole library");
-            DeltaState::default()
-        }),
+        Some(bytes) => match codec::decode::<Kept>("source_cursors", &bytes) {
+            Ok(kept) if kept.drive_id == drive_id => kept.state,
+            Ok(_) => DeltaState::default(),
+            Err(error) => {
+                tracing::warn!(%error, %connector, "kept delta state unreadable; listing the whole library");
+                DeltaState::default()
+            }
+        },
     })
 }
 
-async fn save_cursor(store: &Store, connector: ConnectorId, state: &DeltaState) -> Result<(), StoreError> {
-    let (store, bytes) = (store.clone(), codec::encode(state));
+async fn save_cursor(store: &Store, connector: ConnectorId, kept: Kept) -> Result<(), StoreError> {
+    let (store, bytes) = (store.clone(), codec::encode(&kept));
     tokio::task::spawn_blocking(move || file_states::save_cursor(&store, connector, &bytes))
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?

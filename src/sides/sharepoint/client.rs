@@ -266,13 +266,20 @@ impl GraphClient {
                 Verdict::Fail(code) => code,
                 Verdict::Success => ErrorCode::Internal,
             };
-            let message = format!(
+            let mut message = format!(
                 "{} {} answered {status} {} ({}) request-id {request_id}",
                 call.method,
                 strip_query(&call.url),
                 codes.join("/"),
                 envelope.error.message
             );
+            if code == ErrorCode::FileLocked {
+                // What the job log tells an admin: why nothing was written, and when it will be.
+                message = format!(
+                    "checked out or locked for editing by someone else in SharePoint; the change waits and is \
+                     written by the first run after check-in ({message})"
+                );
+            }
             return Err(GraphFailure {
                 error: SideError::new(code, message),
                 status: Some(status),
