@@ -294,3 +294,18 @@ async fn a_file_checked_out_in_sharepoint_waits_and_is_written_after_check_in() 
     assert_eq!(s.library_file("Library/top.txt").await.as_deref(), Some(&b"edited in scaidrive"[..]));
     assert!(file_state_errors(&s, &id).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_connector_refuses_syncs_until_resumed() {
+    let s = Setup::start(library(1)).await;
+    let id = s.connector(json!({})).await;
+    let paused = expect_json(s.app.admin(Method::POST, &s.path(&id, "/pause")).send().await.unwrap(), 200).await;
+    assert_eq!(paused["state"], "paused");
+    let refused = s.app.admin(Method::POST, &s.path(&id, "/sync")).send().await.unwrap();
+    crate::common::expect_error(refused, 409, "CONNECTOR_PAUSED").await;
+    let resumed = expect_json(s.app.admin(Method::POST, &s.path(&id, "/resume")).send().await.unwrap(), 200).await;
+    assert_eq!(resumed["state"], "idle");
+    assert_eq!(s.sync(&id).await["status"], "completed");
+    let jobs = expect_json(s.app.admin(Method::GET, &s.path(&id, "/jobs")).send().await.unwrap(), 200).await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
+}

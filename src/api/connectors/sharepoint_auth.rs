@@ -49,9 +49,14 @@ impl From<AccessError> for Problem {
     }
 }
 
-/// What `test` found, step by step; later steps are false when an earlier one failed.
+/// What `test` found, step by step; later steps are false when an earlier one failed. `success` and `message`
+/// are what every connector kind's `test` answers; the rest is SharePoint's detail.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestReport {
+    /// Signed in, and the configured site and library (those that are set) answered.
+    success: bool,
+    /// What was reached, or what went wrong.
+    message: String,
     /// The connector signed in to Azure AD.
     connected: bool,
     /// The configured site answered (false when `site_id` is not set).
@@ -78,6 +83,8 @@ async fn test_connection(
 ) -> Result<Json<TestReport>, ApiError> {
     let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Sharepoint).await?;
     let mut report = TestReport {
+        success: false,
+        message: String::new(),
         connected: false,
         site_accessible: false,
         drive_accessible: false,
@@ -86,36 +93,44 @@ async fn test_connection(
     };
     let access = match GraphAccess::open(&state.connectors, &connector, &state.config.sharepoint) {
         Ok(access) => access,
-        Err(e) => {
-            report.error = Some(e.into());
-            return Ok(Json(report));
-        }
+        Err(e) => return Ok(Json(report.failed(e))),
     };
     match access.sign_in().await {
         Ok(token) => {
             report.connected = true;
             report.permissions = granted_permissions(&token);
         }
-        Err(e) => {
-            report.error = Some(e.into());
-            return Ok(Json(report));
-        }
+        Err(e) => return Ok(Json(report.failed(e))),
     }
     if let Some(site) = &access.settings.site_id {
         match access.get(&format!("/sites/{}", encode_segment(site)), &[]).await {
             Ok(_) => report.site_accessible = true,
-            Err(e) => report.error = Some(e.into()),
+            Err(e) => return Ok(Json(report.failed(e))),
         }
     }
-    if let Some(drive) = &access.settings.drive_id
-        && report.error.is_none()
-    {
+    if let Some(drive) = &access.settings.drive_id {
         match access.get(&format!("/drives/{}/root", encode_segment(drive)), &[]).await {
             Ok(_) => report.drive_accessible = true,
-            Err(e) => report.error = Some(e.into()),
+            Err(e) => return Ok(Json(report.failed(e))),
         }
     }
+    report.success = true;
+    report.message = format!(
+        "Signed in to tenant {} as app {}{}{}",
+        access.settings.azure_tenant_id,
+        access.settings.azure_client_id,
+        if report.site_accessible { "; the site answered" } else { "; no site_id set" },
+        if report.drive_accessible { "; the library answered" } else { "; no drive_id set" },
+    );
     Ok(Json(report))
+}
+
+impl TestReport {
+    fn failed(mut self, e: AccessError) -> Self {
+        self.message = e.to_string();
+        self.error = Some(e.into());
+        self
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
