@@ -116,7 +116,7 @@ impl Connectors {
         self.insert(acting, ConnectorKind::Smb, common, |c| c.smb = Some(smb), &[("password", password)])
     }
 
-    /// A SharePoint connector; the client secret is optional for `user_auth` (a public client with PKCE).
+    /// A SharePoint connector; a `user_auth` one may get its client secret later (before `authorize`).
     pub fn create_sharepoint(
         &self,
         acting: &Acting,

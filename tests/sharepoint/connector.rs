@@ -298,3 +298,22 @@ async fn user_auth_goes_through_authorize_and_the_callback_then_syncs_as_the_use
     let types = s.audit_types().await;
     assert!(types.contains(&"connector.authorized".to_owned()), "{types:?}");
 }
+
+#[tokio::test]
+async fn authorize_needs_user_auth_and_the_app_secret() {
+    let s = Setup::start(vec![]).await;
+    let app_only = s.connector(json!({})).await;
+    let refused = s.app.admin(Method::POST, &s.path(&app_only, "/authorize")).send().await.unwrap();
+    let error = expect_error(refused, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error["details"]["fields"][0]["field"], "auth_type");
+
+    let mut body = s.body(json!({"auth_type": "user_auth"}));
+    body.as_object_mut().unwrap().remove("azure_client_secret");
+    let created = s.app.admin(Method::POST, "/api/v1/sharepoint-connectors").json(&body).send().await.unwrap();
+    let created = expect_json(created, 201).await;
+    assert_eq!(created["azure_client_secret_set"], false);
+    let id = created["id"].as_str().unwrap();
+    let refused = s.app.admin(Method::POST, &s.path(id, "/authorize")).send().await.unwrap();
+    let error = expect_error(refused, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error["details"]["fields"][0]["field"], "azure_client_secret");
+}

@@ -2,9 +2,10 @@
 //! `site_id` and `drive_id` may be left out at first and filled in by PATCH once the discovery endpoints
 //! (`sites?search=`, `drives?site_id=`) have found them; a run without a `drive_id` fails saying so.
 //!
-//! Secrets (sealed in the connector record, never shown): `azure_client_secret` (required for `app_auth`;
-//! optional for `user_auth`, which without one signs in as a public client with PKCE) and, for `user_auth`,
-//! the refresh token the authorization callback obtained (rotated on every use).
+//! Secrets (sealed in the connector record, never shown): `azure_client_secret` (required to create an
+//! `app_auth` connector; a `user_auth` one may get it later, but `authorize` needs it, since the appliance
+//! redeems the consent as a confidential client) and, for `user_auth`, the refresh token the authorization
+//! callback obtained (rotated on every use).
 
 pub mod graph;
 pub mod oauth;
@@ -135,7 +136,7 @@ impl SharePointInput {
         current
     }
 
-    /// Validates a create request's SharePoint fields. `app_auth` (the default) needs a client secret.
+    /// Validates a create request's SharePoint fields. `app_auth` (the default) needs a client secret now.
     pub fn create_sharepoint(&self, problems: &mut Problems) -> SharePointSettings {
         for (field, value) in [
             ("site_url", &self.site_url),

@@ -51,6 +51,14 @@ pub fn begin(
         .as_ref()
         .ok_or_else(|| AccessError::NotReady { field: "kind", message: "not a SharePoint connector".into() })?;
     let redirect = redirect_uri(endpoints)?;
+    if !connector.has_secret(CLIENT_SECRET) {
+        // The appliance redeems the code server-side, as a confidential web client: Azure refuses that without
+        // the app's credential (AADSTS7000218), so say so now rather than after the user consented.
+        return Err(AccessError::NotReady {
+            field: "azure_client_secret",
+            message: "is needed to redeem the consent: PATCH the connector with the app's client secret first".into(),
+        });
+    }
     let state = format!("{}.{}", connector.id, random_text()?);
     let verifier = random_text()?;
     let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
