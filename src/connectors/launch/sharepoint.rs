@@ -98,3 +98,22 @@ async fn save_cursor(store: &Store, connector: ConnectorId, kept: Kept) -> Resul
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_kept_delta_state_serves_its_own_library_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        let connector = ConnectorId::new();
+        assert_eq!(load_cursor(&store, connector, "b!one").await.unwrap(), DeltaState::default());
+        let state = DeltaState { delta_link: Some("https://graph/delta?token=abc".into()), ..DeltaState::default() };
+        save_cursor(&store, connector, Kept { drive_id: "b!one".into(), state: state.clone() }).await.unwrap();
+        assert_eq!(load_cursor(&store, connector, "b!one").await.unwrap(), state);
+        // PATCHed to another library: its changes start from a full listing, not the old library's token.
+        assert_eq!(load_cursor(&store, connector, "b!two").await.unwrap(), DeltaState::default());
+        assert_eq!(load_cursor(&store, ConnectorId::new(), "b!one").await.unwrap(), DeltaState::default());
+    }
+}
