@@ -274,6 +274,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../appliance/config.toml")).unwrap();
+        let defaults = Config::default();
+        assert_eq!(shipped.sharepoint, defaults.sharepoint);
+        assert_eq!((shipped.limits, shipped.users), (defaults.limits, defaults.users));
+    }
+
+    #[test]
     fn tls_section_needs_both_paths() {
         let err = Config::from_toml("[tls]\ncert = \"/c.pem\"\n").unwrap_err();
         assert!(err.contains("key"), "{err}");
