@@ -226,23 +226,25 @@ async fn an_access_token_that_expires_mid_run_is_renewed_and_the_run_completes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_secret_fails_the_job_and_a_new_one_by_patch_makes_the_next_run_work() {
+async fn an_expired_or_revoked_secret_fails_the_job_and_a_new_one_by_patch_makes_the_next_run_work() {
     let s = Setup::start(library(2)).await;
     let id = s.connector(json!({})).await;
-    s.fx.knob("revoke_secret", json!({"client_id": CLIENT}));
-    let job = s.sync(&id).await;
-    assert_eq!(
-        (job["status"].as_str(), job["error"]["code"].as_str()),
-        (Some("failed"), Some("CONNECTOR_AUTH_FAILED"))
-    );
-    assert!(s.audit_types().await.contains(&"connector.auth_failed".to_owned()));
+    for (knob, replacement) in [("expire_secret", "second secret"), ("revoke_secret", "third secret")] {
+        s.fx.knob(knob, json!({"client_id": CLIENT}));
+        let job = s.sync(&id).await;
+        let outcome = (job["status"].as_str(), job["error"]["code"].as_str());
+        assert_eq!(outcome, (Some("failed"), Some("CONNECTOR_AUTH_FAILED")), "{knob}: {job}");
+        let audited = s.audit_types().await.iter().filter(|t| *t == "connector.auth_failed").count();
+        assert!(audited >= 1, "{knob}: connector.auth_failed is in the audit log");
 
-    s.fx.knob("add_secret", json!({"client_id": CLIENT, "value": "the new secret"}));
-    let patch = s.app.admin(Method::PATCH, &s.path(&id, "")).json(&json!({"azure_client_secret": "the new secret"}));
-    assert_eq!(expect_json(patch.send().await.unwrap(), 200).await["azure_client_secret_set"], true);
-    let job = s.sync(&id).await;
-    assert_eq!(job["status"], "completed", "{job}");
+        s.fx.knob("add_secret", json!({"client_id": CLIENT, "value": replacement}));
+        let patch = s.app.admin(Method::PATCH, &s.path(&id, "")).json(&json!({"azure_client_secret": replacement}));
+        assert_eq!(expect_json(patch.send().await.unwrap(), 200).await["azure_client_secret_set"], true);
+        let job = s.sync(&id).await;
+        assert_eq!(job["status"], "completed", "{knob}, then a new secret: {job}");
+    }
     assert_eq!(s.read("top.txt").await.as_deref(), Some(&b"top"[..]));
+    assert_eq!(s.audit_types().await.iter().filter(|t| *t == "connector.auth_failed").count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
