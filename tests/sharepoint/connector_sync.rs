@@ -188,8 +188,11 @@ async fn an_expired_delta_token_mid_run_resyncs_and_the_run_completes() {
 async fn a_throttling_storm_is_waited_out_as_retry_after_asks() {
     let s = Setup::start(library(3)).await;
     let id = s.connector(json!({})).await;
+    // The listing (one request at a time) meets three 429s in a row; later, while files are copied several at
+    // a time, one file's request meets a 503. Each throttled request has its own path, so its retry is the next
+    // request to that path.
     s.fx.knob("throttle", json!({"count": 3, "status": 429, "retry_after": 1}));
-    s.fx.knob("throttle", json!({"count": 1, "status": 503, "retry_after": 1, "path": "/_download"}));
+    s.fx.knob("throttle", json!({"count": 1, "status": 503, "retry_after": 1, "path": "file-02.txt"}));
     clear_request_log(&s);
     let job = s.sync(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
