@@ -222,6 +222,10 @@ async fn sites_drives_and_directory_lookups_find_what_a_mapping_needs() {
     let created = s.app.admin(Method::POST, "/api/v1/sharepoint-connectors").json(&body).send().await.unwrap();
     let id = expect_json(created, 201).await["id"].as_str().unwrap().to_owned();
 
+    let job = s.sync(&id).await;
+    assert_eq!(job["error"]["code"], "VALIDATION_FAILED", "a run needs the library: {job}");
+    assert!(job["error"]["message"].as_str().unwrap().contains("drive_id"), "{job}");
+
     let sites = s.app.admin(Method::GET, &s.path(&id, "/sites")).query(&[("search", "sync")]).send();
     let sites = expect_json(sites.await.unwrap(), 200).await;
     assert_eq!(sites["sites"][0]["site_id"], SITE, "{sites}");

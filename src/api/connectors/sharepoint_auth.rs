@@ -115,8 +115,12 @@ async fn test_connection(
         }
     }
     report.success = true;
+    let who = match access.settings.auth_type {
+        AuthType::AppAuth => "the app itself",
+        AuthType::UserAuth => "the user who consented",
+    };
     report.message = format!(
-        "Signed in to tenant {} as app {}{}{}",
+        "Signed in to tenant {} through app {} as {who}{}{}",
         access.settings.azure_tenant_id,
         access.settings.azure_client_id,
         if report.site_accessible { "; the site answered" } else { "; no site_id set" },
