@@ -186,13 +186,13 @@ async fn an_expired_delta_token_mid_run_resyncs_and_the_run_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttling_storm_is_waited_out_as_retry_after_asks() {
-    let s = Setup::start(library(3)).await;
+    let s = Setup::start(library(30)).await;
     let id = s.connector(json!({})).await;
     // The listing (one request at a time) meets three 429s in a row; later, while files are copied several at
     // a time, one file's request meets a 503. Each throttled request has its own path, so its retry is the next
     // request to that path.
     s.fx.knob("throttle", json!({"count": 3, "status": 429, "retry_after": 1}));
-    s.fx.knob("throttle", json!({"count": 1, "status": 503, "retry_after": 1, "path": "file-02.txt"}));
+    s.fx.knob("throttle", json!({"count": 1, "status": 503, "retry_after": 3, "path": "file-02.txt"}));
     clear_request_log(&s);
     let job = s.sync(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
@@ -213,6 +213,16 @@ async fn a_throttling_storm_is_waited_out_as_retry_after_asks() {
         assert!(at(again) - at(r) >= time::Duration::seconds(1), "retried too soon: {r} then {again}");
     }
     assert_eq!(throttled, 4, "{log:?}");
+    // While the 503's Retry-After ran, the other copies waited too: besides the throttled request, only requests
+    // already on their way (one per other copy slot, at most three) arrived in those three seconds.
+    // (The log is in the order answers went out, so what comes after the 503 was answered after it.)
+    let paused = log.iter().position(|r| r["status"] == 503).unwrap();
+    let during: Vec<&Value> =
+        log[paused + 1..].iter().filter(|r| at(r) - at(&log[paused]) < time::Duration::seconds(3)).collect();
+    let seen: Vec<(&str, &str)> =
+        during.iter().map(|r| (r["at"].as_str().unwrap(), r["path"].as_str().unwrap())).collect();
+    assert!(during.len() <= 3, "requests went on during the Retry-After of {}: {seen:?}", log[paused]);
+    assert!(log.len() > 30, "the other copies came after the pause: {}", log.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 //! failure ([`classify`], rclone `shouldRetry` style) into retry after `Retry-After`, never retry, or stop the run.
 //!
 //! - 429 and 503 wait `Retry-After` seconds (or back off exponentially from 2 s when it is missing, GRAPH.md
-//!   12.2) through an injected [`Sleeper`], so tests count waits instead of sleeping.
+//!   12.2) through an injected [`Sleeper`], so tests count waits instead of sleeping. While one request sits
+//!   out its `Retry-After`, every other request of this client waits too (GRAPH.md 12.2: pause all requests,
+//!   not just the throttled one; runs copy several files at a time).
 //! - 401 renews the token once and retries; a second 401 is `CONNECTOR_AUTH_FAILED` (GRAPH.md 1.4).
 //! - Other 5xx and broken connections are retried a few times for idempotent requests only (a PUT of an upload
 //!   fragment that may have landed is resumed by the caller from the session status instead).
@@ -161,6 +163,8 @@ pub struct GraphClient {
     drive_id: String,
     tokens: Arc<TokenSource>,
     sleeper: Arc<dyn Sleeper>,
+    /// Held (write) by a request sitting out a `Retry-After`; every request passes it (read) before sending.
+    hold: tokio::sync::RwLock<()>,
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -186,6 +190,7 @@ impl GraphClient {
             drive_id: drive_id.into(),
             tokens,
             sleeper,
+            hold: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -214,6 +219,8 @@ impl GraphClient {
         let mut throttled = 0u32;
         let mut transient = 0u32;
         loop {
+            // Wait while another request sits out a Retry-After.
+            drop(self.hold.read().await);
             let result = self.send_once(call).await;
             let response = match result {
                 Ok(r) => r,
@@ -240,6 +247,7 @@ impl GraphClient {
                 Verdict::RetryAfter(wait) if throttled + 1 < THROTTLE_ATTEMPTS => {
                     let wait = wait.unwrap_or_else(|| backoff(throttled + 1));
                     tracing::info!(url = %call.url, ?wait, "Graph throttled the request; waiting Retry-After");
+                    let _everyone_waits = self.hold.write().await;
                     self.sleeper.sleep(wait).await;
                     throttled += 1;
                     continue;
