@@ -213,16 +213,19 @@ async fn a_throttling_storm_is_waited_out_as_retry_after_asks() {
         assert!(at(again) - at(r) >= time::Duration::seconds(1), "retried too soon: {r} then {again}");
     }
     assert_eq!(throttled, 4, "{log:?}");
-    // While the 503's Retry-After ran, the other copies waited too: besides the throttled request, only requests
-    // already on their way (one per other copy slot, at most three) arrived in those three seconds.
+    // While the 503's Retry-After ran, the other copies waited too. Each of the three other copy slots may have
+    // had one request on its way when the 503 came, and send one more before the client has read the 503 and
+    // closed the gate: at most six; the other files' requests (dozens) all came after the pause.
     // (The log is in the order answers went out, so what comes after the 503 was answered after it.)
     let paused = log.iter().position(|r| r["status"] == 503).unwrap();
-    let during: Vec<&Value> =
-        log[paused + 1..].iter().filter(|r| at(r) - at(&log[paused]) < time::Duration::seconds(3)).collect();
-    let seen: Vec<(&str, &str)> =
-        during.iter().map(|r| (r["at"].as_str().unwrap(), r["path"].as_str().unwrap())).collect();
-    assert!(during.len() <= 3, "requests went on during the Retry-After of {}: {seen:?}", log[paused]);
-    assert!(log.len() > 30, "the other copies came after the pause: {}", log.len());
+    let after = &log[paused + 1..];
+    let during: Vec<(&str, &str)> = after
+        .iter()
+        .filter(|r| at(r) - at(&log[paused]) < time::Duration::seconds(3))
+        .map(|r| (r["at"].as_str().unwrap(), r["path"].as_str().unwrap()))
+        .collect();
+    assert!(during.len() <= 6, "requests went on during the Retry-After of {}: {during:?}", log[paused]);
+    assert!(after.len() >= 40, "the other files' requests came after the pause: {}", after.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
