@@ -29,14 +29,14 @@ pub struct FileError {
     pub at: OffsetDateTime,
 }
 
-fn key(connector: ConnectorId, path: &SyncPath) -> Vec<u8> {
+pub(crate) fn key(connector: ConnectorId, path: &SyncPath) -> Vec<u8> {
     let mut key = connector.to_bytes().to_vec();
     key.extend(path.sort_key());
     key
 }
 
 /// The key range of one connector's rows: from its id up to (excluding) the next possible id.
-fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
     let start = connector.to_bytes().to_vec();
     let mut next = connector.to_bytes();
     for byte in next.iter_mut().rev() {

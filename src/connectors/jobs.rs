@@ -7,6 +7,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::identity::resolve::UnmappedPrincipal;
 use crate::ids::{ConnectorId, JobId};
 use crate::store::tables::{JOB_EVENTS, JOBS};
 use crate::store::{Store, StoreError, codec};
@@ -75,6 +76,13 @@ pub struct Job {
     /// For a skipped scheduled run: why (`a run was already in progress`, `paused`).
     pub skip_reason: Option<String>,
     pub error: Option<JobError>,
+    /// With `sync_permissions`: entries whose owner or ACEs this run set in ScaiDrive (content untouched).
+    #[serde(default)]
+    pub permissions_updated: u64,
+    /// With `sync_permissions`: principals this run met that map to nobody in ScaiDrive, with the number of
+    /// entries naming each (owners among them fell back to the service account).
+    #[serde(default)]
+    pub unmapped_principals: Vec<UnmappedPrincipal>,
 }
 
 impl Job {
@@ -98,6 +106,8 @@ impl Job {
             deleted_on_drive: 0,
             skip_reason: None,
             error: None,
+            permissions_updated: 0,
+            unmapped_principals: Vec::new(),
         }
     }
 
@@ -185,6 +195,14 @@ pub fn save_with_events(store: &Store, job: &Job, events: &[JobEvent]) -> Result
     }
     txn.commit()?;
     Ok(())
+}
+
+/// The sequence number the job's next event takes (its log is appended to after the engine's events).
+pub fn next_seq(store: &Store, job: JobId) -> Result<u32, StoreError> {
+    let txn = store.db().begin_read()?;
+    let table = txn.open_table(JOB_EVENTS)?;
+    let last = table.range(event_key(job, 0)..=event_key(job, u32::MAX))?.next_back().transpose()?;
+    Ok(last.map_or(0, |(k, _)| u32::from_be_bytes([k.value()[16], k.value()[17], k.value()[18], k.value()[19]]) + 1))
 }
 
 pub fn get(store: &Store, connector: ConnectorId, job: JobId) -> Result<Option<Job>, StoreError> {
