@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use futures::StreamExt;
+use time::OffsetDateTime;
 
 use super::resolve::{Resolver, UnmappedReport};
 use super::states::{self, Change, PermissionState, Work};
@@ -34,6 +35,8 @@ use crate::sync::{SideError, SyncPath};
 
 /// Entries per batch: one drive transaction and one record transaction each.
 const BATCH: usize = 128;
+/// ACL reads outstanding at a time.
+const READS_IN_FLIGHT: usize = 8;
 /// Warning events a run writes at most; the per-connector view counts everything.
 const MAX_EVENTS: usize = 1000;
 /// The job log's action for what the pass does.
@@ -45,6 +48,8 @@ pub trait PermissionSource: Send {
     fn acl(&self, path: &SyncPath) -> impl Future<Output = Result<NtAcl, SideError>> + Send;
     /// Names of `sids`, in order (`None`: unknown to the source). An error means the source refuses lookups.
     fn names(&mut self, sids: &[Sid]) -> impl Future<Output = Result<Vec<Option<LookedUpName>>, String>> + Send;
+    /// Whether an entry's tag (as the source's side reports it) moves when its ACL does (see `states`).
+    fn tag_tracks_acl(tag: &str, modified: OffsetDateTime) -> bool;
 }
 
 /// Why the pass could not go on (the job fails with it; what was recorded stays).
@@ -113,7 +118,7 @@ impl Pass<'_> {
             events: Vec::new(),
             events_left_out: 0,
         };
-        let mut plan = states::plan(self.store, self.connector, all);
+        let mut plan = states::plan(self.store, self.connector, all, P::tag_tracks_acl);
         let (mut batch, mut stopped) = (Vec::new(), false);
         while let Some(work) = plan.next().await {
             batch.push(work?);
@@ -151,9 +156,20 @@ impl Pass<'_> {
     ) -> Result<(), PassError> {
         let mut ready = Vec::with_capacity(batch.len());
         let mut changes = Vec::new();
-        for work in batch {
-            match work {
-                Work::Read { path, entry, folder, tag, old } => match source.acl(&path).await {
+        // The reads go out several at a time (each is an open, a query and a close on SMB); order is kept.
+        let shared = &*source;
+        let mut reads = futures::stream::iter(batch)
+            .map(|work| async move {
+                let read = match &work {
+                    Work::Read { path, .. } => Some(shared.acl(path).await),
+                    _ => None,
+                };
+                (work, read)
+            })
+            .buffered(READS_IN_FLIGHT);
+        while let Some((work, read)) = reads.next().await {
+            match (work, read) {
+                (Work::Read { path, entry, folder, tag, old }, Some(read)) => match read {
                     Ok(acl) => ready.push(Item { path, entry, folder, tag, acl, old }),
                     Err(e) => {
                         p.failed += 1;
@@ -162,7 +178,8 @@ impl Pass<'_> {
                         p.event(self.clock, &path, "failed", e.code.as_str(), message);
                     }
                 },
-                Work::Retranslate { path, old } => ready.push(Item {
+                (Work::Read { .. }, None) => {}
+                (Work::Retranslate { path, old }, _) => ready.push(Item {
                     path,
                     entry: old.entry,
                     folder: old.folder,
@@ -170,9 +187,10 @@ impl Pass<'_> {
                     acl: old.acl.clone(),
                     old: Some(old),
                 }),
-                Work::Forget { path, old } => changes.push(Change::Forget { path, old: old.unmapped }),
+                (Work::Forget { path, old }, _) => changes.push(Change::Forget { path, old: old.unmapped }),
             }
         }
+        drop(reads);
         let mut unknown: Vec<Sid> = ready.iter().flat_map(|i| p.resolver.unknown_sids(&i.acl)).collect();
         unknown.sort();
         unknown.dedup();

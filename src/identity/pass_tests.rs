@@ -56,6 +56,11 @@ impl PermissionSource for Script {
             })
             .collect())
     }
+
+    /// Tags starting with `t` move with ACLs (Windows-like); others do not (Samba-like).
+    fn tag_tracks_acl(tag: &str, _modified: OffsetDateTime) -> bool {
+        tag.starts_with('t')
+    }
 }
 
 impl Script {
@@ -311,4 +316,31 @@ async fn a_folder_gaining_an_allow_its_child_lacks_stops_the_child_inheriting() 
         !f.drive.aces(f.share, &EntryRef::Id(f.ids["team/a.txt"])).expect("aces").1,
         "inheriting would grant Bob the file"
     );
+}
+
+#[tokio::test]
+async fn a_share_whose_tags_cannot_show_acl_edits_has_every_acl_read_each_run() {
+    let mut f = Fixture::new();
+    f.base("team", Kind::Folder, "u1");
+    f.base("team/a.txt", Kind::File, "u1");
+    let bob = IdentityMapping {
+        smb_principal: BOB.into(),
+        scaidrive_principal_id: UserId::new().to_string(),
+        ..f.alice_by_sid()
+    };
+    let mappings = [f.alice_by_sid(), bob];
+    let mut source = Script::default();
+    source.set("team", ALICE, &[ALICE]);
+    source.set("team/a.txt", ALICE, &[ALICE]);
+    f.pass(&mut source, f.resolver(&mappings)).await;
+    source.take_reads();
+
+    // An ACL edit that leaves the tag as it was (Samba): found all the same, and only that entry is written.
+    source.set("team/a.txt", ALICE, &[ALICE, BOB]);
+    let job = f.pass(&mut source, f.resolver(&mappings)).await;
+    let mut reads = source.take_reads();
+    reads.sort();
+    assert_eq!(reads, ["team", "team/a.txt"]);
+    assert_eq!(job.permissions_updated, 1);
+    assert_eq!(f.aces("team/a.txt").len(), 2);
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorRef, call_t};
+use time::OffsetDateTime;
 
 use super::pass::{Pass, PermissionSource};
 use crate::actors::identity::IdentityMessage;
@@ -56,6 +57,15 @@ impl PermissionSource for SmbPermissions {
             None => self.lsa.insert(self.client.lsa().await.map_err(|e| e.to_string())?),
         };
         lsa.lookup_sids(sids).await.map_err(|e| e.to_string())
+    }
+
+    /// The SMB side's tag is `file id (hex) . change time (Unix ns)` (`sides::smb::side::to_entry`): it can show
+    /// an ACL edit when the server keeps the change time apart from the write time (Windows does; Samba reports
+    /// the write time as the change time).
+    fn tag_tracks_acl(tag: &str, modified: OffsetDateTime) -> bool {
+        tag.rsplit_once('.')
+            .and_then(|(_, changed)| changed.parse::<i128>().ok())
+            .is_some_and(|changed| changed != modified.unix_timestamp_nanos())
     }
 }
 
@@ -115,4 +125,38 @@ fn failed(mut job: Job, message: String) -> Job {
     job.status = JobStatus::Failed;
     job.error = Some(JobError { code: "INTERNAL".into(), message });
     job
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::sides::smb::entry::{SmbAttributes, SmbEntry};
+    use crate::sides::smb::side::to_entry;
+
+    fn tag(modified: OffsetDateTime, changed: OffsetDateTime) -> Box<str> {
+        let e = SmbEntry {
+            path: "a.txt".into(),
+            name: "a.txt".into(),
+            size: 1,
+            created: modified,
+            modified,
+            changed,
+            accessed: modified,
+            attributes: SmbAttributes::default(),
+            reparse_tag: None,
+            file_id: 0xbeef,
+        };
+        to_entry(&e).tag
+    }
+
+    #[test]
+    fn a_change_time_apart_from_the_write_time_tracks_acl_edits_and_samba_s_does_not() {
+        let written = datetime!(2026-03-01 10:00:00.123456700 UTC);
+        let edited = datetime!(2026-03-02 09:00:00 UTC);
+        assert!(SmbPermissions::tag_tracks_acl(&tag(written, edited), written), "Windows: the ACL edit moved it");
+        assert!(!SmbPermissions::tag_tracks_acl(&tag(written, written), written), "Samba: change time = write time");
+        assert!(!SmbPermissions::tag_tracks_acl("not a tag", written));
+    }
 }

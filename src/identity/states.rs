@@ -6,13 +6,22 @@
 //! unmapped principals. Per connector: the identity fingerprint of the last complete pass and the unmapped
 //! principals summed over every path (what `GET .../unmapped-principals` shows), kept current path by path.
 //!
-//! How an ACL-only change is found without reading every ACL every run: the source's tag moves when the
-//! entry's security descriptor does (on SMB the tag holds the change time, which an ACL edit moves while the
-//! write time stays), and the engine records the new tag in the base when it sees the entry merely touched. So
+//! How an ACL-only change is found without reading every ACL every run: where the source's tag moves with the
+//! entry's security descriptor (on SMB the tag holds the change time, which Windows moves on an ACL edit while
+//! the write time stays), the engine records the new tag in the base when it sees the entry merely touched. So
 //! the pass compares each base record's source tag with the tag stored here, in one ordered walk of the two
-//! tables, and reads the ACL only where they differ (new, changed, touched or renamed entries). A mapping or
-//! directory change instead changes the fingerprint, and then the stored ACLs are translated again without
-//! reading any of them.
+//! tables, and reads the ACL only where they differ (new, changed, touched or renamed entries).
+//!
+//! Samba does not do this: it reports the write time as the change time (`get_change_timespec` in smbd returns
+//! `st_mtime`), so an ACL edit leaves every tag as it was. The source says, per base record, whether its tag
+//! can show an ACL change at all ([`TracksAcl`]; SMB: change time apart from write time). A share where no
+//! record does is taken for such a server, and the pass reads every ACL each run (concurrently; translating
+//! and writing only what changed). A share where some record does is trusted to move tags on ACL edits. The
+//! mistake this can make is the safe one: a Windows share whose every entry was written and never touched
+//! since is read in full, not skipped.
+//!
+//! A mapping or directory change changes the fingerprint instead, and then the stored ACLs are translated
+//! again without reading any of them.
 
 use futures::Stream;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
@@ -83,11 +92,21 @@ pub enum Change {
     Forget { path: SyncPath, old: UnmappedReport },
 }
 
+/// Whether a source tag (with the entry's modification time) can show an ACL change (see the module docs).
+pub type TracksAcl = fn(tag: &str, modified: time::OffsetDateTime) -> bool;
+
 /// The parts of a base record the plan looks at.
 #[derive(Deserialize)]
 struct BaseTags {
-    source: TagOnly,
+    source: SourceTag,
     drive: DriveId,
+}
+
+#[derive(Deserialize)]
+struct SourceTag {
+    tag: Box<str>,
+    #[serde(with = "time::serde::rfc3339")]
+    modified: time::OffsetDateTime,
 }
 
 #[derive(Deserialize)]
@@ -114,12 +133,29 @@ fn next_row(range: &mut redb::Range<'_, &'static [u8], &'static [u8]>) -> Result
     Ok(range.next().transpose()?.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
 }
 
+/// Whether any base record of the connector has a tag that can show an ACL change (stops at the first).
+fn tags_track_acls(
+    bases: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    connector: ConnectorId,
+    tracks: TracksAcl,
+) -> Result<bool, StoreError> {
+    let (start, end) = prefix_range(connector);
+    for row in bases.range(start.as_slice()..end.as_slice())? {
+        let tags: BaseTags = codec::decode("file_states", row?.1.value())?;
+        if tracks(&tags.source.tag, tags.source.modified) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The pass's work, in the engine's walk order (a folder before what it holds), read on a blocking thread and
 /// handed over in bounded chunks. `all`: the fingerprint changed, so every stored ACL is translated again.
 pub fn plan(
     store: &Store,
     connector: ConnectorId,
     all: bool,
+    tracks: TracksAcl,
 ) -> impl Stream<Item = Result<Work, StoreError>> + Send + Unpin + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Work, StoreError>>(STREAM_BUFFER);
     let store = store.clone();
@@ -127,6 +163,8 @@ pub fn plan(
         let walk = || -> Result<(), StoreError> {
             let txn = store.db().begin_read()?;
             let (bases, states) = (txn.open_table(FILE_STATES)?, txn.open_table(PERMISSION_STATES)?);
+            // Tags that cannot show ACL changes: every ACL is read again.
+            let read_all = !tags_track_acls(&bases, connector, tracks)?;
             let (start, end) = prefix_range(connector);
             let mut base_range = bases.range(start.as_slice()..end.as_slice())?;
             let mut state_range = states.range(start.as_slice()..end.as_slice())?;
@@ -156,7 +194,7 @@ pub fn plan(
                         (base, state) = (next_row(&mut base_range)?, next_row(&mut state_range)?);
                         let tags: BaseTags = codec::decode("file_states", &b)?;
                         let stored: TagOnly = codec::decode("permission_states", &s)?;
-                        if tags.source.tag != stored.tag {
+                        if read_all || tags.source.tag != stored.tag {
                             read_work(&k, &b, Some(decode(&s)?))?
                         } else if all {
                             path_of_key(&k)
