@@ -76,12 +76,19 @@ pub struct Job {
     /// For a skipped scheduled run: why (`a run was already in progress`, `paused`).
     pub skip_reason: Option<String>,
     pub error: Option<JobError>,
-    /// With `sync_permissions`: entries whose owner or ACEs this run set in ScaiDrive (content untouched).
+    /// What the run did to permissions, when the connector syncs them (`sync_permissions`); boxed, as most
+    /// jobs have none and job records travel in actor messages.
     #[serde(default)]
-    pub permissions_updated: u64,
-    /// With `sync_permissions`: principals this run met that map to nobody in ScaiDrive, with the number of
-    /// entries naming each (owners among them fell back to the service account).
-    #[serde(default)]
+    pub permissions: Option<Box<PermissionsOutcome>>,
+}
+
+/// A run's permission pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PermissionsOutcome {
+    /// Entries whose owner or ACEs the run set in ScaiDrive (content untouched).
+    pub updated: u64,
+    /// Principals the run met that map to nobody in ScaiDrive, with the number of entries naming each (owners
+    /// among them fell back to the connector's service account).
     pub unmapped_principals: Vec<UnmappedPrincipal>,
 }
 
@@ -106,8 +113,7 @@ impl Job {
             deleted_on_drive: 0,
             skip_reason: None,
             error: None,
-            permissions_updated: 0,
-            unmapped_principals: Vec::new(),
+            permissions: None,
         }
     }
 

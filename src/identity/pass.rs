@@ -97,8 +97,8 @@ struct Progress {
 }
 
 impl Pass<'_> {
-    /// Runs the pass for a finished engine run and records it on `job`: `permissions_updated`, the run's
-    /// unmapped principals, warning events, and per-entry failures (the job then completed with errors).
+    /// Runs the pass for a finished engine run and records it on `job`: entries updated, the run's
+    /// unmapped principals (`job.permissions`), warning events, and per-entry failures (the job then completed with errors).
     pub async fn run<P: PermissionSource>(
         &self,
         source: &mut P,
@@ -242,7 +242,7 @@ impl Pass<'_> {
                     inherit: state.inherit,
                 });
             }
-            changes.push(Change::Put { path: item.path, old: item.old.map(|o| o.unmapped), state });
+            changes.push(Change::Put { path: item.path, old: item.old.map(|o| o.unmapped), state: Box::new(state) });
         }
 
         let missing = if writes.is_empty() {
@@ -279,8 +279,9 @@ impl Pass<'_> {
 
     /// Puts the pass's outcome on the job and its events in the job's log.
     async fn record(&self, job: &mut Job, p: Progress, stopped: bool) -> Result<(), PassError> {
-        job.permissions_updated += p.updated;
-        job.unmapped_principals = p.resolver.report().to_list();
+        let outcome = job.permissions.get_or_insert_default();
+        outcome.updated += p.updated;
+        outcome.unmapped_principals = p.resolver.report().to_list();
         if p.failed > 0 {
             job.error_count += p.failed;
             if job.status == JobStatus::Completed {

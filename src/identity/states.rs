@@ -88,7 +88,7 @@ pub enum Work {
 /// A change to the records, committed in batches after the drive has the permissions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Put { path: SyncPath, state: PermissionState, old: Option<UnmappedReport> },
+    Put { path: SyncPath, state: Box<PermissionState>, old: Option<UnmappedReport> },
     Forget { path: SyncPath, old: UnmappedReport },
 }
 

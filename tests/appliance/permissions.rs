@@ -135,7 +135,7 @@ impl Setup {
 async fn smb_owners_groups_denies_and_broken_inheritance_arrive_in_scaidrive() {
     let s = setup().await;
     let job = s.sync().await;
-    assert_eq!(job["permissions_updated"], 3, "the folder and both files: {job}");
+    assert_eq!(job["permissions"]["updated"], 3, "the folder and both files: {job}");
 
     let report = s.entry("team/report.txt").await;
     assert_eq!(report["owner_id"], s.alice.as_str(), "a file owned by a mapped user shows that owner");
@@ -155,7 +155,7 @@ async fn smb_owners_groups_denies_and_broken_inheritance_arrive_in_scaidrive() {
             && e["message"].as_str().unwrap().contains(&s.ghost_sid)
     });
     assert!(warned, "the job log warns about the unmapped owner: {job}");
-    let in_job = job["unmapped_principals"].as_array().unwrap();
+    let in_job = job["permissions"]["unmapped_principals"].as_array().unwrap();
     assert!(in_job.iter().any(|u| u["principal"] == s.ghost_sid.as_str() && u["owner_count"] == 1), "{job}");
 
     let unmapped = s.unmapped().await;
@@ -181,7 +181,7 @@ async fn an_acl_change_and_a_later_mapping_update_permissions_without_moving_con
     let job = s.sync().await;
     assert_eq!(s.access("team/report.txt", &s.robert).await, "write", "the ACL change arrived");
     assert_eq!(job["bytes_transferred"], 0, "no content moved: {job}");
-    assert_eq!(job["permissions_updated"], 1, "only the changed file's ACEs were set: {job}");
+    assert_eq!(job["permissions"]["updated"], 1, "only the changed file's ACEs were set: {job}");
     assert_eq!(s.version_count("team/report.txt").await, versions, "no new version");
 
     // The ghost gets a ScaiDrive account and a mapping: its file changes owner, nothing else moves.
