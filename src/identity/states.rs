@@ -23,12 +23,14 @@
 //! A mapping or directory change changes the fingerprint instead, and then the stored ACLs are translated
 //! again without reading any of them.
 
+use std::cmp::Ordering;
+
 use futures::Stream;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::resolve::UnmappedReport;
-use crate::connectors::file_states::{key, prefix_range};
+use crate::connectors::file_states::{blocking_stream, key, prefix_range};
 use crate::drive::Ace;
 use crate::ids::{ConnectorId, EntryId, UserId};
 use crate::sides::smb::acl::NtAcl;
@@ -157,67 +159,61 @@ pub fn plan(
     all: bool,
     tracks: TracksAcl,
 ) -> impl Stream<Item = Result<Work, StoreError>> + Send + Unpin + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Work, StoreError>>(STREAM_BUFFER);
     let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let walk = || -> Result<(), StoreError> {
-            let txn = store.db().begin_read()?;
-            let (bases, states) = (txn.open_table(FILE_STATES)?, txn.open_table(PERMISSION_STATES)?);
-            // Tags that cannot show ACL changes: every ACL is read again.
-            let read_all = !tags_track_acls(&bases, connector, tracks)?;
-            let (start, end) = prefix_range(connector);
-            let mut base_range = bases.range(start.as_slice()..end.as_slice())?;
-            let mut state_range = states.range(start.as_slice()..end.as_slice())?;
-            let (mut base, mut state) = (next_row(&mut base_range)?, next_row(&mut state_range)?);
-            loop {
-                let order = match (&base, &state) {
-                    (None, None) => return Ok(()),
-                    (Some(b), Some(s)) => b.0.cmp(&s.0),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                };
-                let work = match order {
-                    std::cmp::Ordering::Less => {
-                        let Some((k, v)) = base.take() else { return Ok(()) };
-                        base = next_row(&mut base_range)?;
-                        read_work(&k, &v, None)?
-                    }
-                    std::cmp::Ordering::Greater => {
-                        let Some((k, v)) = state.take() else { return Ok(()) };
-                        state = next_row(&mut state_range)?;
-                        path_of_key(&k)
-                            .map(|path| Ok::<_, StoreError>(Work::Forget { path, old: decode(&v)? }))
-                            .transpose()?
-                    }
-                    std::cmp::Ordering::Equal => {
-                        let (Some((k, b)), Some((_, s))) = (base.take(), state.take()) else { return Ok(()) };
-                        (base, state) = (next_row(&mut base_range)?, next_row(&mut state_range)?);
-                        let tags: BaseTags = codec::decode("file_states", &b)?;
-                        let stored: TagOnly = codec::decode("permission_states", &s)?;
-                        if read_all || tags.source.tag != stored.tag {
-                            read_work(&k, &b, Some(decode(&s)?))?
-                        } else if all {
-                            path_of_key(&k)
-                                .map(|path| Ok::<_, StoreError>(Work::Retranslate { path, old: decode(&s)? }))
-                                .transpose()?
-                        } else {
-                            None
-                        }
-                    }
-                };
-                if let Some(work) = work
-                    && tx.blocking_send(Ok(work)).is_err()
-                {
-                    // The pass stopped listening (stopped or failed): nothing more to read.
-                    return Ok(());
+    blocking_stream(STREAM_BUFFER, move |send| {
+        let txn = store.db().begin_read()?;
+        let (bases, states) = (txn.open_table(FILE_STATES)?, txn.open_table(PERMISSION_STATES)?);
+        // Tags that cannot show ACL changes: every ACL is read again.
+        let read_all = !tags_track_acls(&bases, connector, tracks)?;
+        let (start, end) = prefix_range(connector);
+        let mut base_range = bases.range(start.as_slice()..end.as_slice())?;
+        let mut state_range = states.range(start.as_slice()..end.as_slice())?;
+        let (mut base, mut state) = (next_row(&mut base_range)?, next_row(&mut state_range)?);
+        loop {
+            let order = match (&base, &state) {
+                (None, None) => return Ok(()),
+                (Some(b), Some(s)) => b.0.cmp(&s.0),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+            };
+            let work = match order {
+                Ordering::Less => {
+                    let Some((k, v)) = base.take() else { return Ok(()) };
+                    base = next_row(&mut base_range)?;
+                    read_work(&k, &v, None)?
                 }
+                Ordering::Greater => {
+                    let Some((k, v)) = state.take() else { return Ok(()) };
+                    state = next_row(&mut state_range)?;
+                    match path_of_key(&k) {
+                        Some(path) => Some(Work::Forget { path, old: decode(&v)? }),
+                        None => None,
+                    }
+                }
+                Ordering::Equal => {
+                    let (Some((k, b)), Some((_, s))) = (base.take(), state.take()) else { return Ok(()) };
+                    (base, state) = (next_row(&mut base_range)?, next_row(&mut state_range)?);
+                    let tags: BaseTags = codec::decode("file_states", &b)?;
+                    let stored: TagOnly = codec::decode("permission_states", &s)?;
+                    if read_all || tags.source.tag != stored.tag {
+                        read_work(&k, &b, Some(decode(&s)?))?
+                    } else if all {
+                        match path_of_key(&k) {
+                            Some(path) => Some(Work::Retranslate { path, old: decode(&s)? }),
+                            None => None,
+                        }
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(work) = work
+                && !send(work)
+            {
+                return Ok(());
             }
-        };
-        if let Err(error) = walk() {
-            let _ = tx.blocking_send(Err(error));
         }
-    });
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    })
 }
 
 fn decode(bytes: &[u8]) -> Result<PermissionState, StoreError> {
