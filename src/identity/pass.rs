@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::resolve::{Resolver, UnmappedReport};
 use super::states::{self, Change, PermissionState, Work};
-use super::translate::{Translation, Warning};
+use super::translate::Warning;
 use crate::clock::SharedClock;
 use crate::connectors::jobs::{self, Job, JobEvent, JobStatus};
 use crate::drive::{Ace, Drive, DriveError, EntryPermissions, PrincipalId};
@@ -94,6 +94,8 @@ struct Progress {
     failed: u64,
     events: Vec<JobEvent>,
     events_left_out: u64,
+    /// The unmapped principals of the entries this run found anew (the job's share of the connector's view).
+    report: UnmappedReport,
 }
 
 impl Pass<'_> {
@@ -117,6 +119,7 @@ impl Pass<'_> {
             failed: 0,
             events: Vec::new(),
             events_left_out: 0,
+            report: UnmappedReport::default(),
         };
         let mut plan = states::plan(self.store, self.connector, all, P::tag_tracks_acl);
         let (mut batch, mut stopped) = (Vec::new(), false);
@@ -212,7 +215,6 @@ impl Pass<'_> {
         for item in ready {
             let parent = self.parent_aces(p, &item.path).await?;
             let (t, unmapped) = p.resolver.translate_entry(&item.acl, parent.as_deref());
-            p.warn(self.clock, &item.path, &t, &unmapped);
             let owner = match t.owner {
                 Some(PrincipalId::User(user)) => Some(user),
                 // ScaiDrive owners are users: a group that owns a file on SMB leaves it to the service account.
@@ -228,6 +230,17 @@ impl Pass<'_> {
                 inherit: t.inherit,
                 unmapped,
             };
+            // Warnings and the job's unmapped principals are about what this run found anew: an entry re-read
+            // with the same ACL and the same outcome (every entry, each run, on Samba) is the connector view's
+            // business, not news in every job log.
+            let news = item
+                .old
+                .as_ref()
+                .is_none_or(|old| old.acl != state.acl || old.unmapped != state.unmapped || !old.same_effect(&state));
+            if news {
+                p.warn(self.clock, &item.path, &t.warnings, &state.unmapped);
+                p.report.merge(&state.unmapped);
+            }
             if item.folder {
                 if item.old.as_ref().is_some_and(|old| old.aces != state.aces) {
                     p.changed_folders.push(item.path.clone());
@@ -281,7 +294,7 @@ impl Pass<'_> {
     async fn record(&self, job: &mut Job, p: Progress, stopped: bool) -> Result<(), PassError> {
         let outcome = job.permissions.get_or_insert_default();
         outcome.updated += p.updated;
-        outcome.unmapped_principals = p.resolver.report().to_list();
+        outcome.unmapped_principals = p.report.to_list();
         if p.failed > 0 {
             job.error_count += p.failed;
             if job.status == JobStatus::Completed {
@@ -340,8 +353,8 @@ impl Progress {
     }
 
     /// One warning event for an entry whose translation was not exact, naming every reason.
-    fn warn(&mut self, clock: &SharedClock, path: &SyncPath, t: &Translation, unmapped: &UnmappedReport) {
-        if t.warnings.is_empty() {
+    fn warn(&mut self, clock: &SharedClock, path: &SyncPath, warnings: &[Warning], unmapped: &UnmappedReport) {
+        if warnings.is_empty() {
             return;
         }
         let who = |sid: &Sid| match unmapped.get(&sid.to_string()).and_then(|u| u.name.clone()) {
@@ -350,7 +363,7 @@ impl Progress {
         };
         let mut code = "PERMISSIONS_APPROXIMATED";
         let mut reasons = Vec::new();
-        for w in &t.warnings {
+        for w in warnings {
             reasons.push(match w {
                 Warning::UnmappedOwner { sid } => {
                     code = "UNMAPPED_OWNER";

@@ -261,7 +261,7 @@ async fn a_moved_tag_reads_that_entry_only_and_a_new_mapping_reads_nothing() {
     let job = f.pass(&mut source, f.resolver(&[f.alice_by_sid()])).await;
     assert_eq!(source.take_reads(), ["team/a.txt"]);
     assert_eq!(updated(&job), 0, "Bob maps to nobody: what ScaiDrive shows does not change");
-    assert_eq!(unmapped(&job)[0].principal, BOB);
+    assert_eq!(unmapped(&job)[0].principal, BOB, "but the job reports him: the ACL names him now");
 }
 
 #[tokio::test]
@@ -352,4 +352,6 @@ async fn a_share_whose_tags_cannot_show_acl_edits_has_every_acl_read_each_run() 
     assert_eq!(reads, ["team", "team/a.txt"]);
     assert_eq!(updated(&job), 1);
     assert_eq!(f.aces("team/a.txt").len(), 2);
+    let events = jobs::events(&f.store, job.id, None, 10).expect("events");
+    assert!(events.is_empty(), "re-reading unchanged ACLs is no news: {events:?}");
 }
