@@ -11,7 +11,7 @@ use crate::clock::ManualClock;
 use crate::connectors::file_states;
 use crate::connectors::jobs::Trigger;
 use crate::connectors::mappings::{IdentityMapping, IdentityType};
-use crate::drive::{AceType, DrivePath, EntryRef, Origin, Permission, WriteOptions};
+use crate::drive::{AceType, DrivePath, EntryRef, Origin, Permission, Precondition, WriteOptions};
 use crate::identity::resolve::{Directory, UnmappedReason};
 use crate::ids::{MappingId, UserId};
 use crate::sides::smb::acl::{AceKind, NtAce};
@@ -354,4 +354,26 @@ async fn a_share_whose_tags_cannot_show_acl_edits_has_every_acl_read_each_run() 
     assert_eq!(f.aces("team/a.txt").len(), 2);
     let events = jobs::events(&f.store, job.id, None, 10).expect("events");
     assert!(events.is_empty(), "re-reading unchanged ACLs is no news: {events:?}");
+}
+
+#[tokio::test]
+async fn an_entry_gone_from_the_drive_is_read_again_next_run_and_a_deleted_connector_leaves_no_records() {
+    let f = Fixture::new();
+    let mut source = Script::default();
+    source.set("team", ALICE, &[ALICE]);
+    source.set("team/a.txt", BOB, &[]);
+    let file = DrivePath::parse("/team/a.txt").expect("path");
+    f.drive
+        .delete_entry(f.share, &EntryRef::Path(file), &Precondition::None, &Origin::user(f.service))
+        .expect("delete");
+    let job = f.pass(&mut source, f.resolver(&[f.alice_by_sid()])).await;
+    assert_eq!(updated(&job), 1, "only the folder is still there");
+    assert!(states::get(&f.store, f.connector, &SyncPath::new("team/a.txt")).expect("get").is_none());
+    assert!(states::get(&f.store, f.connector, &SyncPath::new("team")).expect("get").is_some());
+
+    let txn = f.store.db().begin_write().expect("txn");
+    states::remove_all(&txn, f.connector).expect("remove");
+    txn.commit().expect("commit");
+    assert!(states::get(&f.store, f.connector, &SyncPath::new("team")).expect("get").is_none());
+    assert_eq!(states::summary(&f.store, f.connector).expect("summary"), states::PermissionSummary::default());
 }
