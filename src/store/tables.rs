@@ -97,6 +97,10 @@ tables! {
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
 
+    /// SharePoint per-item extras, `connector ++ Graph item id`: which SharePoint versions are already drive
+    /// versions, and the column values both sides held after the last sync (`sides::sharepoint::extras_state`).
+    SHAREPOINT_ITEMS: &[u8] => &[u8] = "sharepoint_items";
+
     /// Jobs (runs and skipped runs), `connector ++ job`.
     JOBS: IdPair => &[u8] = "jobs";
     /// A job's per-file log, `job ++ sequence (u32, big-endian)`.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod content;
 pub mod delta;
+pub mod extras_state;
 pub mod fields;
 pub mod permissions;
 pub mod quickxor;
