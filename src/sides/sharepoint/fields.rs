@@ -208,9 +208,11 @@ mod tests {
         assert!(s.syncs("Dept") && s.writable("Dept"));
         assert!(s.syncs("Owner") && !s.writable("Owner"), "person columns need lookup ids to write");
         assert!(!s.syncs("FileLeafRef") && !s.syncs("Secret"));
-        let fields = map(json!({"Title": "Plan", "FileLeafRef": "plan.docx", "Secret": "x", "@odata.etag": "e", "Dept": null}));
+        let fields =
+            map(json!({"Title": "Plan", "FileLeafRef": "plan.docx", "Secret": "x", "@odata.etag": "e", "Dept": null}));
         assert_eq!(synced_fields(&s, &fields), map(json!({"Title": "Plan"})));
-        let meta = map(json!({"sharepoint.Dept": "Sales", "sharepoint.Nope": 1, "mine": "kept", "sharepoint.Title": null}));
+        let meta =
+            map(json!({"sharepoint.Dept": "Sales", "sharepoint.Nope": 1, "mine": "kept", "sharepoint.Title": null}));
         assert_eq!(from_metadata(&s, &meta), map(json!({"Dept": "Sales"})));
     }
 
