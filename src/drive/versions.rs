@@ -212,59 +212,75 @@ impl Drive {
         Ok(version)
     }
 
-    /// Stores `reader` as a past version placed directly beneath the file's current content: newer than every
-    /// other past version, older than the current one. This is how another system's version history is
-    /// imported oldest first after its newest content was written as the current one (SharePoint's, with
-    /// `sync_versions`); a later overwrite of the current content then lands above the imported ones, so the
-    /// history stays in the source's order.
+    /// Stores `reader` as a past version placed directly beneath `above` (a past version of the file, or its
+    /// current content when `None`): older than it, newer than the version that was beneath it. This is how
+    /// another system's version history is imported, newest first, after its newest content was written as the
+    /// current one (SharePoint's, with `sync_versions`); a later overwrite of the current content lands above
+    /// the imported ones, so the history keeps the source's order.
     ///
-    /// Versions are ordered by id, so the new one gets an id between the newest past version's and the current
-    /// one's: the id its `modified_at` would have had, moved into that gap when it falls outside. Quota does not
-    /// apply (versions never count). `author` is who made that content, when known.
-    pub fn insert_version_beneath_current(
+    /// When the version already directly beneath `above` has the same content, nothing is added and that
+    /// version is returned with `false`: importing a history twice, or over versions the sync already kept as
+    /// overwritten content, adds nothing. Versions are ordered by id, so a new one gets an id between its two
+    /// neighbours: the id its `modified_at` would have had, moved into that gap when it falls outside. Quota
+    /// does not apply (versions never count). `author` is who made that content, when known.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_version_beneath(
         &self,
         share_id: ShareId,
         target: &EntryRef,
+        above: Option<VersionId>,
         reader: &mut dyn Read,
         modified_at: OffsetDateTime,
         author: Option<UserId>,
         origin: &Origin,
-    ) -> DriveResult<Version> {
+    ) -> DriveResult<(Version, bool)> {
         let staged = self.inner.blobs.stage(reader, None)?;
         let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
         self.inner.blobs.publish(&staged)?;
         let now = to_nanos(self.now());
         let txn = self.db().begin_write()?;
-        let version = {
+        let (version, added) = {
             let mut t = WriteTables::open(&txn)?;
             let (path, loc, mut record) = find(&t.entries, &t.children, &t.shares, share_id, target)?;
             let current = record.file.as_ref().ok_or_else(|| DriveError::NotAFile(path.to_string()))?.version_id;
-            let id = t
-                .versions
-                .range(pair_key(record.id.to_bytes(), [0; 16])..=pair_key(record.id.to_bytes(), [0xff; 16]))?
-                .next_back()
-                .transpose()?
-                .map(|(k, _)| {
-                    let mut ver = [0u8; 16];
-                    ver.copy_from_slice(&k.value()[16..]);
-                    VersionId::from_bytes(ver)
-                });
-            let id = id_between(id, current, modified_at).ok_or_else(|| {
-                DriveError::InvalidArgument(format!("no room for another version beneath the current one of '{path}'"))
-            })?;
-            let row = VersionRecord {
-                size: staged.size,
-                hash: staged.hash,
-                modified_at: to_nanos(modified_at),
-                created_at: now,
-                superseded_at: now,
-                author,
-                origin: Some(origin.clone()),
-            };
-            add_past_version(&mut t, &path, &loc, &mut record, id, row)?
+            let above = above.unwrap_or(current);
+            let entry = record.id.to_bytes();
+            if above != current && t.versions.get(pair_key(entry, above.to_bytes()))?.is_none() {
+                return Err(DriveError::NotFound(format!("version {above}")));
+            }
+            let beneath =
+                match t.versions.range(pair_key(entry, [0; 16])..pair_key(entry, above.to_bytes()))?.next_back() {
+                    Some(row) => {
+                        let (k, v) = row?;
+                        let mut ver = [0u8; 16];
+                        ver.copy_from_slice(&k.value()[16..]);
+                        Some((VersionId::from_bytes(ver), VersionRecord::decode(v.value())?))
+                    }
+                    None => None,
+                };
+            match beneath {
+                Some((id, row)) if row.hash == staged.hash && row.size == staged.size => {
+                    (Version::past(record.id, id, row), false)
+                }
+                beneath => {
+                    let id = id_between(beneath.map(|(id, _)| id), above, modified_at).ok_or_else(|| {
+                        DriveError::InvalidArgument(format!("no room for another version of '{path}' there"))
+                    })?;
+                    let row = VersionRecord {
+                        size: staged.size,
+                        hash: staged.hash,
+                        modified_at: to_nanos(modified_at),
+                        created_at: now,
+                        superseded_at: now,
+                        author,
+                        origin: Some(origin.clone()),
+                    };
+                    (add_past_version(&mut t, &path, &loc, &mut record, id, row)?, true)
+                }
+            }
         };
         txn.commit()?;
-        Ok(version)
+        Ok((version, added))
     }
 }
 

@@ -259,7 +259,10 @@ impl Extras {
             return Ok(known.to_vec());
         }
         let origin = Origin::connector(self.config.connector_id, "imported_from_sharepoint");
-        for label in &plan.import {
+        // Newest first, each beneath the one before: a content the drive already holds right there (kept by an
+        // earlier overwrite, or imported by a run that broke off) is recognised and not added again.
+        let mut above = None;
+        for label in plan.import.iter().rev() {
             let Some(version) = listed.value.iter().find(|v| &v.id == label) else { continue };
             let author = version
                 .last_modified_by
@@ -275,18 +278,13 @@ impl Extras {
             let modified = version.last_modified_date_time.unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             let (mut reader, feed) = bridge::upload(content, Expect { size: version.size, sha256: None });
             let task = tokio::task::spawn_blocking(move || {
-                drive.insert_version_beneath_current(
-                    share,
-                    &EntryRef::Id(entry_id),
-                    &mut reader,
-                    modified,
-                    author,
-                    &origin,
-                )
+                let target = EntryRef::Id(entry_id);
+                drive.insert_version_beneath(share, &target, above, &mut reader, modified, author, &origin)
             });
             feed.await;
-            task.await.map_err(|e| internal(e.to_string()))?.map_err(drive_failure)?;
-            out.versions_added += 1;
+            let (version, added) = task.await.map_err(|e| internal(e.to_string()))?.map_err(drive_failure)?;
+            above = Some(version.id);
+            out.versions_added += u32::from(added);
         }
         Ok(plan.known)
     }

@@ -1,10 +1,11 @@
 //! SharePoint version history -> drive versions (GRAPH.md 8), with `sync_versions`.
 //!
 //! The sync engine writes an item's newest content as the drive entry's current content; this pass adds the
-//! older SharePoint versions beneath it, oldest first (`Drive::insert_version_beneath_current`), and remembers
-//! which version labels the drive holds. A later SharePoint version arrives as the engine's next overwrite (the
-//! drive keeps the replaced content as a version on its own), so a later pass only records its label; versions
-//! made between two runs that the engine never saw as current are imported beneath the current one, in order.
+//! older SharePoint versions beneath it, newest first, each beneath the one before
+//! (`Drive::insert_version_beneath`), and remembers which version labels the drive holds. A later SharePoint
+//! version arrives as the engine's next overwrite (the drive keeps the replaced content as a version on its
+//! own), so a later pass only records its label; versions made between two runs that the engine never saw as
+//! current are imported beneath the current one, in order.
 //!
 //! Rules, decided by [`plan`] (pure):
 //! - Only versions newer than the newest one already remembered are imported: SharePoint's history only grows
@@ -14,9 +15,11 @@
 //!   computed from the local content, equals the item's): otherwise the engine has not synced that content yet
 //!   (a conflict, a change since the listing) and the history would go beneath the wrong content, so the pass
 //!   waits for a later run.
-//! - Turning `sync_versions` on after earlier runs imports the whole history above the versions the engine's
-//!   overwrites already kept; those may repeat some contents (the versions' ids hold no content hash to compare
-//!   without downloading). Force a resync (`full_sync=true`) into an empty target for an exact history.
+//! - A version whose content the drive already holds directly beneath (the engine kept it when it overwrote
+//!   the file, or a run broke off after importing it) is recognised by its content and not added twice; it
+//!   costs one download, only in those cases.
+//! - Turning `sync_versions` on after earlier runs imports the history beneath the current content; versions
+//!   the engine kept from earlier overwrites stay below (their contents are recognised only when adjacent).
 
 use serde::Deserialize;
 use time::OffsetDateTime;
