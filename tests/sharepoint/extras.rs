@@ -50,7 +50,11 @@ fn seed() -> Seed {
                 "files": [
                     {"path": "Report.docx", "text": "three", "versions": ["one", "two"], "author": "alice@contoso.com",
                      "fields": {"Dept": "Sales", "DocId": "D-1"}},
-                    {"path": "Private/plan.txt", "text": "plan"}
+                    {"path": "Private/plan.txt", "text": "plan"},
+                    {"path": "Shared.txt", "text": "shared", "permissions": [
+                        {"roles": ["write"], "link": {"type": "edit", "scope": "users"}, "recipients": ["u1"]},
+                        {"roles": ["read"], "link": {"type": "view", "scope": "anonymous"}}
+                    ]}
                 ]
             }]
         }]
@@ -338,4 +342,35 @@ async fn a_folder_with_broken_inheritance_gives_its_own_aces_its_children_inheri
     assert!(restored.aces_changed, "{restored:?}");
     assert_eq!(env.drive.aces(env.share, &EntryRef::Id(private)).expect("aces"), (vec![], true));
     assert_eq!(env.access("Private/plan.txt", &env.alice), Some(Permission::Read));
+}
+
+#[tokio::test]
+async fn a_link_sent_to_people_grants_them_and_an_anonymous_link_grants_nobody() {
+    let env = Env::start().await;
+    let (shared, item) = env.pull("Shared.txt").await;
+    let root_item = env.item_id("").await;
+    let root_entry = env.drive.entry_by_path(env.share, &DrivePath::root()).expect("root").id;
+    let mut extras = env.extras(|c| c.sync_permissions = true);
+    extras.sync_root(root_entry, &root_item).await;
+    let outcome = extras.sync_entry(shared, &item).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.notes.len(), 1, "the anonymous link is reported: {:?}", outcome.notes);
+    let (aces, inherit) = env.drive.aces(env.share, &EntryRef::Id(shared)).expect("aces");
+    assert!(!inherit);
+    assert_eq!(
+        aces.iter().map(|a| (a.principal_id, a.permission)).collect::<Vec<_>>(),
+        [(PrincipalId::User(env.alice.id), Permission::Write)]
+    );
+    assert_eq!(env.access("Shared.txt", &env.alice), Some(Permission::Write));
+    assert_eq!(env.access("Shared.txt", &env.bob), None);
+}
+
+#[tokio::test]
+async fn with_every_extra_off_the_pass_costs_no_request() {
+    let env = Env::start().await;
+    let (entry, item) = env.pull("Report.docx").await;
+    let before = env.fixture.emulator.counters();
+    let outcome = env.extras(|_| {}).sync_entry(entry, &item).await;
+    assert_eq!(outcome, Default::default());
+    assert_eq!(env.fixture.emulator.counters(), before);
 }

@@ -140,10 +140,6 @@ pub struct Extras {
     sets: HashMap<String, Vec<GraphPermission>>,
 }
 
-fn drive_failure(e: DriveError) -> SideError {
-    classify(e)
-}
-
 impl Extras {
     /// `resolver`: this run's identity resolution (the connector's mappings over ScaiDrive's directory, with the
     /// connector's service account as fallback); its report collects the unmapped principals.
@@ -282,7 +278,7 @@ impl Extras {
                 drive.insert_version_beneath(share, &target, above, &mut reader, modified, author, &origin)
             });
             feed.await;
-            let (version, added) = task.await.map_err(|e| internal(e.to_string()))?.map_err(drive_failure)?;
+            let (version, added) = task.await.map_err(|e| internal(e.to_string()))?.map_err(classify)?;
             above = Some(version.id);
             out.versions_added += u32::from(added);
         }
@@ -308,11 +304,11 @@ impl Extras {
     async fn local_quick_xor(&self, entry_id: EntryId) -> Result<String, SideError> {
         let (drive, share) = (self.drive.clone(), self.share);
         blocking(move || {
-            let (_, mut reader) = drive.read_file(share, &EntryRef::Id(entry_id)).map_err(drive_failure)?;
+            let (_, mut reader) = drive.read_file(share, &EntryRef::Id(entry_id)).map_err(classify)?;
             let mut hash = QuickXorHash::new();
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = std::io::Read::read(&mut reader, &mut buf).map_err(|e| drive_failure(DriveError::Io(e)))?;
+                let n = std::io::Read::read(&mut reader, &mut buf).map_err(|e| classify(DriveError::Io(e)))?;
                 if n == 0 {
                     return Ok(hash.finish());
                 }
@@ -351,7 +347,7 @@ impl Extras {
         let Some(list_item) = &item.list_item else { return Ok(base.clone()) };
         let schema = self.schema().await?;
         let (drive, share) = (self.drive.clone(), self.share);
-        let metadata = blocking(move || drive.metadata(share, &EntryRef::Id(entry_id)).map_err(drive_failure)).await?;
+        let metadata = blocking(move || drive.metadata(share, &EntryRef::Id(entry_id)).map_err(classify)).await?;
         let sharepoint = fields::synced_fields(&schema, &list_item.fields);
         let in_drive = fields::from_metadata(&schema, &metadata);
         let plan = fields::plan(&schema, base, &sharepoint, &in_drive, self.config.direction, self.config.strategy);
@@ -379,8 +375,7 @@ impl Extras {
         }
         if !plan.to_drive.is_empty() {
             let (drive, patch) = (self.drive.clone(), plan.to_drive.clone());
-            blocking(move || drive.merge_metadata(share, &EntryRef::Id(entry_id), patch).map_err(drive_failure))
-                .await?;
+            blocking(move || drive.merge_metadata(share, &EntryRef::Id(entry_id), patch).map_err(classify)).await?;
             out.metadata_keys = plan.to_drive.keys().cloned().collect();
         }
         Ok(next)
@@ -441,13 +436,13 @@ impl Extras {
         let (drive, share) = (self.drive.clone(), self.share);
         let changed = blocking(move || {
             let target = EntryRef::Id(entry_id);
-            let (current, inherit) = drive.aces(share, &target).map_err(drive_failure)?;
+            let (current, inherit) = drive.aces(share, &target).map_err(classify)?;
             let mut wanted: Vec<Ace> = current.iter().filter(|a| a.source != AceSource::Sharepoint).cloned().collect();
             wanted.extend(t.aces);
             if wanted == current && inherit == t.inherit {
                 return Ok(false);
             }
-            drive.set_aces(share, &target, &wanted, t.inherit).map_err(drive_failure)?;
+            drive.set_aces(share, &target, &wanted, t.inherit).map_err(classify)?;
             Ok(true)
         })
         .await?;
