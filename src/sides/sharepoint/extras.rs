@@ -10,6 +10,14 @@
 //! changes the item's eTag or, with `Prefer: hierarchicalsharing`, shows the item in delta); metadata edited
 //! in ScaiDrive alone is noticed when its entry is passed.
 //!
+//! In a run (the SharePoint launcher's marked call point):
+//! ```text
+//! let mut extras = Extras::new(client, store, drive, share, ExtrasConfig::new(..), resolver);
+//! extras.sync_root(target_folder_entry, base_item_id).await;        // once, for permissions
+//! for (entry_id, item_id) in synced { let outcome = extras.sync_entry(entry_id, &item_id).await; /* log */ }
+//! let unmapped = extras.finish();                                   // job record + Identity actor
+//! ```
+//!
 //! The parts are independent: a failure in one (the file is checked out, a download breaks off) is reported in
 //! [`EntryOutcome::failures`] and the others still run; nothing half-done is remembered, so the next run
 //! retries. Rules of each part: `versions.rs`, `fields.rs`, `permissions.rs`.
@@ -142,7 +150,8 @@ pub struct Extras {
 
 impl Extras {
     /// `resolver`: this run's identity resolution (the connector's mappings over ScaiDrive's directory, with the
-    /// connector's service account as fallback); its report collects the unmapped principals.
+    /// connector's service account as fallback), as the Identity actor hands it out
+    /// (`IdentityMessage::NewResolver`); its report collects the unmapped principals ([`Extras::finish`]).
     pub fn new(
         client: Arc<GraphClient>,
         store: Store,
@@ -154,9 +163,14 @@ impl Extras {
         Extras { client, store, drive, share, config, resolver, schema: None, sets: HashMap::new() }
     }
 
-    /// The principals this run could not map (store it with the job).
+    /// The principals this run could not map so far.
     pub fn unmapped(&self) -> &UnmappedReport {
         self.resolver.report()
+    }
+
+    /// Ends the run's pass: the unmapped principals, for the job record and `IdentityMessage::RunReport`.
+    pub fn finish(self) -> UnmappedReport {
+        self.resolver.report().clone()
     }
 
     /// Versions, metadata and permissions of one synced entry: `entry_id` in the drive, `item_id` in Graph.
