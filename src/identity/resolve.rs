@@ -405,6 +405,27 @@ impl Resolver {
     pub fn report(&self) -> &UnmappedReport {
         &self.report
     }
+
+    /// Like [`Resolver::resolve`], and counts the principal in the run's report when it cannot be mapped
+    /// (`owner`: it was asked for as an owner or author, which then falls back). SharePoint's per-entry pass
+    /// (`sides::sharepoint::permissions`) resolves through this.
+    pub fn resolve_reported(&mut self, source: &SourcePrincipal, owner: bool) -> Option<PrincipalId> {
+        if let Some((p, _)) = self.resolve(source) {
+            return Some(p);
+        }
+        let (reason, candidates) = match self.cache.get(&source.key) {
+            Some(Outcome::Unmapped(reason, candidates)) => (*reason, candidates.clone()),
+            _ => (UnmappedReason::NoMatch, Vec::new()),
+        };
+        let name = source.name.clone().or_else(|| source.email.clone());
+        self.report.note(&source.key, name, reason, candidates, owner);
+        None
+    }
+
+    /// The connector's service account in ScaiDrive, if it has one (see the module docs).
+    pub fn fallback(&self) -> Option<PrincipalId> {
+        self.fallback
+    }
 }
 
 fn sids_of(acl: &NtAcl) -> impl Iterator<Item = &Sid> {

@@ -102,6 +102,9 @@ tables! {
     PERMISSION_STATES: &[u8] => &[u8] = "permission_states";
     /// Per connector: the identity fingerprint of its last permission pass and its unmapped principals.
     PERMISSION_SUMMARIES: Id => &[u8] = "permission_summaries";
+    /// SharePoint per-item extras, `connector ++ Graph item id`: which SharePoint versions are already drive
+    /// versions, and the column values both sides held after the last sync (`sides::sharepoint::extras_state`).
+    SHAREPOINT_ITEMS: &[u8] => &[u8] = "sharepoint_items";
 
     /// Jobs (runs and skipped runs), `connector ++ job`.
     JOBS: IdPair => &[u8] = "jobs";
