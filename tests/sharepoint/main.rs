@@ -10,5 +10,6 @@ mod connector;
 mod connector_sync;
 mod emulator;
 mod engine;
+mod extras;
 mod fixture;
 mod side;

@@ -8,6 +8,7 @@ mod sharepoint;
 mod sharepoint_auth;
 mod sharepoint_lookup;
 mod smb;
+mod unmapped;
 
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -34,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(mappings::sharepoint::routes())
         .merge(run_routes::smb::routes())
         .merge(run_routes::sharepoint::routes())
+        .merge(unmapped::routes())
 }
 
 /// The settings every connector shows, whatever its kind (flattened into each kind's view).

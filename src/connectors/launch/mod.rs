@@ -9,9 +9,12 @@ mod smb;
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
+
 use super::jobs::{Job, JobError, JobStatus};
 use super::{Connector, ConnectorKind, Connectors};
 use crate::actors::connector::{Launcher, RunOrder};
+use crate::actors::identity::IdentityMessage;
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::config::SharePointEndpoints;
@@ -22,17 +25,23 @@ use crate::store::Store;
 /// Why a run could not start: a stable code and a message for the job.
 struct NotStarted(String, String);
 
-/// The launcher the appliance gives its connector actors; `endpoints` is where SharePoint connectors find
-/// Microsoft's services.
-pub fn launcher(connectors: Connectors, drive: Drive, endpoints: SharePointEndpoints) -> Launcher {
+/// The launcher the appliance gives its connector actors; `identity` serves the runs that sync permissions,
+/// `endpoints` is where SharePoint connectors find Microsoft's services.
+pub fn launcher(
+    connectors: Connectors,
+    drive: Drive,
+    identity: ActorRef<IdentityMessage>,
+    endpoints: SharePointEndpoints,
+) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive, endpoints) = (connectors.clone(), drive.clone(), endpoints.clone());
+        let (connectors, drive, identity, endpoints) =
+            (connectors.clone(), drive.clone(), identity.clone(), endpoints.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
             let ran = match order.connector.kind {
-                ConnectorKind::Smb => smb::run(&connectors, drive, order).await,
+                ConnectorKind::Smb => smb::run(&connectors, drive, &identity, order).await,
                 ConnectorKind::Sharepoint => sharepoint::run(&connectors, drive, &endpoints, order).await,
             };
             let finished = match ran {

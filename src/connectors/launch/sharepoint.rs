@@ -46,11 +46,14 @@ pub(super) async fn run(
     let finished =
         runner::run_job(&store, &clock, &connector.common, job, &side, &drive_side, &stop).await.map_err(internal)?;
 
-    // ---- Per-entry extras (helper "spextras": versions, column metadata, permissions) ----
-    // Called here, after the engine's actions are recorded and before the cursor moves on, for each entry this
-    // run synced, when the connector's `sync_versions` / `sync_metadata` / `sync_permissions` ask for them:
-    // `crate::sides::sharepoint::<extras>(side.client(), &drive_side, entry, &access.settings)`. Their
-    // per-entry failures belong in the job's events like the engine's.
+    // ---- Per-entry extras (versions, column metadata, permissions: `sides::sharepoint::extras`) ----
+    // Not wired yet. Here, after the engine's actions are recorded and before the cursor moves on, and only when
+    // `sync_versions`, `sync_metadata` or `common.sync_permissions` is on: ask the Identity actor for a resolver
+    // (`IdentityMessage::NewResolver`, as `identity::smb::AfterRun` does), build
+    // `Extras::new(side.client().clone(), store, drive, share, ExtrasConfig::new(..), resolver)`, call
+    // `sync_root` once (permissions), then `sync_entry(entry_id, item_id)` for each entry the run created or
+    // changed (the job's `done` events -> their base records: drive id and SharePoint item id), add each
+    // outcome's failures to the job's events, and hand `finish()`'s unmapped report to the job record.
 
     // The base changes are committed (run_job returned): keep the cursor unless the run failed outright, in
     // which case the next run re-reads the same changes (which costs requests, never correctness).

@@ -2,21 +2,47 @@
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
+
 use super::{NotStarted, open_drive_side};
 use crate::actors::connector::RunOrder;
+use crate::actors::identity::IdentityMessage;
 use crate::connectors::jobs::Job;
 use crate::connectors::{Connector, Connectors, runner};
 use crate::drive::Drive;
+use crate::identity::smb::AfterRun;
 use crate::sides::smb::side::SmbSide;
 use crate::sides::smb::{SmbClient, SmbConfig};
 
-pub(super) async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
+pub(super) async fn run(
+    connectors: &Connectors,
+    drive: Drive,
+    identity: &ActorRef<IdentityMessage>,
+    order: RunOrder,
+) -> Result<Job, NotStarted> {
     let RunOrder { connector, job, stop } = order;
     let source = connect_smb(connectors, &connector).await?;
-    let drive_side = open_drive_side(drive, &connector).await?;
+    let drive_side = open_drive_side(drive.clone(), &connector).await?;
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
     let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    // Owners and ACEs, when the connector syncs permissions (issue 7): after the content, on the same session.
+    let finished = match finished {
+        Ok(job) => {
+            let client = source.client();
+            let after = AfterRun {
+                identity,
+                store: &store,
+                clock: &clock,
+                drive: &drive,
+                connector: &connector,
+                client,
+                stop: &stop,
+            };
+            Ok(after.apply(job).await)
+        }
+        Err(e) => Err(e),
+    };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");
     }
