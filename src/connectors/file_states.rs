@@ -36,7 +36,7 @@ fn key(connector: ConnectorId, path: &SyncPath) -> Vec<u8> {
 }
 
 /// The key range of one connector's rows: from its id up to (excluding) the next possible id.
-fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
     let start = connector.to_bytes().to_vec();
     let mut next = connector.to_bytes();
     for byte in next.iter_mut().rev() {

@@ -56,15 +56,20 @@ async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<J
 }
 
 async fn connect_smb(connectors: &Connectors, connector: &Connector) -> Result<SmbSide, NotStarted> {
-    let smb = connector.smb.as_ref().ok_or_else(|| NotStarted("INTERNAL".into(), "not an SMB connector".into()))?;
-    let password =
-        connectors.secret(connector, "password").map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))?;
+    let config = smb_config(connectors, connector).map_err(|e| NotStarted("INTERNAL".into(), e))?;
+    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
+    Ok(SmbSide::new(Arc::new(client)))
+}
+
+/// The SMB client configuration of a connector, its password unsealed (runs and the `test` endpoint).
+pub fn smb_config(connectors: &Connectors, connector: &Connector) -> Result<SmbConfig, String> {
+    let smb = connector.smb.as_ref().ok_or_else(|| "not an SMB connector".to_owned())?;
+    let password = connectors.secret(connector, "password").map_err(|e| e.to_string())?;
     let mut config =
         SmbConfig::new(&smb.server_host, smb.server_port, &smb.share_name, &smb.username, password.expose());
     config.base_path = smb.base_path.clone();
     config.domain = smb.domain.clone();
-    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
-    Ok(SmbSide::new(Arc::new(client)))
+    Ok(config)
 }
 
 /// A run that could not start, as a failed job (the connector actor records it).

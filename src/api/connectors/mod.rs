@@ -4,6 +4,7 @@
 mod mappings;
 mod runs;
 mod smb;
+mod status;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -15,7 +16,7 @@ use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes())
+    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes()).merge(status::routes())
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).
