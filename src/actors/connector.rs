@@ -212,6 +212,9 @@ async fn start(myself: &ActorRef<ConnectorMessage>, state: &mut ConnectorState, 
     let connectors = state.args.connectors.clone();
     let id = state.args.id;
     let connector = blocking(move || connectors.get(id)).await?;
+    // Saved before the run starts, so the job id the API hands out can be read at once.
+    let (store, queued) = (state.args.connectors.store().clone(), job.clone());
+    blocking(move || jobs::save(&store, &queued)).await?;
     let stop = StopFlag::default();
     let job_id = job.id;
     let run = (state.args.launcher)(RunOrder { connector, job, stop: stop.clone() });

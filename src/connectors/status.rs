@@ -23,6 +23,7 @@ pub struct Windows {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub last_success: Option<LastSuccess>,
+    #[serde(flatten)]
     pub windows: Windows,
     /// Paths whose last attempt failed: the next run tries them again.
     pub pending_files: u64,
