@@ -13,6 +13,7 @@ use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSup
 use crate::actors::retention::{Retention, RetentionArgs};
 use crate::actors::root::{self, RootMessage, RootSupervisor};
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
+use crate::actors::throttle::ThrottleMessage;
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -66,12 +67,13 @@ async fn start_connector_actors(
     root: &ActorRef<RootMessage>,
     connectors: &Connectors,
     drive: &Drive,
+    throttle: &ActorRef<ThrottleMessage>,
     options: &StartOptions,
 ) -> Result<ActorRef<ConnectorsMessage>, StartError> {
     let actors = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
     let args = ConnectorsArgs {
         connectors: connectors.clone(),
-        launcher: launch::launcher(connectors.clone(), drive.clone()),
+        launcher: launch::launcher(connectors.clone(), drive.clone(), throttle.clone()),
         clock: options.clock.clone(),
     };
     let (supervisor, _) =
@@ -127,7 +129,7 @@ impl Appliance {
         };
         let sealer = Arc::new(sealer);
         let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
-        let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
+        let connector_actors = start_connector_actors(&root, &connectors, &drive, &children.throttle, &options).await?;
         let share_users = {
             let connectors = connectors.clone();
             // A failed lookup counts as "in use": refusing a delete is the safe mistake.

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use super::jobs::{Job, JobError, JobStatus};
 use super::runner;
 use super::{Connector, Connectors};
+use ractor::ActorRef;
+
 use crate::actors::connector::{Launcher, RunOrder};
+use crate::actors::throttle::ThrottleMessage;
+use crate::actors::transfer_budget::ThrottleBudget;
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::drive::{Drive, DrivePath};
@@ -20,15 +24,15 @@ use crate::store::Store;
 /// Why a run could not start: a stable code and a message for the job.
 struct NotStarted(String, String);
 
-/// The launcher the appliance gives its connector actors.
-pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
+/// The launcher the appliance gives its connector actors; `throttle` paces their transfers.
+pub fn launcher(connectors: Connectors, drive: Drive, throttle: ActorRef<ThrottleMessage>) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive) = (connectors.clone(), drive.clone());
+        let (connectors, drive, throttle) = (connectors.clone(), drive.clone(), throttle.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
-            let finished = match run(&connectors, drive, order).await {
+            let finished = match run(&connectors, drive, throttle, order).await {
                 Ok(job) => job,
                 Err(NotStarted(code, message)) => fail(&clock, job, code, message),
             };
@@ -38,14 +42,20 @@ pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
     })
 }
 
-async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
+async fn run(
+    connectors: &Connectors,
+    drive: Drive,
+    throttle: ActorRef<ThrottleMessage>,
+    order: RunOrder,
+) -> Result<Job, NotStarted> {
     let RunOrder { connector, job, stop } = order;
     let source = connect_smb(connectors, &connector).await?;
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
     let drive_side = DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
         .await
-        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?;
+        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?
+        .with_budget(Arc::new(ThrottleBudget::new(throttle, connector.id, connector.common.max_bytes_per_second)));
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
     let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
