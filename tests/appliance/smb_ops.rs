@@ -215,3 +215,44 @@ async fn a_scheduled_run_comes_from_the_clock_and_one_due_during_a_run_is_skippe
     let summary = status(&app, &connector).await;
     assert_eq!(summary["last_day"]["skipped_runs"], 1, "{summary}");
 }
+
+/// The audit log's event types for the connector, oldest first.
+async fn audited(app: &TestAppliance, connector: &str) -> Vec<String> {
+    let all = get(app, "/api/v1/audit-events?limit=1000").await;
+    let events = all["audit_events"].as_array().unwrap().iter().filter(|e| e["target"] == connector);
+    events.map(|e| e["event_type"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_mass_delete_stops_with_safety_abort_force_passes_it_and_each_step_is_audited() {
+    let samba = Samba::start();
+    for i in 0..10 {
+        write(&samba, &format!("ledger/{i}.csv"), format!("row {i}").as_bytes());
+    }
+    let app = TestAppliance::start().await;
+    let share = app.share("Audited").await;
+    let connector = create_connector(&app, &samba, &share, json!({})).await;
+    assert_eq!(sync(&app, &connector).await["status"], "completed");
+    for i in 0..8 {
+        std::fs::remove_file(samba.share_dir().join(format!("ledger/{i}.csv"))).unwrap();
+    }
+    let aborted = sync(&app, &connector).await;
+    assert_eq!((aborted["status"].as_str(), aborted["error"]["code"].as_str()), (Some("failed"), Some("SAFETY_ABORT")));
+    assert_eq!(app.download(&share, "/From SMB/ledger/0.csv").await, b"row 0", "nothing was deleted");
+
+    let url = format!("/api/v1/smb-connectors/{connector}/sync");
+    let forced = app.admin(Method::POST, &url).query(&[("force", "true")]).send().await.unwrap();
+    let forced = expect_json(forced, 202).await["job_id"].as_str().unwrap().to_owned();
+    let forced = ended(&app, &connector, &forced).await;
+    assert_eq!(forced["status"], "completed", "{forced}");
+    assert_eq!(forced["deleted_on_drive"], 8, "{forced}");
+
+    let patched = app.admin(Method::PATCH, &format!("/api/v1/smb-connectors/{connector}"));
+    expect_json(patched.json(&json!({"max_bytes_per_second": 1_048_576})).send().await.unwrap(), 200).await;
+    let deleted = app.admin(Method::DELETE, &format!("/api/v1/smb-connectors/{connector}")).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        audited(&app, &connector).await,
+        ["connector.created", "sync.safety_abort", "connector.updated", "connector.deleted"]
+    );
+}
