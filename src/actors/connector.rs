@@ -212,7 +212,7 @@ async fn start(myself: &ActorRef<ConnectorMessage>, state: &mut ConnectorState, 
     let connectors = state.args.connectors.clone();
     let id = state.args.id;
     let connector = blocking(move || connectors.get(id)).await?;
-    // Saved before the run starts, so the job id the API hands out can be read at once.
+    // Recorded before its id is handed out, so a client can read the job it was just given.
     let (store, queued) = (state.args.connectors.store().clone(), job.clone());
     blocking(move || jobs::save(&store, &queued)).await?;
     let stop = StopFlag::default();
