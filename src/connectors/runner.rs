@@ -217,4 +217,41 @@ mod tests {
         assert!(paused.finished_at.is_none(), "a paused job is not over");
         assert!(drive.content("a.txt").is_none());
     }
+
+    #[tokio::test]
+    async fn a_resumed_job_goes_on_with_its_log_and_adds_to_its_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        let clock: SharedClock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+        let source = MemorySide::new(MemoryKnobs::windows_share(), "src");
+        let drive = MemorySide::new(MemoryKnobs::drive(), "drv");
+        source.put_file("left.txt", b"what the first part did not reach", clock.now());
+        // The first part of the job synced three items and logged three events before it was paused.
+        let mut job = Job::new(ConnectorId::new(), super::super::jobs::Trigger::Resume, clock.now());
+        job.started_at = Some(clock.now() - time::Duration::minutes(3));
+        job.status = JobStatus::Paused;
+        (job.files_scanned, job.files_synced, job.bytes_transferred) = (3, 3, 300);
+        let first_part: Vec<JobEvent> = (0..3)
+            .map(|seq| JobEvent {
+                seq,
+                path: format!("done{seq}.txt"),
+                action: "copy_to_drive".into(),
+                result: "done".into(),
+                code: None,
+                message: None,
+                at: clock.now(),
+            })
+            .collect();
+        jobs::save_with_events(&store, &job, &first_part).unwrap();
+
+        let stop = StopFlag::default();
+        let done =
+            run_job(&store, &clock, &settings("smb_to_scaidrive"), job.clone(), &source, &drive, &stop).await.unwrap();
+        assert_eq!(done.status, JobStatus::Completed, "{:?}", done.error);
+        assert_eq!((done.files_synced, done.bytes_transferred), (4, 300 + 33), "both parts count");
+        assert_eq!(done.started_at, job.started_at, "the job started when its first part did");
+        let log = jobs::events(&store, job.id, None, 100).unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2, 3], "the log goes on: {log:?}");
+        assert_eq!((log[0].path.as_str(), log[3].path.as_str()), ("done0.txt", "left.txt"));
+    }
 }
