@@ -231,7 +231,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let job = finished(connector, JobStatus::Completed, now, 4, 1);
         {
-            // A schema-2 database: the job is there, no rollup table yet.
+            // A schema-3 database: the job is there, no rollup table yet.
             let store = Store::open(&path).unwrap();
             let txn = store.db().begin_write().unwrap();
             let key = codec::pair(connector.to_bytes(), job.id.to_bytes());
@@ -239,7 +239,7 @@ mod tests {
             txn.delete_table(JOB_HOURS).unwrap();
             txn.delete_table(JOB_LAST_SUCCESS).unwrap();
             let mut meta = txn.open_table(crate::store::tables::META).unwrap();
-            meta.insert("schema_version", 2u32.to_be_bytes().as_slice()).unwrap();
+            meta.insert("schema_version", 3u32.to_be_bytes().as_slice()).unwrap();
             drop(meta);
             txn.commit().unwrap();
         }

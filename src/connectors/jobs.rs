@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::job_stats;
+use crate::identity::resolve::UnmappedPrincipal;
 use crate::ids::{ConnectorId, JobId};
 use crate::store::tables::{JOB_EVENTS, JOBS};
 use crate::store::{Store, StoreError, codec};
@@ -76,6 +77,20 @@ pub struct Job {
     /// For a skipped scheduled run: why (`a run was already in progress`, `paused`).
     pub skip_reason: Option<String>,
     pub error: Option<JobError>,
+    /// What the run did to permissions, when the connector syncs them (`sync_permissions`); boxed, as most
+    /// jobs have none and job records travel in actor messages.
+    #[serde(default)]
+    pub permissions: Option<Box<PermissionsOutcome>>,
+}
+
+/// A run's permission pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PermissionsOutcome {
+    /// Entries whose owner or ACEs the run set in ScaiDrive (content untouched).
+    pub updated: u64,
+    /// Principals the run met that map to nobody in ScaiDrive, with the number of entries naming each (owners
+    /// among them fell back to the connector's service account).
+    pub unmapped_principals: Vec<UnmappedPrincipal>,
 }
 
 impl Job {
@@ -99,6 +114,7 @@ impl Job {
             deleted_on_drive: 0,
             skip_reason: None,
             error: None,
+            permissions: None,
         }
     }
 
@@ -195,6 +211,15 @@ pub fn save_with_events(store: &Store, job: &Job, events: &[JobEvent]) -> Result
     Ok(())
 }
 
+/// The sequence number the job's next event takes: after those already logged (the engine's events, which the
+/// identity pass follows; a resumed job's first part, which its second part follows).
+pub fn next_seq(store: &Store, job: JobId) -> Result<u32, StoreError> {
+    let txn = store.db().begin_read()?;
+    let table = txn.open_table(JOB_EVENTS)?;
+    let last = table.range(event_key(job, 0)..=event_key(job, u32::MAX))?.next_back().transpose()?;
+    Ok(last.map_or(0, |(k, _)| u32::from_be_bytes([k.value()[16], k.value()[17], k.value()[18], k.value()[19]]) + 1))
+}
+
 pub fn get(store: &Store, connector: ConnectorId, job: JobId) -> Result<Option<Job>, StoreError> {
     let txn = store.db().begin_read()?;
     let table = txn.open_table(JOBS)?;
@@ -240,18 +265,6 @@ pub fn events(store: &Store, job: JobId, after: Option<u32>, limit: usize) -> Re
         out.push(codec::decode("job_events", row?.1.value())?);
     }
     Ok(out)
-}
-
-/// The sequence number the job's next event takes (after those already logged: a resumed job goes on).
-pub fn next_seq(store: &Store, job: JobId) -> Result<u32, StoreError> {
-    let txn = store.db().begin_read()?;
-    let table = txn.open_table(JOB_EVENTS)?;
-    let last = table.range(event_key(job, 0)..=event_key(job, u32::MAX))?.next_back().transpose()?;
-    Ok(last.map_or(0, |(key, _)| {
-        let mut seq = [0u8; 4];
-        seq.copy_from_slice(&key.value()[16..]);
-        u32::from_be_bytes(seq).saturating_add(1)
-    }))
 }
 
 /// The job's counters as the engine keeps them (to go on from, when a paused job resumes).

@@ -5,17 +5,20 @@
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
+
 use super::jobs::{Job, JobError, JobStatus};
 use super::runner;
 use super::{Connector, Connectors};
-use ractor::ActorRef;
 
 use crate::actors::connector::{Launcher, RunOrder};
+use crate::actors::identity::IdentityMessage;
 use crate::actors::throttle::ThrottleMessage;
 use crate::actors::transfer_budget::ThrottleBudget;
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::drive::{Drive, DrivePath};
+use crate::identity::smb::AfterRun;
 use crate::sides::drive::DriveSide;
 use crate::sides::smb::side::SmbSide;
 use crate::sides::smb::{SmbClient, SmbConfig};
@@ -24,15 +27,22 @@ use crate::store::Store;
 /// Why a run could not start: a stable code and a message for the job.
 struct NotStarted(String, String);
 
-/// The launcher the appliance gives its connector actors; `throttle` paces their transfers.
-pub fn launcher(connectors: Connectors, drive: Drive, throttle: ActorRef<ThrottleMessage>) -> Launcher {
+/// The launcher the appliance gives its connector actors; `identity` serves the runs that sync permissions,
+/// `throttle` paces their transfers.
+pub fn launcher(
+    connectors: Connectors,
+    drive: Drive,
+    identity: ActorRef<IdentityMessage>,
+    throttle: ActorRef<ThrottleMessage>,
+) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive, throttle) = (connectors.clone(), drive.clone(), throttle.clone());
+        let (connectors, drive, identity, throttle) =
+            (connectors.clone(), drive.clone(), identity.clone(), throttle.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
-            let finished = match run(&connectors, drive, throttle, order).await {
+            let finished = match run(&connectors, drive, &identity, throttle, order).await {
                 Ok(job) => job,
                 Err(NotStarted(code, message)) => fail(&clock, job, code, message),
             };
@@ -45,6 +55,7 @@ pub fn launcher(connectors: Connectors, drive: Drive, throttle: ActorRef<Throttl
 async fn run(
     connectors: &Connectors,
     drive: Drive,
+    identity: &ActorRef<IdentityMessage>,
     throttle: ActorRef<ThrottleMessage>,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
@@ -52,13 +63,30 @@ async fn run(
     let source = connect_smb(connectors, &connector).await?;
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
-    let drive_side = DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
+    let drive_side = DriveSide::open(drive.clone(), connector.common.target_share_id, target, connector.id)
         .await
         .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?
         .with_budget(Arc::new(ThrottleBudget::new(throttle, connector.id, connector.common.max_bytes_per_second)));
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
     let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    // Owners and ACEs, when the connector syncs permissions (issue 7): after the content, on the same session.
+    let finished = match finished {
+        Ok(job) => {
+            let client = source.client();
+            let after = AfterRun {
+                identity,
+                store: &store,
+                clock: &clock,
+                drive: &drive,
+                connector: &connector,
+                client,
+                stop: &stop,
+            };
+            Ok(after.apply(job).await)
+        }
+        Err(e) => Err(e),
+    };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");
     }

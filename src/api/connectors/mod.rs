@@ -5,6 +5,7 @@ mod mappings;
 mod runs;
 mod smb;
 mod status;
+mod unmapped;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -16,7 +17,12 @@ use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes()).merge(status::routes())
+    OpenApiRouter::new()
+        .merge(smb::routes())
+        .merge(mappings::routes())
+        .merge(runs::routes())
+        .merge(status::routes())
+        .merge(unmapped::routes())
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).
