@@ -29,4 +29,35 @@ fn describe() {
         "scaidrive_tls_reloads_total",
         "Certificate reload attempts after a file change, by result"
     );
+    metrics::describe_counter!("scaidrive_connector_runs_total", "Connector runs that ended, by connector and status");
+    metrics::describe_counter!("scaidrive_connector_files_synced_total", "Files synced by a connector's runs");
+    metrics::describe_counter!("scaidrive_connector_bytes_transferred_total", "Content bytes a connector moved");
+    metrics::describe_counter!("scaidrive_connector_file_errors_total", "Per-file errors of a connector's runs");
+    metrics::describe_gauge!(
+        "scaidrive_connector_last_success_timestamp_seconds",
+        "When a connector's last successful run ended (Unix time)"
+    );
+    metrics::describe_gauge!(
+        "scaidrive_connector_last_success_duration_seconds",
+        "How long a connector's last successful run took"
+    );
+}
+
+/// Counts a connector's job that just ended (called once per job, where its end is recorded).
+pub fn job_ended(job: &crate::connectors::jobs::Job) {
+    use crate::connectors::jobs::JobStatus;
+    let connector = job.connector_id.to_string();
+    let status = serde_json::to_value(job.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+    let status = status.unwrap_or_default();
+    metrics::counter!("scaidrive_connector_runs_total", "connector" => connector.clone(), "status" => status)
+        .increment(1);
+    let labels = [("connector", connector)];
+    metrics::counter!("scaidrive_connector_files_synced_total", &labels).increment(job.files_synced);
+    metrics::counter!("scaidrive_connector_bytes_transferred_total", &labels).increment(job.bytes_transferred);
+    metrics::counter!("scaidrive_connector_file_errors_total", &labels).increment(job.error_count);
+    if let (JobStatus::Completed | JobStatus::CompletedWithErrors, Some(end)) = (job.status, job.finished_at) {
+        metrics::gauge!("scaidrive_connector_last_success_timestamp_seconds", &labels).set(end.unix_timestamp() as f64);
+        let took = end - job.started_at.unwrap_or(job.created_at);
+        metrics::gauge!("scaidrive_connector_last_success_duration_seconds", &labels).set(took.as_seconds_f64());
+    }
 }

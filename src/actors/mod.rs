@@ -9,6 +9,7 @@ pub mod root;
 pub mod scheduler;
 pub mod scim;
 pub mod throttle;
+pub mod transfer_budget;
 
 #[cfg(test)]
 mod tests;

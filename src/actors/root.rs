@@ -115,7 +115,7 @@ pub async fn start_children(root: &ActorRef<RootMessage>, args: ChildrenArgs) ->
     let (identity, _) = Actor::spawn_linked(None, IdentityActor, identity_args, cell.clone()).await?;
     let supervisor_args = ConnectorsArgs {
         connectors: connectors.clone(),
-        launcher: launch::launcher(connectors.clone(), drive.clone(), identity.clone(), sharepoint),
+        launcher: launch::launcher(connectors.clone(), drive.clone(), identity.clone(), throttle.clone(), sharepoint),
         clock: clock.clone(),
     };
     let (supervisor, _) = Actor::spawn_linked(None, ConnectorsSupervisor, supervisor_args, cell.clone()).await?;

@@ -5,8 +5,13 @@
 //! A bucket holds up to `capacity` tokens and refills continuously at `capacity` per `per`; a request takes
 //! `cost` tokens or, when too few are left, takes nothing and is told how long until enough have refilled.
 //! Time comes from the clock, never from sleeping, so tests move a manual clock instead of waiting.
+//!
+//! It also holds the appliance-wide transfer slots: at most `MAX_CONCURRENT_TRANSFERS` content streams move at
+//! once, whatever the connectors; a request for a slot is answered when one is free, in the order asked.
+//! `ThrottleBudget` is how a connector's drive side spends both (slots, and bytes against its
+//! `max_bytes_per_second`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -17,7 +22,17 @@ use crate::clock::SharedClock;
 pub enum ThrottleMessage {
     /// Takes `cost` tokens from the bucket `key` (made with `rate` on first use) and answers with a permit.
     Acquire { key: String, rate: Rate, cost: u32, reply: RpcReplyPort<Permit> },
+    /// Asks for a transfer slot: answered when one is free.
+    AcquireSlot(RpcReplyPort<()>),
+    /// Gives a slot back (sent by the slot's guard when dropped).
+    ReleaseSlot,
+    /// How many slots are taken and how many requests wait.
+    GetSlots(RpcReplyPort<(usize, usize)>),
 }
+
+/// Content streams that may move at once across all connectors: enough to keep a disk and a network busy,
+/// few enough that many connectors starting together do not thrash either.
+pub const MAX_CONCURRENT_TRANSFERS: usize = 4;
 
 /// `capacity` tokens per `per`, with bursts of up to `capacity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +85,10 @@ impl TokenBucket {
             return Permit::Go;
         }
         let missing = cost.min(capacity) - self.tokens;
-        Permit::Wait(Duration::from_secs_f64(missing / self.rate.tokens_per_second()))
+        // Rounded up to the next microsecond: a wait rounded down would find the bucket a hair short again, and
+        // a caller told to wait nothing would ask in a tight loop.
+        let micros = (missing / self.rate.tokens_per_second() * 1e6).ceil().max(1.0);
+        Permit::Wait(Duration::from_micros(micros as u64))
     }
 
     /// Full again: nothing is lost by forgetting it.
@@ -85,6 +103,21 @@ pub struct Throttle;
 pub struct ThrottleState {
     clock: SharedClock,
     buckets: HashMap<String, TokenBucket>,
+    slots_taken: usize,
+    waiting: VecDeque<RpcReplyPort<()>>,
+}
+
+impl ThrottleState {
+    /// Hands free slots to the oldest waiters still listening.
+    fn grant_waiting(&mut self) {
+        while self.slots_taken < MAX_CONCURRENT_TRANSFERS {
+            let Some(waiter) = self.waiting.pop_front() else { return };
+            // A waiter that gave up (its run stopped) gets nothing and takes nothing.
+            if waiter.send(()).is_ok() {
+                self.slots_taken += 1;
+            }
+        }
+    }
 }
 
 /// Past this many buckets, full ones are forgotten so keys that come and go do not pile up.
@@ -96,7 +129,7 @@ impl Actor for Throttle {
     type Arguments = SharedClock;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, clock: SharedClock) -> Result<Self::State, ActorProcessingErr> {
-        Ok(ThrottleState { clock, buckets: HashMap::new() })
+        Ok(ThrottleState { clock, buckets: HashMap::new(), slots_taken: 0, waiting: VecDeque::new() })
     }
 
     async fn handle(
@@ -116,6 +149,17 @@ impl Actor for Throttle {
                 bucket.rate = rate;
                 // The caller may have given up waiting; nothing to undo then.
                 let _ = reply.send(bucket.acquire(cost, now));
+            }
+            ThrottleMessage::AcquireSlot(reply) => {
+                state.waiting.push_back(reply);
+                state.grant_waiting();
+            }
+            ThrottleMessage::ReleaseSlot => {
+                state.slots_taken = state.slots_taken.saturating_sub(1);
+                state.grant_waiting();
+            }
+            ThrottleMessage::GetSlots(reply) => {
+                let _ = reply.send((state.slots_taken, state.waiting.len()));
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::job_stats;
 use crate::identity::resolve::UnmappedPrincipal;
 use crate::ids::{ConnectorId, JobId};
 use crate::store::tables::{JOB_EVENTS, JOBS};
@@ -183,27 +184,35 @@ fn event_key(job: JobId, seq: u32) -> [u8; 20] {
 
 /// Writes (creates or replaces) a job record.
 pub fn save(store: &Store, job: &Job) -> Result<(), StoreError> {
-    let txn = store.db().begin_write()?;
-    txn.open_table(JOBS)?.insert(job_key(job), codec::encode(job).as_slice())?;
-    txn.commit()?;
-    Ok(())
+    save_with_events(store, job, &[])
 }
 
-/// Saves the job and appends events to its log in one transaction.
+/// Saves the job and appends events to its log in one transaction. The save that makes a job final also rolls
+/// it up for the status page (`job_stats`) and counts it in the metrics, once.
 pub fn save_with_events(store: &Store, job: &Job, events: &[JobEvent]) -> Result<(), StoreError> {
     let txn = store.db().begin_write()?;
-    txn.open_table(JOBS)?.insert(job_key(job), codec::encode(job).as_slice())?;
-    {
+    let ended = {
+        let mut table = txn.open_table(JOBS)?;
+        let before: Option<Job> = table.get(job_key(job))?.map(|row| codec::decode("jobs", row.value())).transpose()?;
+        let ended = job_stats::on_save(&txn, before.as_ref(), job)?;
+        table.insert(job_key(job), codec::encode(job).as_slice())?;
+        ended
+    };
+    if !events.is_empty() {
         let mut log = txn.open_table(JOB_EVENTS)?;
         for event in events {
             log.insert(event_key(job.id, event.seq), codec::encode(event).as_slice())?;
         }
     }
     txn.commit()?;
+    if ended {
+        crate::metrics::job_ended(job);
+    }
     Ok(())
 }
 
-/// The sequence number the job's next event takes (its log is appended to after the engine's events).
+/// The sequence number the job's next event takes: after those already logged (the engine's events, which the
+/// identity pass follows; a resumed job's first part, which its second part follows).
 pub fn next_seq(store: &Store, job: JobId) -> Result<u32, StoreError> {
     let txn = store.db().begin_read()?;
     let table = txn.open_table(JOB_EVENTS)?;
@@ -258,8 +267,24 @@ pub fn events(store: &Store, job: JobId, after: Option<u32>, limit: usize) -> Re
     Ok(out)
 }
 
-/// Forgets a deleted connector's jobs and their logs (the audit log keeps what mattered).
+/// The job's counters as the engine keeps them (to go on from, when a paused job resumes).
+impl Job {
+    pub fn counters(&self) -> Counters {
+        Counters {
+            files_scanned: self.files_scanned,
+            files_synced: self.files_synced,
+            bytes_transferred: self.bytes_transferred,
+            error_count: self.error_count,
+            conflicts: self.conflicts,
+            deleted_on_source: self.deleted_on_source,
+            deleted_on_drive: self.deleted_on_drive,
+        }
+    }
+}
+
+/// Forgets a deleted connector's jobs, their logs and rollups (the audit log keeps what mattered).
 pub fn remove_all(txn: &redb::WriteTransaction, connector: ConnectorId) -> Result<(), StoreError> {
+    job_stats::remove_all(txn, connector)?;
     let mut jobs = txn.open_table(JOBS)?;
     let keys: Vec<[u8; 32]> = jobs
         .range(codec::pairs_of(connector.to_bytes()))?

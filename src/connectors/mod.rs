@@ -3,13 +3,16 @@
 //! jobs and file states belong to the connector actors; this module only keeps the settings.
 
 pub mod file_states;
+pub mod job_stats;
 pub mod jobs;
 pub mod launch;
 pub mod mappings;
+pub mod progress;
 pub mod runner;
 pub mod settings;
 pub mod sharepoint;
 pub mod smb;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,19 +5,18 @@
 
 use std::collections::HashMap;
 
-use super::file_states::{self, FileError};
+use super::file_states;
 use super::jobs::{self, Job, JobError, JobEvent, JobStatus};
+use super::progress::{self, JobLog};
 use super::settings::CommonSettings;
 use crate::clock::SharedClock;
 use crate::ids::ConnectorId;
 use crate::store::{Store, StoreError};
-use crate::sync::execute::{
-    BaseChange, BaseSink, Counters, EventResult, FileEvent, Observer, RunStatus, SinkError, StopFlag,
-};
+use crate::sync::execute::{BaseChange, BaseSink, Counters, RunStatus, SinkError, StopFlag};
 use crate::sync::reconcile::Context;
 use crate::sync::{DriveSide, Side, run};
 
-/// Events buffered before they are written to the job log (with the job's counters).
+/// Events written per transaction when a run's leftover log is saved at its end.
 const EVENT_BATCH: usize = 500;
 
 /// Commits the engine's base changes to the file-state tables, one write transaction per batch.
@@ -36,35 +35,6 @@ impl BaseSink for FileStateSink {
     }
 }
 
-/// Collects the engine's per-file events; the run writes them in batches with the job's progress.
-struct JobLog {
-    events: Vec<JobEvent>,
-    failures: Vec<FileError>,
-    next_seq: u32,
-    counters: Counters,
-    clock: SharedClock,
-}
-
-impl Observer for JobLog {
-    fn file_event(&mut self, event: FileEvent) {
-        let now = self.clock.now();
-        if let EventResult::Failed { code, message } = &event.result {
-            self.failures.push(FileError {
-                path: event.path.clone(),
-                code: code.to_string(),
-                message: message.clone(),
-                at: now,
-            });
-        }
-        self.events.push(JobEvent::from_engine(self.next_seq, &event, now));
-        self.next_seq += 1;
-    }
-
-    fn progress(&mut self, counters: &Counters) {
-        self.counters = *counters;
-    }
-}
-
 /// Runs `job` for the connector between `source` and `drive` and returns the finished job. Progress and events
 /// are saved as the run goes; the final status is the connector actor's to record (see `ConnectorActor`), so
 /// "the job ended" and "the connector is free" become visible together.
@@ -78,8 +48,17 @@ pub async fn run_job<S: Side, D: DriveSide>(
     stop: &StopFlag,
 ) -> Result<Job, StoreError> {
     let connector = job.connector_id;
+    // A resumed job goes on: its log continues after its events and its counters add to what it did before.
+    let resumed = job.started_at.is_some();
+    let prior = if resumed { job.counters() } else { Counters::default() };
+    let next_seq = if resumed {
+        let (store, id) = (store.clone(), job.id);
+        blocking(move || jobs::next_seq(&store, id)).await?
+    } else {
+        0
+    };
     job.status = JobStatus::Running;
-    job.started_at = Some(clock.now());
+    job.started_at.get_or_insert(clock.now());
     save(store, &job, &[]).await?;
 
     let open = open_conflicts(store, connector).await?;
@@ -91,14 +70,17 @@ pub async fn run_job<S: Side, D: DriveSide>(
     ) {
         Ok(context) => context,
         Err(e) => {
-            return finish(store, clock, job, Failure("VALIDATION_FAILED", e.to_string()), &mut empty_log(clock)).await;
+            let mut log = JobLog::quiet(clock);
+            log.counters = prior;
+            return finish(store, clock, job, Failure("VALIDATION_FAILED", e.to_string()), &mut log).await;
         }
     };
     let base = file_states::base_stream(store, connector);
     let mut sink = FileStateSink { store: store.clone(), connector };
-    let mut log = empty_log(clock);
+    let mut log = JobLog::live(store, clock, &job, next_seq, prior);
     let outcome = run::run(source, drive, base, &context, &mut sink, &mut log, stop, clock.now()).await;
-    log.counters = outcome.counters;
+    log.close().await?;
+    log.counters = progress::combined(prior, outcome.counters);
     let status = match outcome.status {
         RunStatus::Completed => Status(JobStatus::Completed),
         RunStatus::CompletedWithErrors => Status(JobStatus::CompletedWithErrors),
@@ -106,16 +88,6 @@ pub async fn run_job<S: Side, D: DriveSide>(
         RunStatus::Failed { code, message } => Failure(code, message),
     };
     finish(store, clock, job, status, &mut log).await
-}
-
-fn empty_log(clock: &SharedClock) -> JobLog {
-    JobLog {
-        events: Vec::new(),
-        failures: Vec::new(),
-        next_seq: 0,
-        counters: Counters::default(),
-        clock: clock.clone(),
-    }
 }
 
 /// How a run ended, for the job record.
@@ -244,5 +216,42 @@ mod tests {
         assert_eq!(paused.status, JobStatus::Paused);
         assert!(paused.finished_at.is_none(), "a paused job is not over");
         assert!(drive.content("a.txt").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_resumed_job_goes_on_with_its_log_and_adds_to_its_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        let clock: SharedClock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+        let source = MemorySide::new(MemoryKnobs::windows_share(), "src");
+        let drive = MemorySide::new(MemoryKnobs::drive(), "drv");
+        source.put_file("left.txt", b"what the first part did not reach", clock.now());
+        // The first part of the job synced three items and logged three events before it was paused.
+        let mut job = Job::new(ConnectorId::new(), super::super::jobs::Trigger::Resume, clock.now());
+        job.started_at = Some(clock.now() - time::Duration::minutes(3));
+        job.status = JobStatus::Paused;
+        (job.files_scanned, job.files_synced, job.bytes_transferred) = (3, 3, 300);
+        let first_part: Vec<JobEvent> = (0..3)
+            .map(|seq| JobEvent {
+                seq,
+                path: format!("done{seq}.txt"),
+                action: "copy_to_drive".into(),
+                result: "done".into(),
+                code: None,
+                message: None,
+                at: clock.now(),
+            })
+            .collect();
+        jobs::save_with_events(&store, &job, &first_part).unwrap();
+
+        let stop = StopFlag::default();
+        let done =
+            run_job(&store, &clock, &settings("smb_to_scaidrive"), job.clone(), &source, &drive, &stop).await.unwrap();
+        assert_eq!(done.status, JobStatus::Completed, "{:?}", done.error);
+        assert_eq!((done.files_synced, done.bytes_transferred), (4, 300 + 33), "both parts count");
+        assert_eq!(done.started_at, job.started_at, "the job started when its first part did");
+        let log = jobs::events(&store, job.id, None, 100).unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2, 3], "the log goes on: {log:?}");
+        assert_eq!((log[0].path.as_str(), log[3].path.as_str()), ("done0.txt", "left.txt"));
     }
 }

@@ -8,13 +8,13 @@ use super::StoreError;
 use super::tables::{self, META};
 
 /// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One upgrade step, run inside the transaction that bumps the version.
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
-const STEPS: &[Step] = &[index_group_names, permission_tables];
+const STEPS: &[Step] = &[index_group_names, permission_tables, roll_up_jobs];
 
 /// 1 -> 2: SCIM's tables (profiles, nested groups, the group name index); the name index is filled from the
 /// groups that exist. The other new tables start empty (`create_all` runs after each step).
@@ -37,6 +37,19 @@ fn index_group_names(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// 2 -> 3: the permission tables of connectors with `sync_permissions` (they start empty; `create_all` makes
 /// them).
 fn permission_tables(_txn: &WriteTransaction) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// 3 -> 4: the hourly job rollups and last successes, computed once from the finished jobs already kept.
+fn roll_up_jobs(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let jobs = txn.open_table(tables::JOBS)?;
+    for row in jobs.iter()? {
+        let (_, value) = row?;
+        let job: crate::connectors::jobs::Job = super::codec::decode("jobs", value.value())?;
+        if job.status.is_final() {
+            crate::connectors::job_stats::count(txn, &job)?;
+        }
+    }
     Ok(())
 }
 

@@ -113,6 +113,11 @@ tables! {
     JOBS: IdPair => &[u8] = "jobs";
     /// A job's per-file log, `job ++ sequence (u32, big-endian)`.
     JOB_EVENTS: [u8; 20] => &[u8] = "job_events";
+    /// Finished runs rolled up per hour, `connector ++ hour since the epoch (u32, big-endian)` -> totals: the
+    /// status page's day, week and month without reading every job (`connectors/job_stats.rs`).
+    JOB_HOURS: [u8; 20] => &[u8] = "job_hours";
+    /// Connector id -> its last successful run.
+    JOB_LAST_SUCCESS: Id => &[u8] = "job_last_success";
 
     /// Audit events by id; ULIDs order them by time.
     AUDIT_EVENTS: Id => &[u8] = "audit_events";

@@ -18,5 +18,7 @@ mod principals;
 mod scim;
 mod scim_bad_input;
 mod smb_connectors;
+mod smb_interruptions;
+mod smb_ops;
 mod smb_sync;
 mod tls;

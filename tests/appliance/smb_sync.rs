@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use crate::common::{TestAppliance, expect_error, expect_json, wait_until};
 use crate::samba::Samba;
 
-fn write(samba: &Samba, rel: &str, content: &[u8]) {
+pub(crate) fn write(samba: &Samba, rel: &str, content: &[u8]) {
     let path = samba.share_dir().join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, content).unwrap();
 }
 
-async fn create_connector(app: &TestAppliance, samba: &Samba, share: &str, extra: Value) -> String {
+pub(crate) async fn create_connector(app: &TestAppliance, samba: &Samba, share: &str, extra: Value) -> String {
     let user = samba.user();
     let mut body = json!({
         "name": "Samba",
@@ -30,7 +30,7 @@ async fn create_connector(app: &TestAppliance, samba: &Samba, share: &str, extra
 }
 
 /// Starts a sync and waits for its job to end; returns the job with its events.
-async fn sync(app: &TestAppliance, connector: &str) -> Value {
+pub(crate) async fn sync(app: &TestAppliance, connector: &str) -> Value {
     let started = app.admin(Method::POST, &format!("/api/v1/smb-connectors/{connector}/sync")).send().await.unwrap();
     let job = expect_json(started, 202).await["job_id"].as_str().unwrap().to_owned();
     let url = format!("/api/v1/smb-connectors/{connector}/jobs/{job}");

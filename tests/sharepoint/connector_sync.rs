@@ -326,4 +326,7 @@ async fn a_paused_connector_refuses_syncs_until_resumed() {
     assert_eq!(s.sync(&id).await["status"], "completed");
     let jobs = expect_json(s.app.admin(Method::GET, &s.path(&id, "/jobs")).send().await.unwrap(), 200).await;
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
+    let status = expect_json(s.app.admin(Method::GET, &s.path(&id, "/status")).send().await.unwrap(), 200).await;
+    assert_eq!(status["run"]["state"], "idle", "{status}");
+    assert_eq!(status["connector_id"], id.as_str());
 }

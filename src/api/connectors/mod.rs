@@ -8,6 +8,7 @@ mod sharepoint;
 mod sharepoint_auth;
 mod sharepoint_lookup;
 mod smb;
+mod status;
 mod unmapped;
 
 use axum::http::StatusCode;
@@ -35,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(mappings::sharepoint::routes())
         .merge(run_routes::smb::routes())
         .merge(run_routes::sharepoint::routes())
+        .merge(status::routes())
         .merge(unmapped::routes())
 }
 

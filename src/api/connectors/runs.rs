@@ -114,7 +114,7 @@ pub struct FileStateQuery {
     cursor: Option<String>,
 }
 
-async fn actor_of(state: &AppState, id: ConnectorId) -> Result<ActorRef<ConnectorMessage>, ApiError> {
+pub(super) async fn actor_of(state: &AppState, id: ConnectorId) -> Result<ActorRef<ConnectorMessage>, ApiError> {
     let found =
         ractor::call_t!(state.connector_actors, ConnectorsMessage::Get, 10_000, id).map_err(ApiError::internal)?;
     found.ok_or_else(|| ApiError::NotFound(format!("connector {id} not found")))

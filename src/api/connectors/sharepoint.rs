@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::status::{ConnectorStatus, status_of};
 use super::{CommonView, managed_connector_of, manages, remove_connector, visible_connectors};
 use crate::actors::connectors::ConnectorsMessage;
 use crate::api::auth::Caller;
@@ -22,11 +23,10 @@ use crate::ids::ConnectorId;
 use crate::secrets::Plaintext;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_connectors, create_connector)).routes(routes!(
-        get_connector,
-        update_connector,
-        delete_connector
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(list_connectors, create_connector))
+        .routes(routes!(get_connector, update_connector, delete_connector))
+        .routes(routes!(get_status))
 }
 
 /// A SharePoint connector as the API shows it: every setting, and flags instead of the secrets.
@@ -206,4 +206,21 @@ async fn delete_connector(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     remove_connector(&state, &caller, &id, ConnectorKind::Sharepoint).await
+}
+
+/// The connector's state, the live progress of its current job, its last successful run, files synced and
+/// errors over the last day, week and month, the paths waiting for a retry, and the storage it fills (the same
+/// report as SMB's).
+#[utoipa::path(
+    get, path = "/api/v1/sharepoint-connectors/{id}/status", tag = "sharepoint-connectors",
+    security(("bearer" = [])), params(("id" = String, Path, description = "cnn_ id")),
+    responses((status = 200, body = ConnectorStatus), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn get_status(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectorStatus>, ApiError> {
+    let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Sharepoint).await?;
+    Ok(Json(status_of(&state, connector).await?))
 }

@@ -7,6 +7,8 @@
 mod sharepoint;
 mod smb;
 
+pub use smb::smb_config;
+
 use std::sync::Arc;
 
 use ractor::ActorRef;
@@ -15,6 +17,8 @@ use super::jobs::{Job, JobError, JobStatus};
 use super::{Connector, ConnectorKind, Connectors};
 use crate::actors::connector::{Launcher, RunOrder};
 use crate::actors::identity::IdentityMessage;
+use crate::actors::throttle::ThrottleMessage;
+use crate::actors::transfer_budget::ThrottleBudget;
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::config::SharePointEndpoints;
@@ -26,23 +30,24 @@ use crate::store::Store;
 struct NotStarted(String, String);
 
 /// The launcher the appliance gives its connector actors; `identity` serves the runs that sync permissions,
-/// `endpoints` is where SharePoint connectors find Microsoft's services.
+/// `throttle` paces their transfers, `endpoints` is where SharePoint connectors find Microsoft's services.
 pub fn launcher(
     connectors: Connectors,
     drive: Drive,
     identity: ActorRef<IdentityMessage>,
+    throttle: ActorRef<ThrottleMessage>,
     endpoints: SharePointEndpoints,
 ) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive, identity, endpoints) =
-            (connectors.clone(), drive.clone(), identity.clone(), endpoints.clone());
+        let (connectors, drive, identity, throttle, endpoints) =
+            (connectors.clone(), drive.clone(), identity.clone(), throttle.clone(), endpoints.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
             let ran = match order.connector.kind {
-                ConnectorKind::Smb => smb::run(&connectors, drive, &identity, order).await,
-                ConnectorKind::Sharepoint => sharepoint::run(&connectors, drive, &endpoints, order).await,
+                ConnectorKind::Smb => smb::run(&connectors, drive, &identity, throttle, order).await,
+                ConnectorKind::Sharepoint => sharepoint::run(&connectors, drive, throttle, &endpoints, order).await,
             };
             let finished = match ran {
                 Ok(job) => job,
@@ -54,13 +59,20 @@ pub fn launcher(
     })
 }
 
-/// The drive side on the connector's target folder.
-async fn open_drive_side(drive: Drive, connector: &Connector) -> Result<DriveSide, NotStarted> {
+/// The drive side on the connector's target folder, its transfers paced by the throttle actor
+/// (`max_bytes_per_second` and the global cap).
+async fn open_drive_side(
+    drive: Drive,
+    connector: &Connector,
+    throttle: ActorRef<ThrottleMessage>,
+) -> Result<DriveSide, NotStarted> {
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
-    DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
+    let side = DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
         .await
-        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))
+        .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?;
+    let budget = ThrottleBudget::new(throttle, connector.id, connector.common.max_bytes_per_second);
+    Ok(side.with_budget(Arc::new(budget)))
 }
 
 /// A run that could not start, as a failed job (the connector actor records it).

@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
+
 use super::{NotStarted, open_drive_side};
 use crate::actors::connector::RunOrder;
+use crate::actors::throttle::ThrottleMessage;
 use crate::config::SharePointEndpoints;
 use crate::connectors::file_states;
 use crate::connectors::jobs::{Job, JobStatus};
@@ -27,6 +30,7 @@ fn internal(e: impl std::fmt::Display) -> NotStarted {
 pub(super) async fn run(
     connectors: &Connectors,
     drive: Drive,
+    throttle: ActorRef<ThrottleMessage>,
     endpoints: &SharePointEndpoints,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
@@ -41,7 +45,7 @@ pub(super) async fn run(
     if job.full_sync {
         side.force_full_listing().await;
     }
-    let drive_side = open_drive_side(drive, &connector).await?;
+    let drive_side = open_drive_side(drive, &connector, throttle).await?;
     let clock = connectors.clock().clone();
     let finished =
         runner::run_job(&store, &clock, &connector.common, job, &side, &drive_side, &stop).await.map_err(internal)?;

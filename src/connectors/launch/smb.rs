@@ -7,6 +7,7 @@ use ractor::ActorRef;
 use super::{NotStarted, open_drive_side};
 use crate::actors::connector::RunOrder;
 use crate::actors::identity::IdentityMessage;
+use crate::actors::throttle::ThrottleMessage;
 use crate::connectors::jobs::Job;
 use crate::connectors::{Connector, Connectors, runner};
 use crate::drive::Drive;
@@ -18,11 +19,12 @@ pub(super) async fn run(
     connectors: &Connectors,
     drive: Drive,
     identity: &ActorRef<IdentityMessage>,
+    throttle: ActorRef<ThrottleMessage>,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
     let RunOrder { connector, job, stop } = order;
     let source = connect_smb(connectors, &connector).await?;
-    let drive_side = open_drive_side(drive.clone(), &connector).await?;
+    let drive_side = open_drive_side(drive.clone(), &connector, throttle).await?;
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
     let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
@@ -50,13 +52,18 @@ pub(super) async fn run(
 }
 
 async fn connect_smb(connectors: &Connectors, connector: &Connector) -> Result<SmbSide, NotStarted> {
-    let smb = connector.smb.as_ref().ok_or_else(|| NotStarted("INTERNAL".into(), "not an SMB connector".into()))?;
-    let password =
-        connectors.secret(connector, "password").map_err(|e| NotStarted("INTERNAL".into(), e.to_string()))?;
+    let config = smb_config(connectors, connector).map_err(|e| NotStarted("INTERNAL".into(), e))?;
+    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
+    Ok(SmbSide::new(Arc::new(client)))
+}
+
+/// The SMB client configuration of a connector, its password unsealed (runs and the `test` endpoint).
+pub fn smb_config(connectors: &Connectors, connector: &Connector) -> Result<SmbConfig, String> {
+    let smb = connector.smb.as_ref().ok_or_else(|| "not an SMB connector".to_owned())?;
+    let password = connectors.secret(connector, "password").map_err(|e| e.to_string())?;
     let mut config =
         SmbConfig::new(&smb.server_host, smb.server_port, &smb.share_name, &smb.username, password.expose());
     config.base_path = smb.base_path.clone();
     config.domain = smb.domain.clone();
-    let client = SmbClient::connect(config).await.map_err(|e| NotStarted(e.code().to_owned(), e.to_string()))?;
-    Ok(SmbSide::new(Arc::new(client)))
+    Ok(config)
 }

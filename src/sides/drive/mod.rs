@@ -24,6 +24,7 @@ use crate::drive::{
     WriteOptions,
 };
 use crate::ids::{ConnectorId, ShareId};
+use crate::sides::budget::{self, TransferBudget};
 use crate::sync::entry::{Attributes, ContentHash, Entry, HashKind, Kind, Sha256Digest, SideState};
 use crate::sync::names::NamingRules;
 use crate::sync::path::SyncPath;
@@ -44,6 +45,8 @@ const MOVE_REASON: &str = "moved_by_sync";
 #[derive(Clone)]
 pub struct DriveSide {
     inner: Arc<Inner>,
+    /// Paces content streams (transfer slots, bandwidth); none moves content as fast as it can.
+    budget: Option<Arc<dyn TransferBudget>>,
 }
 
 struct Inner {
@@ -144,7 +147,7 @@ impl DriveSide {
         connector: ConnectorId,
     ) -> Result<Self, SideError> {
         let inner = Arc::new(Inner { drive, share, root: target, connector });
-        let side = Self { inner };
+        let side = Self { inner, budget: None };
         side.blocking(|inner| {
             if inner.root.is_root() {
                 return inner.drive.share_root(inner.share).map(drop).map_err(classify);
@@ -166,6 +169,12 @@ impl DriveSide {
         Ok(side)
     }
 
+    /// Every content stream in or out of the drive spends `budget`.
+    pub fn with_budget(mut self, budget: Arc<dyn TransferBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Runs a store call on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -184,6 +193,7 @@ impl DriveSide {
         expect: Expect,
         store: impl FnOnce(&Inner, &mut dyn std::io::Read) -> Result<T, DriveError> + Send + 'static,
     ) -> Result<T, SideError> {
+        let content = budget::under(self.budget.as_ref(), content).await;
         let (mut reader, feed) = upload(content, expect);
         let inner = self.inner.clone();
         let task = tokio::task::spawn_blocking(move || store(&inner, &mut reader));
@@ -242,7 +252,7 @@ impl Side for DriveSide {
                 }
             })
             .await?;
-        Ok(download(reader))
+        Ok(budget::under(self.budget.as_ref(), download(reader)).await)
     }
 
     async fn write(&self, request: WriteRequest, content: ByteStream) -> Result<Written, SideError> {

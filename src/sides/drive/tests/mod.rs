@@ -159,3 +159,71 @@ async fn a_source_failing_mid_stream_or_a_full_share_writes_nothing_and_says_why
     assert_eq!(f.content("b.txt"), None);
     assert_eq!(f.drive.pending_temp_files().unwrap(), 0);
 }
+
+/// Counts what a drive side asks of its transfer budget.
+#[derive(Default)]
+struct CountingBudget {
+    slots_taken: std::sync::atomic::AtomicUsize,
+    slots_held: Arc<std::sync::atomic::AtomicUsize>,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+struct Held(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl crate::sides::budget::TransferBudget for CountingBudget {
+    fn slot(&self) -> futures::future::BoxFuture<'_, crate::sides::budget::Slot> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.slots_taken.fetch_add(1, SeqCst);
+        self.slots_held.fetch_add(1, SeqCst);
+        let held = Held(self.slots_held.clone());
+        Box::pin(async move { crate::sides::budget::Slot(Some(Box::new(held))) })
+    }
+
+    fn spend(&self, bytes: u64) -> futures::future::BoxFuture<'_, ()> {
+        self.bytes.fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn every_content_stream_in_and_out_of_the_drive_takes_a_slot_and_pays_for_its_bytes() {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use futures::StreamExt;
+
+    use crate::sync::side::{Precondition, Side, WriteRequest};
+    use crate::sync::{Sha256Digest, SyncPath};
+
+    let f = fixture().await;
+    let budget = Arc::new(CountingBudget::default());
+    let side = f.side.clone().with_budget(budget.clone());
+    let data = vec![7u8; 300_000];
+    let request = WriteRequest {
+        path: SyncPath::new("big.bin"),
+        precondition: Precondition::MustNotExist,
+        size: data.len() as u64,
+        sha256: Some(Sha256Digest::of(&data)),
+        modified: datetime!(2026-01-02 00:00 UTC),
+    };
+    let chunks: Vec<Result<Vec<u8>, crate::sync::SideError>> = data.chunks(65_536).map(|c| Ok(c.to_vec())).collect();
+    let written = side.write(request, Box::pin(futures::stream::iter(chunks))).await.unwrap();
+    assert_eq!((budget.slots_taken.load(SeqCst), budget.bytes.load(SeqCst)), (1, 300_000));
+    assert_eq!(budget.slots_held.load(SeqCst), 0, "the slot came back when the write ended");
+
+    let mut read = side.read(&SyncPath::new("big.bin"), &written.entry.state()).await.unwrap();
+    assert_eq!(budget.slots_held.load(SeqCst), 1, "an open download holds its slot");
+    let mut got = Vec::new();
+    while let Some(chunk) = read.next().await {
+        got.extend(chunk.unwrap());
+    }
+    drop(read);
+    assert_eq!(got, data);
+    assert_eq!((budget.slots_taken.load(SeqCst), budget.bytes.load(SeqCst)), (2, 600_000));
+    assert_eq!(budget.slots_held.load(SeqCst), 0);
+}
