@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use super::jobs::{Job, JobError, JobStatus};
-use super::runner;
 use super::{Connector, Connectors};
-use crate::actors::connector::{Launcher, RunOrder};
+use super::{resolution, runner};
+use crate::actors::connector::{Launcher, RunOrder, Work};
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::drive::{Drive, DrivePath};
@@ -39,7 +39,7 @@ pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
 }
 
 async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
-    let RunOrder { connector, job, stop } = order;
+    let RunOrder { connector, job, stop, work } = order;
     let source = connect_smb(connectors, &connector).await?;
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
@@ -48,7 +48,10 @@ async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<J
         .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?;
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
-    let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    let finished = match &work {
+        Work::Sync => runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await,
+        Work::Resolve(order) => resolution::resolve_job(&store, &clock, job, order, &source, &drive_side).await,
+    };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");
     }

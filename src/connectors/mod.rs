@@ -6,6 +6,7 @@ pub mod file_states;
 pub mod jobs;
 pub mod launch;
 pub mod mappings;
+pub mod resolution;
 pub mod runner;
 pub mod settings;
 pub mod smb;

@@ -21,9 +21,9 @@ use crate::sync::{DriveSide, Side, run};
 const EVENT_BATCH: usize = 500;
 
 /// Commits the engine's base changes to the file-state tables, one write transaction per batch.
-struct FileStateSink {
-    store: Store,
-    connector: ConnectorId,
+pub(super) struct FileStateSink {
+    pub(super) store: Store,
+    pub(super) connector: ConnectorId,
 }
 
 impl BaseSink for FileStateSink {
@@ -37,11 +37,11 @@ impl BaseSink for FileStateSink {
 }
 
 /// Collects the engine's per-file events; the run writes them in batches with the job's progress.
-struct JobLog {
+pub(super) struct JobLog {
     events: Vec<JobEvent>,
-    failures: Vec<FileError>,
+    pub(super) failures: Vec<FileError>,
     next_seq: u32,
-    counters: Counters,
+    pub(super) counters: Counters,
     clock: SharedClock,
 }
 
@@ -91,7 +91,14 @@ pub async fn run_job<S: Side, D: DriveSide>(
     ) {
         Ok(context) => context,
         Err(e) => {
-            return finish(store, clock, job, Failure("VALIDATION_FAILED", e.to_string()), &mut empty_log(clock)).await;
+            return finish(
+                store,
+                clock,
+                job,
+                Failure("VALIDATION_FAILED".into(), e.to_string()),
+                &mut empty_log(clock),
+            )
+            .await;
         }
     };
     let base = file_states::base_stream(store, connector);
@@ -103,12 +110,12 @@ pub async fn run_job<S: Side, D: DriveSide>(
         RunStatus::Completed => Status(JobStatus::Completed),
         RunStatus::CompletedWithErrors => Status(JobStatus::CompletedWithErrors),
         RunStatus::Stopped => Status(JobStatus::Paused),
-        RunStatus::Failed { code, message } => Failure(code, message),
+        RunStatus::Failed { code, message } => Failure(code.into(), message),
     };
     finish(store, clock, job, status, &mut log).await
 }
 
-fn empty_log(clock: &SharedClock) -> JobLog {
+pub(super) fn empty_log(clock: &SharedClock) -> JobLog {
     JobLog {
         events: Vec::new(),
         failures: Vec::new(),
@@ -119,14 +126,14 @@ fn empty_log(clock: &SharedClock) -> JobLog {
 }
 
 /// How a run ended, for the job record.
-enum Ending {
+pub(super) enum Ending {
     Status(JobStatus),
-    Failure(&'static str, String),
+    Failure(String, String),
 }
-use Ending::{Failure, Status};
+pub(super) use Ending::{Failure, Status};
 
 /// Records how the run ended: counters, status or failure, per-file errors, and the event log.
-async fn finish(
+pub(super) async fn finish(
     store: &Store,
     clock: &SharedClock,
     mut job: Job,
@@ -138,7 +145,7 @@ async fn finish(
         Status(status) => job.status = status,
         Failure(code, message) => {
             job.status = JobStatus::Failed;
-            job.error = Some(JobError { code: code.to_owned(), message });
+            job.error = Some(JobError { code, message });
         }
     }
     if job.status.is_final() {
@@ -160,7 +167,7 @@ async fn finish(
     Ok(job)
 }
 
-async fn save(store: &Store, job: &Job, events: &[JobEvent]) -> Result<(), StoreError> {
+pub(super) async fn save(store: &Store, job: &Job, events: &[JobEvent]) -> Result<(), StoreError> {
     let (store, job, events) = (store.clone(), job.clone(), events.to_vec());
     blocking(move || jobs::save_with_events(&store, &job, &events)).await
 }

@@ -96,6 +96,8 @@ tables! {
     FILE_ERRORS: &[u8] => &[u8] = "file_errors";
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
+    /// Conflicts an admin resolved, `connector ++ conflict`, with the choice: a second resolve is told so.
+    RESOLVED_CONFLICTS: IdPair => &[u8] = "resolved_conflicts";
 
     /// Jobs (runs and skipped runs), `connector ++ job`.
     JOBS: IdPair => &[u8] = "jobs";

@@ -427,6 +427,8 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
                     drive: drive.clone(),
                     base: base.clone(),
                     opened_at: self.now,
+                    resolution: None,
+                    resolved_at: None,
                 };
                 self.batch.push(BaseChange::OpenConflict(Box::new(record)));
                 self.counters.conflicts += 1;

@@ -1,6 +1,7 @@
 //! The connector APIs (`/api/v1/smb-connectors`, later `/api/v1/sharepoint-connectors`). A connector is managed
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
+mod conflicts;
 mod mappings;
 mod runs;
 mod smb;
@@ -15,7 +16,7 @@ use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes())
+    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes()).merge(conflicts::routes())
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).

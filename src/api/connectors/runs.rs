@@ -1,6 +1,6 @@
 //! Runs of a connector: start one (`sync`, 202 with the job id), the job list (with skipped scheduled runs and
-//! why), one job with its per-file events, pause and resume, and the per-file sync state. The connector's actor
-//! decides; these handlers ask it and show the stores.
+//! why), one job with its per-file events, pause and resume, and the per-file sync state (conflicts are in
+//! `conflicts.rs`). The connector's actor decides; these handlers ask it and show the stores.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -32,31 +32,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(list_file_states))
-        .routes(routes!(list_conflicts))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ConflictList {
-    #[schema(value_type = Vec<Object>)]
-    conflicts: Vec<crate::sync::conflict::ConflictRecord>,
-    next_cursor: Option<String>,
-}
-
-/// Open conflicts (strategy `MANUAL`): both sides' entries when the conflict was found, oldest first.
-#[utoipa::path(
-    get, path = "/api/v1/smb-connectors/{id}/conflicts", tag = "smb-connectors", security(("bearer" = [])),
-    params(("id" = String, Path, description = "cnn_ id")),
-    responses((status = 200, body = ConflictList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn list_conflicts(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<ConflictList>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
-    let store = state.store.clone();
-    let conflicts = blocking(move || Ok(file_states::open_conflicts(&store, connector.id)?)).await?;
-    Ok(Json(ConflictList { conflicts, next_cursor: None }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -126,7 +101,7 @@ pub struct FileStateQuery {
     cursor: Option<String>,
 }
 
-async fn actor_of(state: &AppState, id: ConnectorId) -> Result<ActorRef<ConnectorMessage>, ApiError> {
+pub(super) async fn actor_of(state: &AppState, id: ConnectorId) -> Result<ActorRef<ConnectorMessage>, ApiError> {
     let found =
         ractor::call_t!(state.connector_actors, ConnectorsMessage::Get, 10_000, id).map_err(ApiError::internal)?;
     found.ok_or_else(|| ApiError::NotFound(format!("connector {id} not found")))
