@@ -16,6 +16,8 @@ mod operations;
 mod principals;
 mod scim;
 mod scim_bad_input;
+mod smb_conflicts;
 mod smb_connectors;
 mod smb_sync;
+mod smb_world;
 mod tls;
