@@ -26,6 +26,7 @@ use super::names::{NamingRules, is_temp_name};
 use super::path::SyncPath;
 use super::plan::{Action, Plan, Report, ReportKind};
 use super::side::SideError;
+use super::spelling::{Respelled, merge_spellings};
 
 /// Everything the reconcile needs besides the three streams.
 pub struct Context {
@@ -161,6 +162,8 @@ pub(super) struct Reconciler<'c> {
     claimed: [HashMap<String, SyncPath>; 2],
     /// False when the base is empty: no entry can be half of a rename.
     base_seen: bool,
+    /// Drive folders spelled otherwise than the source's (NFC against NFD), whose content follows the source's.
+    respelled_folders: Respelled,
 }
 
 impl<'c> Reconciler<'c> {
@@ -174,6 +177,7 @@ impl<'c> Reconciler<'c> {
             twins: HashMap::new(),
             claimed: [HashMap::new(), HashMap::new()],
             base_seen: true,
+            respelled_folders: Respelled::default(),
         }
     }
 
@@ -198,12 +202,23 @@ impl<'c> Reconciler<'c> {
     fn flush_group(&mut self) {
         if self.group.len() == 1 {
             // One spelling: nothing to compare with (the common case; no allocation).
-            if let Some(row) = self.group.pop() {
-                self.consider(row, [false, false]);
+            if let Some(mut row) = self.group.pop() {
+                if self.ctx.drive_naming.nfc {
+                    self.respelled_folders.carry(&mut row);
+                }
+                self.consider(row, [false, false], None);
             }
             return;
         }
         let mut group = std::mem::take(&mut self.group);
+        let respelled = if self.ctx.drive_naming.nfc {
+            for row in group.iter_mut() {
+                self.respelled_folders.carry(row);
+            }
+            merge_spellings(&mut group, &mut self.respelled_folders)
+        } else {
+            vec![None; group.len()]
+        };
         if group.len() > 1 {
             let spelling = |side: SideId| group.iter().find_map(|r| r.entry(side).map(|e| e.path.clone()));
             let spellings = [spelling(SideId::Source), spelling(SideId::Drive)];
@@ -219,14 +234,19 @@ impl<'c> Reconciler<'c> {
         } else {
             vec![[false, false]]
         };
-        for (row, occupied) in group.drain(..).zip(occupied) {
-            self.consider(row, occupied);
+        for ((row, occupied), respelled) in group.drain(..).zip(occupied).zip(respelled) {
+            self.consider(row, occupied, respelled);
         }
         // Keep the buffer's allocation for the next group.
         self.group = group;
     }
 
-    fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
+    /// Decides one row, or sets it aside. `respelled`: the base record was kept under another spelling of the
+    /// row's path (see `spelling.rs`); it moves to the row's.
+    fn consider(&mut self, mut row: Row, occupied: [bool; 2], respelled: Option<SyncPath>) {
+        if let Some(old) = respelled.clone() {
+            self.plan.push(Action::Forget { path: old });
+        }
         // Pruned subtrees stay open while the walk is inside their fold group: other spellings of the folder
         // come next to it, and their content interleaves with its content.
         while self
@@ -273,6 +293,10 @@ impl<'c> Reconciler<'c> {
             && s.matches(&b.source)
             && d.matches(&b.drive)
         {
+            if respelled.is_some() {
+                let record = Action::Record { source: s.clone(), drive: d.clone(), sha256: b.sha256, settles: None };
+                self.plan.push(record);
+            }
             return;
         }
         let half_rename = match &row.base {

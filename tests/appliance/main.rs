@@ -18,6 +18,7 @@ mod scim;
 mod scim_bad_input;
 mod smb_conflicts;
 mod smb_connectors;
+mod smb_directions;
 mod smb_sync;
 mod smb_world;
 mod tls;
