@@ -19,6 +19,7 @@ mod scim_bad_input;
 mod smb_conflicts;
 mod smb_connectors;
 mod smb_directions;
+mod smb_names;
 mod smb_sync;
 mod smb_world;
 mod tls;
