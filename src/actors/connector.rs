@@ -37,7 +37,7 @@ pub struct RunOrder {
 pub enum Work {
     Sync,
     /// Carry out an admin's choice on one open conflict.
-    Resolve(ResolutionOrder),
+    Resolve(Box<ResolutionOrder>),
 }
 
 /// Builds a run's transports and carries the run out, returning the job as it ended; the actor records that
@@ -62,7 +62,7 @@ pub enum ConnectorMessage {
         conflict: ConflictId,
         choice: Resolution,
         by: AuditActor,
-        reply: RpcReplyPort<Result<(ConflictRecord, JobId), ResolveRefused>>,
+        reply: ResolveReply,
     },
     /// The run task ended.
     RunFinished(Job),
@@ -76,6 +76,9 @@ pub enum SyncRefused {
     Paused,
     Store(String),
 }
+
+/// The answer to a resolution: the closed record and the job that carried it out.
+pub type ResolveReply = RpcReplyPort<Result<(ConflictRecord, JobId), ResolveRefused>>;
 
 /// Why a resolution did not go through.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +126,7 @@ pub struct ConnectorState {
     args: ConnectorArgs,
     run: Run,
     /// The resolution running now and who waits for its answer.
-    resolving: Option<(JobId, ConflictId, RpcReplyPort<Result<(ConflictRecord, JobId), ResolveRefused>>)>,
+    resolving: Option<(JobId, ConflictId, ResolveReply)>,
 }
 
 enum Run {
@@ -286,7 +289,7 @@ async fn begin_resolution(
         Err(None) => return Err(ResolveRefused::NotFound),
     };
     let job = Job::new(id, Trigger::Resolution, state.args.clock.now());
-    let work = Work::Resolve(ResolutionOrder { record, choice, by });
+    let work = Work::Resolve(Box::new(ResolutionOrder { record, choice, by }));
     start(myself, state, job, work).await.map_err(|e| ResolveRefused::Store(e.to_string()))
 }
 

@@ -77,6 +77,7 @@ pub async fn resolve_job<S: Side, D: DriveSide>(
         }
         Err(ResolveError::Changed { source_now: source, drive_now: drive }) => {
             let (s, id) = (store.clone(), record.id);
+            let (source, drive) = (source.map(|e| *e), drive.map(|e| *e));
             tokio::task::spawn_blocking(move || file_states::refresh_conflict(&s, connector, id, source, drive))
                 .await
                 .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;

@@ -71,7 +71,7 @@ pub enum ResolveError {
     /// A side changed (or lost) the path since the conflict was found: the admin chose between contents that are
     /// no longer there. The entries are as they stand now (`None`: gone).
     #[error("the file changed since the conflict was found; look at it again")]
-    Changed { source_now: Option<Entry>, drive_now: Option<Entry> },
+    Changed { source_now: Option<Box<Entry>>, drive_now: Option<Box<Entry>> },
     #[error("looking at the {side} side failed: {error}")]
     Side { side: SideId, error: SideError },
 }
@@ -94,7 +94,7 @@ pub async fn carry_out<S: Side, D: DriveSide, K: BaseSink, O: Observer>(
     let now_drive = drive.stat(&record.drive.path).await.map_err(side_error(SideId::Drive))?;
     let unchanged = |now: &Option<Entry>, then: &Entry| now.as_ref().is_some_and(|e| e.matches(&then.state()));
     if !unchanged(&now_source, &record.source) || !unchanged(&now_drive, &record.drive) {
-        return Err(ResolveError::Changed { source_now: now_source, drive_now: now_drive });
+        return Err(ResolveError::Changed { source_now: now_source.map(Box::new), drive_now: now_drive.map(Box::new) });
     }
     let mut plan = Plan::default();
     for action in resolve(record, choice) {

@@ -23,9 +23,10 @@ fn nfc(path: &SyncPath) -> Cow<'_, str> {
 
 /// Whether two rows hold nothing for the same side (so they can be one row).
 fn disjoint(a: &Row, b: &Row) -> bool {
-    !(a.source.is_some() && b.source.is_some())
-        && !(a.drive.is_some() && b.drive.is_some())
-        && !(a.base.is_some() && b.base.is_some())
+    let both = |x: bool, y: bool| x && y;
+    !both(a.source.is_some(), b.source.is_some())
+        && !both(a.drive.is_some(), b.drive.is_some())
+        && !both(a.base.is_some(), b.base.is_some())
 }
 
 /// Drive folders whose entries take another spelling (drive spelling, row spelling), innermost last.
