@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditActor, AuditEvent};
 use crate::ids::{ConflictId, ConnectorId};
 use crate::store::tables::{CONFLICTS, FILE_ERRORS, FILE_STATES, RESOLVED_CONFLICTS};
 use crate::store::{Store, StoreError, codec};
@@ -79,6 +79,15 @@ fn apply(txn: &WriteTransaction, connector: ConnectorId, batch: &[BaseChange]) -
             BaseChange::OpenConflict(record) => {
                 let k = codec::pair(connector.to_bytes(), record.id.to_bytes());
                 conflicts.insert(k, codec::encode(record.as_ref()).as_slice())?;
+                // SYNC.md: a MANUAL conflict raises an audit event, so an admin hears of it without job logs.
+                let event = AuditEvent::new(
+                    "sync.conflict_opened",
+                    AuditActor::Connector(connector),
+                    Some(connector.to_string()),
+                    record.opened_at,
+                )
+                .with_details(serde_json::json!({ "conflict_id": record.id, "path": record.path }));
+                audit::record(txn, &event)?;
             }
             BaseChange::SettleConflict(id) => {
                 conflicts.remove(codec::pair(connector.to_bytes(), id.to_bytes()))?;
@@ -137,11 +146,9 @@ pub fn open_conflicts(store: &Store, connector: ConnectorId) -> Result<Vec<Confl
     table.range(codec::pairs_of(connector.to_bytes()))?.map(|row| codec::decode("conflicts", row?.1.value())).collect()
 }
 
+/// An open conflict, if it is.
 pub fn conflict(store: &Store, connector: ConnectorId, id: ConflictId) -> Result<Option<ConflictRecord>, StoreError> {
-    let txn = store.db().begin_read()?;
-    let table = txn.open_table(CONFLICTS)?;
-    let row = table.get(codec::pair(connector.to_bytes(), id.to_bytes()))?;
-    row.map(|v| codec::decode("conflicts", v.value())).transpose()
+    one_conflict(store, CONFLICTS, connector, id)
 }
 
 /// A conflict an admin resolved, if it was.
@@ -150,10 +157,19 @@ pub fn resolved_conflict(
     connector: ConnectorId,
     id: ConflictId,
 ) -> Result<Option<ConflictRecord>, StoreError> {
+    one_conflict(store, RESOLVED_CONFLICTS, connector, id)
+}
+
+fn one_conflict(
+    store: &Store,
+    table: redb::TableDefinition<'static, crate::store::tables::IdPair, &'static [u8]>,
+    connector: ConnectorId,
+    id: ConflictId,
+) -> Result<Option<ConflictRecord>, StoreError> {
     let txn = store.db().begin_read()?;
-    let table = txn.open_table(RESOLVED_CONFLICTS)?;
+    let table = txn.open_table(table)?;
     let row = table.get(codec::pair(connector.to_bytes(), id.to_bytes()))?;
-    row.map(|v| codec::decode("resolved_conflicts", v.value())).transpose()
+    row.map(|v| codec::decode("conflicts", v.value())).transpose()
 }
 
 /// Closes an open conflict with the admin's choice, with its audit event, in one transaction. `None` when the

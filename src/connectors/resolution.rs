@@ -5,7 +5,7 @@
 
 use super::file_states;
 use super::jobs::{Job, JobStatus};
-use super::runner::{Failure, FileStateSink, Status, empty_log, finish, save};
+use super::runner::{Failure, FileStateSink, Status, empty_log, finish, start};
 use crate::audit::{AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::store::{Store, StoreError};
@@ -35,9 +35,7 @@ pub async fn resolve_job<S: Side, D: DriveSide>(
     drive: &D,
 ) -> Result<Job, StoreError> {
     let connector = job.connector_id;
-    job.status = JobStatus::Running;
-    job.started_at = Some(clock.now());
-    save(store, &job, &[]).await?;
+    start(store, clock, &mut job).await?;
     let mut sink = FileStateSink { store: store.clone(), connector };
     let mut log = empty_log(clock);
     let record = &order.record;

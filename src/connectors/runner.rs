@@ -78,9 +78,7 @@ pub async fn run_job<S: Side, D: DriveSide>(
     stop: &StopFlag,
 ) -> Result<Job, StoreError> {
     let connector = job.connector_id;
-    job.status = JobStatus::Running;
-    job.started_at = Some(clock.now());
-    save(store, &job, &[]).await?;
+    start(store, clock, &mut job).await?;
 
     let open = open_conflicts(store, connector).await?;
     let context = match Context::new(
@@ -165,6 +163,13 @@ pub(super) async fn finish(
         save(store, &progress, chunk).await?;
     }
     Ok(job)
+}
+
+/// Marks the job running from now, and saves it so the job list shows it.
+pub(super) async fn start(store: &Store, clock: &SharedClock, job: &mut Job) -> Result<(), StoreError> {
+    job.status = JobStatus::Running;
+    job.started_at = Some(clock.now());
+    save(store, job, &[]).await
 }
 
 pub(super) async fn save(store: &Store, job: &Job, events: &[JobEvent]) -> Result<(), StoreError> {

@@ -47,6 +47,14 @@ impl Diverged {
         versions(&self.app, &self.share, rel).await
     }
 
+    /// The status `file-states` shows for the path.
+    async fn file_state(&self, rel: &str) -> String {
+        let states = format!("/api/v1/smb-connectors/{}/file-states", self.connector);
+        let states = expect_json(self.app.admin(Method::GET, &states).send().await.unwrap(), 200).await;
+        let state = states["file_states"].as_array().unwrap().iter().find(|s| s["path"] == rel).cloned();
+        state.map(|s| s["status"].as_str().unwrap().to_owned()).unwrap_or_else(|| panic!("{rel}: {states}"))
+    }
+
     /// The one open conflict, after a run under MANUAL.
     async fn open_conflict(&self) -> Value {
         let job = sync(&self.app, &self.connector).await;
@@ -104,6 +112,10 @@ async fn manual_then_keep_source_puts_the_smb_edit_on_both_sides_and_closes_the_
     let open = w.open_conflict().await;
     assert_eq!(w.smb_and_drive("report.txt").await, (Some(SMB_EDIT.to_vec()), Some(DRIVE_EDIT.to_vec())));
     let id = open["id"].as_str().unwrap();
+    let audit = w.app.admin(Method::GET, "/api/v1/audit-events").query(&[("event_type", "sync.conflict_opened")]);
+    let audit = expect_json(audit.send().await.unwrap(), 200).await;
+    assert_eq!(audit["audit_events"][0]["details"]["conflict_id"], id, "an admin hears of it: {audit}");
+    assert_eq!(w.file_state("report.txt").await, "conflict");
 
     // A body the spec does not know, and an unknown conflict, change nothing.
     expect_error(resolve(&w.app, &w.connector, id, json!({"resolution": "keep_mine"})).await, 422, "VALIDATION_FAILED")
@@ -132,10 +144,7 @@ async fn manual_then_keep_source_puts_the_smb_edit_on_both_sides_and_closes_the_
     let audit = expect_json(audit.send().await.unwrap(), 200).await;
     assert_eq!(audit["audit_events"][0]["details"]["conflict_id"], id, "{audit}");
 
-    let states = format!("/api/v1/smb-connectors/{}/file-states", w.connector);
-    let states = expect_json(w.app.admin(Method::GET, &states).send().await.unwrap(), 200).await;
-    let state = states["file_states"].as_array().unwrap().iter().find(|s| s["path"] == "report.txt").cloned();
-    assert_eq!(state.map(|s| s["status"].clone()), Some(json!("in_sync")), "{states}");
+    assert_eq!(w.file_state("report.txt").await, "in_sync");
     assert_eq!(sync_clean(&w.app, &w.connector).await["files_synced"], 0, "nothing left to do");
 }
 
