@@ -9,10 +9,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_scaidrive-connectors");
+#[path = "common/appliance.rs"]
+mod appliance;
+use appliance::{Appliance, median};
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -30,7 +32,7 @@ fn main() {
     let mut cp_sync = Vec::new();
     let mut up = Vec::new();
     let mut down = Vec::new();
-    let share = runtime.block_on(appliance.create_share());
+    let share = runtime.block_on(appliance.create_share("bench"));
     for run in 0..runs {
         let copy = work.path().join(format!("copy-{run}.bin"));
         cp.push(timed(|| assert!(Command::new("cp").arg(&source).arg(&copy).status().unwrap().success())));
@@ -41,9 +43,9 @@ fn main() {
         }));
         // Distinct content each run, so the store cannot skip work by finding the blob already there.
         append_marker(&source, run);
-        up.push(runtime.block_on(appliance.upload(&share, &source, run)));
+        up.push(runtime.block_on(upload(&appliance, &share, &source, run)));
         let target = work.path().join(format!("download-{run}.bin"));
-        down.push(runtime.block_on(appliance.download(&share, run, &target)));
+        down.push(runtime.block_on(download(&appliance, &share, run, &target)));
         for file in [copy, synced, target] {
             let _ = std::fs::remove_file(file);
         }
@@ -78,11 +80,6 @@ fn timed(f: impl FnOnce()) -> Duration {
     start.elapsed()
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
 /// A file of `mib` MiB whose 1 MiB blocks all differ (no block dedupe can shortcut it).
 fn write_file(path: &Path, mib: u64) {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -105,101 +102,41 @@ fn append_marker(path: &Path, run: usize) {
     file.write_all(format!("run {run:08}").as_bytes()).unwrap();
 }
 
-struct Appliance {
-    child: Child,
-    base_url: String,
-    token: String,
-    client: reqwest::Client,
+async fn upload(appliance: &Appliance, share: &str, source: &PathBuf, run: usize) -> Duration {
+    let file = tokio::fs::File::open(source).await.unwrap();
+    let len = file.metadata().await.unwrap().len();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    let start = Instant::now();
+    let response = appliance
+        .client
+        .put(appliance.url(&format!("/api/v1/shares/{share}/content?path=/big-{run}.bin")))
+        .bearer_auth(&appliance.token)
+        .header("content-length", len)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    start.elapsed()
 }
 
-impl Appliance {
-    fn start(work: &Path) -> Self {
-        let data = work.join("data");
-        let init = Command::new(BINARY).arg("init").env("SCAIDRIVE_DATA_DIR", &data).output().unwrap();
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-        let token = String::from_utf8(init.stdout).unwrap().lines().last().unwrap().to_owned();
-        let log = work.join("serve.log");
-        let child = Command::new(BINARY)
-            .arg("serve")
-            .env("SCAIDRIVE_DATA_DIR", &data)
-            .env("SCAIDRIVE_LISTEN", "127.0.0.1:0")
-            .env("RUST_LOG", "warn,scaidrive_connectors::appliance=info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let address = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(address) = text.split("local_addr=").nth(1).and_then(|r| r.split_whitespace().next()) {
-                break address.to_owned();
-            }
-            assert!(Instant::now() < deadline, "the appliance did not start: {text}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, base_url: format!("http://{address}"), token, client: reqwest::Client::new() }
+async fn download(appliance: &Appliance, share: &str, run: usize, target: &Path) -> Duration {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let start = Instant::now();
+    let response = appliance
+        .client
+        .get(appliance.url(&format!("/api/v1/shares/{share}/content?path=/big-{run}.bin")))
+        .bearer_auth(&appliance.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let mut out = tokio::fs::File::create(target).await.unwrap();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        out.write_all(&chunk.unwrap()).await.unwrap();
     }
-
-    async fn create_share(&self) -> String {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/shares", self.base_url))
-            .bearer_auth(&self.token)
-            .json(&serde_json::json!({"name": "bench"}))
-            .send()
-            .await
-            .unwrap();
-        let body: serde_json::Value = response.json().await.unwrap();
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn upload(&self, share: &str, source: &PathBuf, run: usize) -> Duration {
-        let file = tokio::fs::File::open(source).await.unwrap();
-        let len = file.metadata().await.unwrap().len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-        let start = Instant::now();
-        let response = self
-            .client
-            .put(format!("{}/api/v1/shares/{share}/content?path=/big-{run}.bin", self.base_url))
-            .bearer_auth(&self.token)
-            .header("content-length", len)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-        start.elapsed()
-    }
-
-    async fn download(&self, share: &str, run: usize, target: &Path) -> Duration {
-        use futures_util::StreamExt;
-        use tokio::io::AsyncWriteExt;
-        let start = Instant::now();
-        let response = self
-            .client
-            .get(format!("{}/api/v1/shares/{share}/content?path=/big-{run}.bin", self.base_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        let mut out = tokio::fs::File::create(target).await.unwrap();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            out.write_all(&chunk.unwrap()).await.unwrap();
-        }
-        out.flush().await.unwrap();
-        start.elapsed()
-    }
-
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
+    out.flush().await.unwrap();
+    start.elapsed()
 }

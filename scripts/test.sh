@@ -5,6 +5,8 @@
 # a running appliance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A full test run is not an edit loop: incremental caches would only take disk (a CI machine may have little).
+export CARGO_INCREMENTAL=0
 
 scripts/install-test-deps.sh
 

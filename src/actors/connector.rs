@@ -322,6 +322,9 @@ async fn start(
     let connectors = state.args.connectors.clone();
     let id = state.args.id;
     let connector = blocking(move || connectors.get(id)).await?;
+    // Recorded before its id is handed out, so a client can read the job it was just given.
+    let (store, queued) = (state.args.connectors.store().clone(), job.clone());
+    blocking(move || jobs::save(&store, &queued)).await?;
     let stop = StopFlag::default();
     let job_id = job.id;
     let run = (state.args.launcher)(RunOrder { connector, job, stop: stop.clone(), work });

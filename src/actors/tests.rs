@@ -118,6 +118,8 @@ impl Fixture {
 async fn a_second_manual_sync_is_refused_and_a_scheduled_one_is_recorded_as_skipped() {
     let (mut f, id) = fixture().await;
     let job = f.sync(id, Trigger::Manual).await.unwrap();
+    let recorded = jobs::get(f.connectors.store(), id, job).unwrap();
+    assert!(recorded.is_some(), "the job is readable as soon as its id is handed out");
     let held = f.runs.recv().await.unwrap();
     assert_eq!(held.job, job);
     assert_eq!(f.sync(id, Trigger::Manual).await, Err(SyncRefused::Running(job)));

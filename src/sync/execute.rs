@@ -1,4 +1,5 @@
-//! Carries a plan out through the sides, one action at a time.
+//! Carries a plan out through the sides, one action at a time, except stretches of plain copies, which run a
+//! few at a time (`copies.rs`).
 //!
 //! - Every transfer is the destination side's atomic write (temp name, hash while streaming, verify, recheck,
 //!   rename) guarded by the entry the plan expects to find there.
@@ -20,12 +21,11 @@ use time::OffsetDateTime;
 use crate::ids::ConflictId;
 
 use super::conflict::{ConflictRecord, conflict_name};
+use super::copies;
 use super::entry::{BaseRecord, Entry, Kind, Sha256Digest, SideId};
 use super::path::SyncPath;
 use super::plan::{Action, Plan};
-use super::side::{
-    ByteStream, Disposition, DriveSide, ErrorCode, Precondition, Side, SideError, VersionOrigin, WriteRequest, Written,
-};
+use super::side::{Disposition, DriveSide, ErrorCode, Side, SideError, VersionOrigin, Written};
 
 /// A change to the file-state records.
 // Batches are mostly `Put`s; boxing them would add an allocation per record for no saving.
@@ -138,19 +138,19 @@ pub struct Executor<'a, S, D, K, O> {
     pub observer: &'a mut O,
     pub stop: &'a dyn StopSignal,
     pub now: OffsetDateTime,
-    batch: Vec<BaseChange>,
-    counters: Counters,
+    pub(super) batch: Vec<BaseChange>,
+    pub(super) counters: Counters,
     /// Entries as our own moves left them, by side and new path: later actions on those paths expect these.
     moved: HashMap<(SideId, SyncPath), Entry>,
     /// Targets of moves that failed: nothing under them is touched this run.
-    failed_moves: Vec<SyncPath>,
+    pub(super) failed_moves: Vec<SyncPath>,
     /// Folder moves carried out this run (side, from, to): entries of that side planned under `from` that were
     /// not paired by identity (new, changed or deleted ones) are now under `to`, where the other side has them.
-    folder_moves: Vec<(SideId, SyncPath, SyncPath)>,
+    pub(super) folder_moves: Vec<(SideId, SyncPath, SyncPath)>,
 }
 
 /// Why an action did not complete.
-enum Failure {
+pub(super) enum Failure {
     Skip(SideError),
     Stop(String, &'static str),
 }
@@ -202,7 +202,19 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         for (path, error) in &plan.errors {
             self.fail(path, "hash", error);
         }
-        for action in plan.all_actions() {
+        let actions: Vec<&Action> = plan.all_actions().collect();
+        let mut next = 0;
+        while let Some(&action) = actions.get(next) {
+            next += 1;
+            // A stretch of copies asks the stop signal before each copy it starts.
+            let stretch = self.copy_stretch(&actions[next - 1..]);
+            if !stretch.is_empty() {
+                next += stretch.len() - 1;
+                if let Some(ending) = self.copy_concurrently(&stretch).await {
+                    return self.finish(ending).await;
+                }
+                continue;
+            }
             if self.stop.stop_requested() {
                 return self.finish(RunStatus::Stopped).await;
             }
@@ -238,13 +250,13 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         self.finish(status).await
     }
 
-    fn fail(&mut self, path: &SyncPath, action: &'static str, error: &SideError) {
+    pub(super) fn fail(&mut self, path: &SyncPath, action: &'static str, error: &SideError) {
         self.counters.error_count += 1;
         let result = EventResult::Failed { code: error.code.as_str(), message: error.message.clone() };
         self.observer.file_event(FileEvent { path: path.clone(), action, result });
     }
 
-    async fn flush(&mut self) -> Result<(), SinkError> {
+    pub(super) async fn flush(&mut self) -> Result<(), SinkError> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -350,11 +362,11 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
     }
 
     /// The entry as it stands after this run's own moves.
-    fn current(&self, side: SideId, entry: &Entry) -> Entry {
+    pub(super) fn current(&self, side: SideId, entry: &Entry) -> Entry {
         self.moved.get(&(side, entry.path.clone())).cloned().unwrap_or_else(|| entry.clone())
     }
 
-    fn put(&mut self, path: &SyncPath, source: &Entry, drive: &Entry, sha256: Option<Sha256Digest>) {
+    pub(super) fn put(&mut self, path: &SyncPath, source: &Entry, drive: &Entry, sha256: Option<Sha256Digest>) {
         let record = BaseRecord { path: path.clone(), source: source.state(), drive: drive.state(), sha256 };
         self.batch.push(BaseChange::Put(record));
     }
@@ -440,8 +452,6 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         Ok(())
     }
 
-    /// Copies `origin` (on `from`) to `to_path` on the other side, over `dest` or where nothing exists. Saves the
-    /// source's content first when the copy replaces it.
     async fn copy(
         &mut self,
         from: SideId,
@@ -449,27 +459,11 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         to_path: &SyncPath,
         dest: Option<&Entry>,
     ) -> Result<Written, Failure> {
-        if from == SideId::Drive
-            && let Some(dest) = dest
-        {
-            self.save_source(dest, VersionOrigin::SourceBeforeOverwrite).await?;
-        }
-        let content = self.read(from, origin).await?;
-        let request = WriteRequest {
-            path: to_path.clone(),
-            precondition: dest.map_or(Precondition::MustNotExist, |d| Precondition::Matches(d.state())),
-            size: origin.size,
-            sha256: origin.sha256(),
-            modified: origin.modified,
-        };
-        Ok(self.write(from.other(), request, content).await?)
+        Ok(copies::copy(self.source, self.drive, from, origin, to_path, dest).await?)
     }
 
-    /// The recoverability rule: the source's content goes into the drive's versions of its path first.
     async fn save_source(&mut self, entry: &Entry, origin: VersionOrigin) -> Result<(), Failure> {
-        let content = self.source.read(&entry.path, &entry.state()).await?;
-        self.drive.save_version(&entry.path, content, origin).await?;
-        Ok(())
+        Ok(copies::save_source(self.source, self.drive, entry, origin).await?)
     }
 
     /// KEEP_BOTH: the `aside` entry steps aside to a free `(conflict)` name (copied there on the other side too
@@ -527,20 +521,6 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         Ok(())
     }
 
-    async fn read(&self, side: SideId, entry: &Entry) -> Result<ByteStream, SideError> {
-        match side {
-            SideId::Source => self.source.read(&entry.path, &entry.state()).await,
-            SideId::Drive => self.drive.read(&entry.path, &entry.state()).await,
-        }
-    }
-
-    async fn write(&self, side: SideId, request: WriteRequest, content: ByteStream) -> Result<Written, SideError> {
-        match side {
-            SideId::Source => self.source.write(request, content).await,
-            SideId::Drive => self.drive.write(request, content).await,
-        }
-    }
-
     async fn delete(&self, side: SideId, entry: &Entry) -> Result<(), SideError> {
         match side {
             SideId::Source => self.source.delete(&entry.path, &entry.state()).await,
@@ -571,7 +551,7 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
 }
 
 /// Orders a pair of entries as (source, drive), given the side the first one is on.
-fn arrange<'e>(first_side: SideId, first: &'e Entry, second: &'e Entry) -> (&'e Entry, &'e Entry) {
+pub(super) fn arrange<'e>(first_side: SideId, first: &'e Entry, second: &'e Entry) -> (&'e Entry, &'e Entry) {
     match first_side {
         SideId::Source => (first, second),
         SideId::Drive => (second, first),

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod conflict;
 pub mod conformance;
+mod copies;
 pub mod decide;
 pub mod entry;
 pub mod execute;
