@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use futures::stream;
 use futures::{Stream, StreamExt};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::ids::ConflictId;
 
@@ -26,7 +27,7 @@ use super::names::{NamingRules, is_temp_name};
 use super::path::SyncPath;
 use super::plan::{Action, Plan, Report, ReportKind};
 use super::side::SideError;
-use super::spelling::{Respelled, merge_spellings};
+use super::spelling::{Respelled, merge_spellings, same_nfc};
 
 /// Everything the reconcile needs besides the three streams.
 pub struct Context {
@@ -225,10 +226,20 @@ impl<'c> Reconciler<'c> {
             self.twins.insert(group[0].path().folded().to_owned(), spellings);
         }
         let occupied: Vec<[bool; 2]> = if group.len() > 1 {
+            // On a case-insensitive side any other spelling occupies the name; on a case-sensitive side that
+            // stores NFC only another spelling of the same NFC name does (rows the merge could not join: the
+            // source holds both spellings as two files).
+            let counts = |side: SideId, r: &Row, i: usize| {
+                let rules = self.ctx.naming(side);
+                rules.case_insensitive || (rules.nfc && same_nfc(r.path(), group[i].path()))
+            };
             (0..group.len())
                 .map(|i| {
                     let others = || group.iter().enumerate().filter(move |(j, _)| *j != i).map(|(_, r)| r);
-                    [others().any(|r| r.source.is_some()), others().any(|r| r.drive.is_some())]
+                    [
+                        others().any(|r| r.source.is_some() && counts(SideId::Source, r, i)),
+                        others().any(|r| r.drive.is_some() && counts(SideId::Drive, r, i)),
+                    ]
                 })
                 .collect()
         } else {
@@ -384,10 +395,14 @@ impl<'c> Reconciler<'c> {
         false
     }
 
-    /// Claims `path` and its parents on a case-insensitive `side` for this plan; false when the plan already
-    /// creates one of them there under another spelling.
+    /// Claims `path` and its parents on a case-insensitive or NFC-storing `side` for this plan; false when the
+    /// plan already creates one of them there under another spelling that is the same name on that side.
     pub(super) fn claim(&mut self, side: SideId, path: &SyncPath) -> bool {
-        if !self.ctx.naming(side).case_insensitive {
+        let rules = self.ctx.naming(side);
+        let key = |p: &SyncPath| -> String {
+            if rules.case_insensitive { p.folded().to_owned() } else { p.as_str().nfc().collect() }
+        };
+        if !rules.case_insensitive && !rules.nfc {
             return true;
         }
         let mut chain = vec![path.clone()];
@@ -396,12 +411,13 @@ impl<'c> Reconciler<'c> {
             ancestor = a.parent();
             chain.push(a);
         }
+        let keys: Vec<String> = chain.iter().map(key).collect();
         let claims = &mut self.claimed[slot(side)];
-        if chain.iter().any(|p| claims.get(p.folded()).is_some_and(|c| c != p)) {
+        if chain.iter().zip(&keys).any(|(p, k)| claims.get(k).is_some_and(|c| c != p)) {
             return false;
         }
-        for p in chain {
-            claims.entry(p.folded().to_owned()).or_insert(p);
+        for (p, k) in chain.into_iter().zip(keys) {
+            claims.entry(k).or_insert(p);
         }
         true
     }
@@ -434,7 +450,7 @@ impl<'c> Reconciler<'c> {
             let rules = self.ctx.naming(dest);
             let refused = if !rules.accepts(row.path(), is_folder) {
                 Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive
+            } else if (rules.case_insensitive || rules.nfc)
                 && (occupied[slot(dest)] || self.under_case_twin(dest, row.path()) || !self.claim(dest, row.path()))
             {
                 Some(ReportKind::CaseCollision)

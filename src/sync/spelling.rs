@@ -21,6 +21,11 @@ fn nfc(path: &SyncPath) -> Cow<'_, str> {
     if is_nfc(s) { Cow::Borrowed(s) } else { Cow::Owned(s.nfc().collect()) }
 }
 
+/// Whether two paths are one name to a side that stores NFC.
+pub(super) fn same_nfc(a: &SyncPath, b: &SyncPath) -> bool {
+    nfc(a) == nfc(b)
+}
+
 /// Whether two rows hold nothing for the same side (so they can be one row).
 fn disjoint(a: &Row, b: &Row) -> bool {
     let both = |x: bool, y: bool| x && y;
@@ -51,6 +56,22 @@ impl Respelled {
 /// its base record was kept under when that differs from the row's spelling (the caller moves the record).
 /// Drive folders that take the source's spelling are noted in `respelled` for their content.
 pub(super) fn merge_spellings(group: &mut Vec<Row>, respelled_folders: &mut Respelled) -> Vec<Option<SyncPath>> {
+    // When the source holds several spellings of one name as several files, the drive's one entry belongs with
+    // the spelling the base tracks it under (by identity), not with the one that happens to match its bytes.
+    for i in 0..group.len() {
+        let Some(drive_id) = group[i].drive.as_ref().map(|d| d.id.clone()) else { continue };
+        let owner = (0..group.len()).find(|&j| {
+            j != i
+                && group[j].drive.is_none()
+                && same_nfc(group[j].path(), group[i].path())
+                && group[j].base.as_ref().is_some_and(|b| b.drive.id == drive_id)
+        });
+        if let Some(j) = owner {
+            // Respelled below with the rest of the row.
+            group[j].drive = group[i].drive.take();
+        }
+    }
+    group.retain(|r| r.source.is_some() || r.drive.is_some() || r.base.is_some());
     let mut merged: Vec<Row> = Vec::with_capacity(group.len());
     'rows: for row in group.drain(..) {
         for m in merged.iter_mut() {

@@ -262,13 +262,19 @@ proptest! {
     fn random_histories_keep_every_byte_converge_and_settle(
         direction in direction(),
         strategy in strategy(),
-        sharepoint in any::<bool>(),
+        source_kind in 0..3u8,
         steps in proptest::collection::vec(step(), 1..24),
     ) {
-        let mut w = if sharepoint {
-            World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive())
-        } else {
-            World::new()
+        let mut w = match source_kind {
+            0 => World::new(),
+            1 => World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive()),
+            // A source that keeps names exactly as written (case and Unicode form), as Samba's disk does: the
+            // NFD and NFC spellings of one name can be two files there, and one name on the drive.
+            _ => {
+                let mut knobs = MemoryKnobs::windows_share();
+                knobs.naming = crate::sync::names::NamingRules::permissive();
+                World::with(knobs, MemoryKnobs::drive())
+            }
         };
         for (n, step) in steps.iter().enumerate() {
             apply(&mut w, step, n, direction, strategy)?;

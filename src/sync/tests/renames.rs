@@ -173,3 +173,24 @@ fn a_name_in_nfd_on_the_source_is_one_name_with_its_nfc_spelling_on_the_drive() 
     assert_eq!(w.s().folders(), [crate::sync::SyncPath::new("Re\u{301}sume\u{301}")], "no second spelling");
     assert!(w.kept().iter().all(|k| k != "cv" && k != "letter"), "nothing chased: {:?}", w.kept());
 }
+
+/// Samba keeps `café` in NFC and in NFD as two files; the drive can hold one of them. The other is reported like
+/// a case collision and left where it is, run after run, and nothing is lost.
+#[test]
+fn two_source_files_one_name_after_nfc_send_one_to_the_drive_and_report_the_other() {
+    let mut source = MemoryKnobs::windows_share();
+    source.naming = crate::sync::names::NamingRules::permissive();
+    let mut w = World::with(source, MemoryKnobs::drive());
+    w.put_source("caf\u{e9}.txt", "composed");
+    w.put_source("cafe\u{301}.txt", "decomposed");
+    for _ in 0..2 {
+        let run = w.sync(&bidi(Strategy::Manual));
+        let status = run.outcome.as_ref().map(|o| o.status.clone());
+        assert_eq!(status, Some(RunStatus::Completed), "{:?} {:?}", run.plan.as_ref().err(), run.events);
+        assert_eq!(run.codes(), vec!["CASE_COLLISION"], "{:?}", run.events);
+    }
+    assert_eq!(w.s().files().len(), 2, "both stay on the source");
+    assert_eq!(w.d().files().len(), 1);
+    let on_drive = w.drive_text("caf\u{e9}.txt");
+    assert!(matches!(on_drive.as_deref(), Some("composed" | "decomposed")), "{on_drive:?}");
+}
