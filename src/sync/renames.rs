@@ -10,7 +10,8 @@
 //! - On a side that recycles identities (Samba inode numbers) a file pairs only if its modification time is the
 //!   one recorded: a rename keeps it, a new file that got a deleted file's id does not (see `NamingRules`).
 //! - Children of a moved folder are moved with it: their pairs become record-only moves (`implied`).
-//! - A target the mover's side refuses, or that collides in case there, moves nothing and is reported.
+//! - A target the mover's side refuses, or that collides in case there (or in Unicode form on a side that
+//!   stores NFC), moves nothing and is reported.
 
 use std::collections::HashMap;
 
@@ -106,7 +107,7 @@ impl Reconciler<'_> {
             let case_only = moving.path.same_folded(&target);
             let kind = if !rules.accepts(&target, moving.is_folder()) {
                 Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive
+            } else if (rules.case_insensitive || rules.nfc)
                 && ((!case_only && deferred[at].occupied[slot(mover)])
                     || self.under_case_twin(mover, &target)
                     || !self.claim(mover, &target))
