@@ -9,15 +9,11 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
-use crate::actors::connectors::{ConnectorsArgs, ConnectorsMessage, ConnectorsSupervisor};
-use crate::actors::retention::{Retention, RetentionArgs};
-use crate::actors::root::{self, RootMessage, RootSupervisor};
-use crate::actors::scheduler::{Scheduler, SchedulerArgs};
+use crate::actors::root::{self, ChildrenArgs, RootMessage, RootSupervisor};
 use crate::api::{self, AppState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::connectors::Connectors;
-use crate::connectors::launch;
 use crate::drive::{Drive, DriveError};
 use crate::principals::Principals;
 use crate::setup::{self, SetupError};
@@ -57,37 +53,6 @@ impl Default for StartOptions {
     }
 }
 
-/// How often versions and trash past their retention are purged.
-const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// The connectors supervisor (one actor per connector), the scheduler and the retention purge, linked under the
-/// root.
-async fn start_connector_actors(
-    root: &ActorRef<RootMessage>,
-    connectors: &Connectors,
-    drive: &Drive,
-    options: &StartOptions,
-) -> Result<ActorRef<ConnectorsMessage>, StartError> {
-    let actors = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
-    let args = ConnectorsArgs {
-        connectors: connectors.clone(),
-        launcher: launch::launcher(connectors.clone(), drive.clone()),
-        clock: options.clock.clone(),
-    };
-    let (supervisor, _) =
-        Actor::spawn_linked(None, ConnectorsSupervisor, args, root.get_cell()).await.map_err(actors)?;
-    let schedule = SchedulerArgs {
-        connectors: connectors.clone(),
-        supervisor: supervisor.clone(),
-        clock: options.clock.clone(),
-        tick_every: Some(options.schedule_tick),
-    };
-    Actor::spawn_linked(None, Scheduler, schedule, root.get_cell()).await.map_err(actors)?;
-    let retention = RetentionArgs { drive: drive.clone(), every: Some(RETENTION_PURGE_EVERY) };
-    Actor::spawn_linked(None, Retention, retention, root.get_cell()).await.map_err(actors)?;
-    Ok(supervisor)
-}
-
 pub struct Appliance {
     local_addr: SocketAddr,
     https: bool,
@@ -118,16 +83,22 @@ impl Appliance {
         let (root, root_task) =
             Actor::spawn(None, RootSupervisor, ()).await.map_err(|e| StartError::Actors(e.to_string()))?;
         let principals = Principals::new(store.clone(), options.clock.clone());
-        let children = match root::start_children(&root, principals.clone(), options.clock.clone()).await {
+        let sealer = Arc::new(sealer);
+        let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
+        let args = ChildrenArgs {
+            principals: principals.clone(),
+            connectors: connectors.clone(),
+            drive: drive.clone(),
+            clock: options.clock.clone(),
+            schedule_tick: options.schedule_tick,
+        };
+        let children = match root::start_children(&root, args).await {
             Ok(children) => children,
             Err(e) => {
                 root.stop(None);
                 return Err(StartError::Actors(e.to_string()));
             }
         };
-        let sealer = Arc::new(sealer);
-        let connectors = Connectors::new(store.clone(), sealer.clone(), options.clock.clone());
-        let connector_actors = start_connector_actors(&root, &connectors, &drive, &options).await?;
         let share_users = {
             let connectors = connectors.clone();
             // A failed lookup counts as "in use": refusing a delete is the safe mistake.
@@ -144,7 +115,7 @@ impl Appliance {
             throttle: children.throttle,
             drive,
             connectors,
-            connector_actors,
+            connector_actors: children.connectors,
             share_users,
         };
         let app = api::router(state).into_make_service();

@@ -1,21 +1,18 @@
-//! The Identity actor: hands each sync run a fresh [`Resolver`] (the connector's mappings and a snapshot of
-//! ScaiDrive's users and groups, loaded on the blocking pool), and keeps each connector's unmapped principals,
-//! merged over its runs since the appliance started, for `GET .../unmapped-principals`.
+//! The Identity actor: hands each sync run that syncs permissions a fresh [`Resolver`] (the connector's
+//! mappings and a snapshot of ScaiDrive's users and groups, loaded on the blocking pool).
 //!
 //! Why the resolver leaves the actor: resolution is per run (its cache must not outlive the mappings it was
 //! built from) and pure CPU work between LSA calls, so the run owns it; the actor only does the loading, which
-//! touches the store, and the bookkeeping across runs. Jobs keep their own run's report durably (a job record
-//! stores its `UnmappedReport`); this view is the in-memory sum since the appliance started.
+//! touches the store. Unmapped principals are durable rather than held here: each job stores its run's
+//! report, and the per-connector view (`GET .../unmapped-principals`) is kept in the store path by path by
+//! the permission pass (`identity::states`), so it survives restarts and counts every synced entry once.
 //!
-//! Messages: `NewResolver` (query, from a run starting), `RunReport` (report, from a run ending),
-//! `GetUnmapped` (query, from the API).
-
-use std::collections::HashMap;
+//! Messages: `NewResolver` (query, from a run starting its permission pass).
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::connectors::Connectors;
-use crate::identity::resolve::{Directory, Resolver, UnmappedPrincipal, UnmappedReport};
+use crate::identity::resolve::{Directory, Resolver};
 use crate::ids::{ConnectorId, UserId};
 use crate::principals::{Principals, PrincipalsError};
 
@@ -26,12 +23,6 @@ pub enum IdentityMessage {
     /// A resolver for one run of `connector`; `fallback` is the connector's service-account user
     /// (`Connector::created_by`).
     NewResolver { connector: ConnectorId, fallback: Option<UserId>, reply: RpcReplyPort<Result<Resolver, String>> },
-    /// A run ended: add its unmapped principals to the connector's view.
-    RunReport { connector: ConnectorId, report: UnmappedReport },
-    /// The connector's unmapped principals, most frequent first.
-    GetUnmapped { connector: ConnectorId, reply: RpcReplyPort<Vec<UnmappedPrincipal>> },
-    /// The connector is gone: forget its view.
-    Forget(ConnectorId),
 }
 
 pub struct IdentityArgs {
@@ -44,7 +35,6 @@ pub struct IdentityActor;
 pub struct IdentityState {
     connectors: Connectors,
     principals: Principals,
-    unmapped: HashMap<ConnectorId, UnmappedReport>,
 }
 
 impl Actor for IdentityActor {
@@ -57,7 +47,7 @@ impl Actor for IdentityActor {
         _myself: ActorRef<Self::Msg>,
         args: IdentityArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(IdentityState { connectors: args.connectors, principals: args.principals, unmapped: HashMap::new() })
+        Ok(IdentityState { connectors: args.connectors, principals: args.principals })
     }
 
     async fn handle(
@@ -78,15 +68,6 @@ impl Actor for IdentityActor {
                 .unwrap_or_else(|e| Err(e.to_string()));
                 // The run may have been cancelled meanwhile; nothing to do then.
                 let _ = reply.send(built);
-            }
-            IdentityMessage::RunReport { connector, report } => {
-                state.unmapped.entry(connector).or_default().merge(&report);
-            }
-            IdentityMessage::GetUnmapped { connector, reply } => {
-                let _ = reply.send(state.unmapped.get(&connector).map(UnmappedReport::to_list).unwrap_or_default());
-            }
-            IdentityMessage::Forget(connector) => {
-                state.unmapped.remove(&connector);
             }
         }
         Ok(())
@@ -133,7 +114,7 @@ mod tests {
     use crate::store::Store;
 
     #[tokio::test]
-    async fn a_run_gets_a_resolver_over_the_current_users_and_reports_add_up() {
+    async fn a_run_gets_a_resolver_over_the_current_users() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db.redb")).expect("store");
         let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
@@ -167,16 +148,7 @@ mod tests {
         };
         assert_eq!(resolver.translate(&orphan, None).owner, Some(PrincipalId::User(service)));
 
-        for _ in 0..2 {
-            actor.cast(IdentityMessage::RunReport { connector, report: resolver.report().clone() }).expect("cast");
-        }
-        let unmapped = call_t!(actor, |reply| IdentityMessage::GetUnmapped { connector, reply }, 5000).expect("call");
-        assert_eq!(unmapped.len(), 1);
-        assert_eq!((unmapped[0].principal.as_str(), unmapped[0].count), ("S-1-5-21-1-2-3-1001", 2));
-        actor.cast(IdentityMessage::Forget(connector)).expect("cast");
-        assert!(
-            call_t!(actor, |reply| IdentityMessage::GetUnmapped { connector, reply }, 5000).expect("call").is_empty()
-        );
+        assert_eq!(resolver.report().to_list()[0].principal, "S-1-5-21-1-2-3-1001");
         actor.stop(None);
         handle.await.expect("stopped");
     }

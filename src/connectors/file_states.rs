@@ -31,14 +31,14 @@ pub struct FileError {
     pub at: OffsetDateTime,
 }
 
-fn key(connector: ConnectorId, path: &SyncPath) -> Vec<u8> {
+pub(crate) fn key(connector: ConnectorId, path: &SyncPath) -> Vec<u8> {
     let mut key = connector.to_bytes().to_vec();
     key.extend(path.sort_key());
     key
 }
 
 /// The key range of one connector's rows: from its id up to (excluding) the next possible id.
-fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn prefix_range(connector: ConnectorId) -> (Vec<u8>, Vec<u8>) {
     let start = connector.to_bytes().to_vec();
     let mut next = connector.to_bytes();
     for byte in next.iter_mut().rev() {
@@ -116,23 +116,32 @@ pub fn base_stream(
     store: &Store,
     connector: ConnectorId,
 ) -> impl Stream<Item = Result<BaseRecord, StoreError>> + Send + Unpin + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<BaseRecord, StoreError>>(STREAM_BUFFER);
     let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let read = || -> Result<(), StoreError> {
-            let txn = store.db().begin_read()?;
-            let table = txn.open_table(FILE_STATES)?;
-            let (start, end) = prefix_range(connector);
-            for row in table.range(start.as_slice()..end.as_slice())? {
-                let (_, value) = row?;
-                if tx.blocking_send(codec::decode("file_states", value.value())).is_err() {
-                    // The run stopped listening (it failed or was stopped): nothing more to read.
-                    return Ok(());
-                }
+    blocking_stream(STREAM_BUFFER, move |send| {
+        let txn = store.db().begin_read()?;
+        let table = txn.open_table(FILE_STATES)?;
+        let (start, end) = prefix_range(connector);
+        for row in table.range(start.as_slice()..end.as_slice())? {
+            let (_, value) = row?;
+            if !send(codec::decode("file_states", value.value())?) {
+                return Ok(());
             }
-            Ok(())
-        };
-        if let Err(error) = read() {
+        }
+        Ok(())
+    })
+}
+
+/// Items `produce` makes on a blocking thread (reading the store), handed over `buffer` at a time. `produce`
+/// gets a `send` that answers `false` once the consumer has stopped listening (its run failed or stopped):
+/// nothing more to read then. An error ends the stream with that error.
+pub(crate) fn blocking_stream<T: Send + 'static>(
+    buffer: usize,
+    produce: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<(), StoreError> + Send + 'static,
+) -> impl Stream<Item = Result<T, StoreError>> + Send + Unpin + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<T, StoreError>>(buffer);
+    tokio::task::spawn_blocking(move || {
+        let mut send = |item: T| tx.blocking_send(Ok(item)).is_ok();
+        if let Err(error) = produce(&mut send) {
             let _ = tx.blocking_send(Err(error));
         }
     });

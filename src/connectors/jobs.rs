@@ -7,6 +7,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::identity::resolve::UnmappedPrincipal;
 use crate::ids::{ConnectorId, JobId};
 use crate::store::tables::{JOB_EVENTS, JOBS};
 use crate::store::{Store, StoreError, codec};
@@ -77,6 +78,20 @@ pub struct Job {
     /// For a skipped scheduled run: why (`a run was already in progress`, `paused`).
     pub skip_reason: Option<String>,
     pub error: Option<JobError>,
+    /// What the run did to permissions, when the connector syncs them (`sync_permissions`); boxed, as most
+    /// jobs have none and job records travel in actor messages.
+    #[serde(default)]
+    pub permissions: Option<Box<PermissionsOutcome>>,
+}
+
+/// A run's permission pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PermissionsOutcome {
+    /// Entries whose owner or ACEs the run set in ScaiDrive (content untouched).
+    pub updated: u64,
+    /// Principals the run met that map to nobody in ScaiDrive, with the number of entries naming each (owners
+    /// among them fell back to the connector's service account).
+    pub unmapped_principals: Vec<UnmappedPrincipal>,
 }
 
 impl Job {
@@ -100,6 +115,7 @@ impl Job {
             deleted_on_drive: 0,
             skip_reason: None,
             error: None,
+            permissions: None,
         }
     }
 
@@ -187,6 +203,14 @@ pub fn save_with_events(store: &Store, job: &Job, events: &[JobEvent]) -> Result
     }
     txn.commit()?;
     Ok(())
+}
+
+/// The sequence number the job's next event takes (its log is appended to after the engine's events).
+pub fn next_seq(store: &Store, job: JobId) -> Result<u32, StoreError> {
+    let txn = store.db().begin_read()?;
+    let table = txn.open_table(JOB_EVENTS)?;
+    let last = table.range(event_key(job, 0)..=event_key(job, u32::MAX))?.next_back().transpose()?;
+    Ok(last.map_or(0, |(k, _)| u32::from_be_bytes([k.value()[16], k.value()[17], k.value()[18], k.value()[19]]) + 1))
 }
 
 pub fn get(store: &Store, connector: ConnectorId, job: JobId) -> Result<Option<Job>, StoreError> {

@@ -5,13 +5,17 @@
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
+
 use super::jobs::{Job, JobError, JobStatus};
 use super::{Connector, Connectors};
 use super::{resolution, runner};
 use crate::actors::connector::{Launcher, RunOrder, Work};
+use crate::actors::identity::IdentityMessage;
 use crate::audit::{self, AuditActor, AuditEvent};
 use crate::clock::SharedClock;
 use crate::drive::{Drive, DrivePath};
+use crate::identity::smb::AfterRun;
 use crate::sides::drive::DriveSide;
 use crate::sides::smb::side::SmbSide;
 use crate::sides::smb::{SmbClient, SmbConfig};
@@ -20,15 +24,15 @@ use crate::store::Store;
 /// Why a run could not start: a stable code and a message for the job.
 struct NotStarted(String, String);
 
-/// The launcher the appliance gives its connector actors.
-pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
+/// The launcher the appliance gives its connector actors; `identity` serves the runs that sync permissions.
+pub fn launcher(connectors: Connectors, drive: Drive, identity: ActorRef<IdentityMessage>) -> Launcher {
     Arc::new(move |order: RunOrder| {
-        let (connectors, drive) = (connectors.clone(), drive.clone());
+        let (connectors, drive, identity) = (connectors.clone(), drive.clone(), identity.clone());
         Box::pin(async move {
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
-            let finished = match run(&connectors, drive, order).await {
+            let finished = match run(&connectors, drive, &identity, order).await {
                 Ok(job) => job,
                 Err(NotStarted(code, message)) => fail(&clock, job, code, message),
             };
@@ -38,19 +42,46 @@ pub fn launcher(connectors: Connectors, drive: Drive) -> Launcher {
     })
 }
 
-async fn run(connectors: &Connectors, drive: Drive, order: RunOrder) -> Result<Job, NotStarted> {
+async fn run(
+    connectors: &Connectors,
+    drive: Drive,
+    identity: &ActorRef<IdentityMessage>,
+    order: RunOrder,
+) -> Result<Job, NotStarted> {
     let RunOrder { connector, job, stop, work } = order;
     let source = connect_smb(connectors, &connector).await?;
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
-    let drive_side = DriveSide::open(drive, connector.common.target_share_id, target, connector.id)
+    let drive_side = DriveSide::open(drive.clone(), connector.common.target_share_id, target, connector.id)
         .await
         .map_err(|e| NotStarted(e.code.as_str().to_owned(), e.to_string()))?;
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
-    let finished = match &work {
-        Work::Sync => runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await,
-        Work::Resolve(order) => resolution::resolve_job(&store, &clock, job, order, &source, &drive_side).await,
+    let order = match work {
+        Work::Sync => None,
+        Work::Resolve(order) => Some(order),
+    };
+    // A resolution moves one path and ends there: the permissions pass belongs to sync runs.
+    let finished = match &order {
+        Some(order) => resolution::resolve_job(&store, &clock, job, order, &source, &drive_side).await,
+        None => runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await,
+    };
+    // Owners and ACEs, when the connector syncs permissions (issue 7): after the content, on the same session.
+    let finished = match finished {
+        Ok(job) if order.is_none() => {
+            let client = source.client();
+            let after = AfterRun {
+                identity,
+                store: &store,
+                clock: &clock,
+                drive: &drive,
+                connector: &connector,
+                client,
+                stop: &stop,
+            };
+            Ok(after.apply(job).await)
+        }
+        other => other,
     };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");

@@ -212,6 +212,7 @@ impl Connectors {
         mappings::remove_all(&txn, id)?;
         file_states::remove_all(&txn, id)?;
         jobs::remove_all(&txn, id)?;
+        crate::identity::states::remove_all(&txn, id)?;
         let event = AuditEvent::new("connector.deleted", acting.actor.clone(), Some(id.to_string()), self.clock.now());
         audit::record(&txn, &event)?;
         txn.commit()?;

@@ -107,6 +107,16 @@ pub struct Ace {
     pub source: AceSource,
 }
 
+/// Owner, ACEs and `inherit` flag for one entry (see [`Drive::set_permissions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPermissions {
+    pub entry: crate::ids::EntryId,
+    /// `None`: no owner (a file nobody in ScaiDrive owns).
+    pub owner: Option<UserId>,
+    pub aces: Vec<Ace>,
+    pub inherit: bool,
+}
+
 /// Group membership, implemented by the appliance over its user and group tables.
 pub trait Membership {
     fn groups_of(&self, user: UserId) -> Vec<GroupId>;
@@ -250,6 +260,40 @@ impl Drive {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Sets owner, ACEs and `inherit` of several entries in one transaction (a connector's permission pass: one
+    /// commit per batch instead of one per entry). An entry that is gone meanwhile is skipped and returned, so
+    /// the caller can retry it next run; any other failure writes nothing.
+    pub fn set_permissions(
+        &self,
+        share_id: ShareId,
+        batch: &[EntryPermissions],
+    ) -> DriveResult<Vec<crate::ids::EntryId>> {
+        let txn = self.db().begin_write()?;
+        let mut missing = Vec::new();
+        {
+            let mut t = WriteTables::open(&txn)?;
+            for p in batch {
+                let (_, loc, mut record) =
+                    match find(&t.entries, &t.children, &t.shares, share_id, &EntryRef::Id(p.entry)) {
+                        Ok(found) => found,
+                        Err(DriveError::NotFound(_)) => {
+                            missing.push(p.entry);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                if record.inherit_broken == p.inherit || record.owner != p.owner {
+                    record.inherit_broken = !p.inherit;
+                    record.owner = p.owner;
+                    t.update_entry(loc.parent, &loc.name, &record)?;
+                }
+                store_aces(&txn, record.id, &p.aces)?;
+            }
+        }
+        txn.commit()?;
+        Ok(missing)
     }
 
     /// What `principal` may do at `path` (or at its deepest existing folder when nothing is there yet).

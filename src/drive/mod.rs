@@ -34,7 +34,7 @@ use redb::Database;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use acl::{Access, Ace, AceSource, AceType, Caller, Membership, Permission, PrincipalId};
+pub use acl::{Access, Ace, AceSource, AceType, Caller, EntryPermissions, Membership, Permission, PrincipalId};
 pub use blobs::{ContentHash, ContentReader};
 pub use content::{Precondition, WriteOptions};
 pub use entries::{EntryRef, MAX_PAGE, Page};

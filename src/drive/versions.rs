@@ -197,11 +197,6 @@ impl Drive {
                 }
                 (found, _) => found?,
             };
-            let Some(file) = record.file.as_mut() else {
-                return Err(DriveError::NotAFile(path.to_string()));
-            };
-            file.version_count = file.version_count.saturating_add(1);
-            let id = VersionId::new();
             let row = VersionRecord {
                 size: staged.size,
                 hash: staged.hash,
@@ -211,13 +206,136 @@ impl Drive {
                 author: origin.user_id(),
                 origin: Some(origin.clone()),
             };
-            t.versions.insert(pair_key(record.id.to_bytes(), id.to_bytes()), row.encode().as_slice())?;
-            t.version_owner.insert(id.to_bytes(), record.id.to_bytes())?;
-            t.blob_ref(staged.hash)?;
-            t.update_entry(loc.parent, &loc.name, &record)?;
-            Version::past(record.id, id, row)
+            add_past_version(&mut t, &path, &loc, &mut record, VersionId::new(), row)?
         };
         txn.commit()?;
         Ok(version)
+    }
+
+    /// Stores `reader` as a past version placed directly beneath `above` (a past version of the file, or its
+    /// current content when `None`): older than it, newer than the version that was beneath it. This is how
+    /// another system's version history is imported, newest first, after its newest content was written as the
+    /// current one (SharePoint's, with `sync_versions`); a later overwrite of the current content lands above
+    /// the imported ones, so the history keeps the source's order.
+    ///
+    /// When the version already directly beneath `above` has the same content, nothing is added and that
+    /// version is returned with `false`: importing a history twice, or over versions the sync already kept as
+    /// overwritten content, adds nothing. Versions are ordered by id, so a new one gets an id between its two
+    /// neighbours: the id its `modified_at` would have had, moved into that gap when it falls outside. Quota
+    /// does not apply (versions never count). `author` is who made that content, when known.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_version_beneath(
+        &self,
+        share_id: ShareId,
+        target: &EntryRef,
+        above: Option<VersionId>,
+        reader: &mut dyn Read,
+        modified_at: OffsetDateTime,
+        author: Option<UserId>,
+        origin: &Origin,
+    ) -> DriveResult<(Version, bool)> {
+        let staged = self.inner.blobs.stage(reader, None)?;
+        let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
+        self.inner.blobs.publish(&staged)?;
+        let now = to_nanos(self.now());
+        let txn = self.db().begin_write()?;
+        let (version, added) = {
+            let mut t = WriteTables::open(&txn)?;
+            let (path, loc, mut record) = find(&t.entries, &t.children, &t.shares, share_id, target)?;
+            let current = record.file.as_ref().ok_or_else(|| DriveError::NotAFile(path.to_string()))?.version_id;
+            let above = above.unwrap_or(current);
+            let entry = record.id.to_bytes();
+            if above != current && t.versions.get(pair_key(entry, above.to_bytes()))?.is_none() {
+                return Err(DriveError::NotFound(format!("version {above}")));
+            }
+            let beneath =
+                match t.versions.range(pair_key(entry, [0; 16])..pair_key(entry, above.to_bytes()))?.next_back() {
+                    Some(row) => {
+                        let (k, v) = row?;
+                        let mut ver = [0u8; 16];
+                        ver.copy_from_slice(&k.value()[16..]);
+                        Some((VersionId::from_bytes(ver), VersionRecord::decode(v.value())?))
+                    }
+                    None => None,
+                };
+            match beneath {
+                Some((id, row)) if row.hash == staged.hash && row.size == staged.size => {
+                    (Version::past(record.id, id, row), false)
+                }
+                beneath => {
+                    let id = id_between(beneath.map(|(id, _)| id), above, modified_at).ok_or_else(|| {
+                        DriveError::InvalidArgument(format!("no room for another version of '{path}' there"))
+                    })?;
+                    let row = VersionRecord {
+                        size: staged.size,
+                        hash: staged.hash,
+                        modified_at: to_nanos(modified_at),
+                        created_at: now,
+                        superseded_at: now,
+                        author,
+                        origin: Some(origin.clone()),
+                    };
+                    (add_past_version(&mut t, &path, &loc, &mut record, id, row)?, true)
+                }
+            }
+        };
+        txn.commit()?;
+        Ok((version, added))
+    }
+}
+
+/// Records `row` as the past version `id` of `record` (whose blob is already published) and counts it.
+fn add_past_version(
+    t: &mut WriteTables<'_>,
+    path: &super::paths::DrivePath,
+    loc: &Locator,
+    record: &mut EntryRecord,
+    id: VersionId,
+    row: VersionRecord,
+) -> DriveResult<Version> {
+    let Some(file) = record.file.as_mut() else {
+        return Err(DriveError::NotAFile(path.to_string()));
+    };
+    file.version_count = file.version_count.saturating_add(1);
+    t.versions.insert(pair_key(record.id.to_bytes(), id.to_bytes()), row.encode().as_slice())?;
+    t.version_owner.insert(id.to_bytes(), record.id.to_bytes())?;
+    t.blob_ref(row.hash)?;
+    t.update_entry(loc.parent, &loc.name, record)?;
+    Ok(Version::past(record.id, id, row))
+}
+
+/// A version id strictly between `below` (the newest past version, if any) and `above` (the current one): the
+/// ULID `at` would get (its millisecond, random low bits), clamped into the gap. `None` when the gap is empty.
+fn id_between(below: Option<VersionId>, above: VersionId, at: OffsetDateTime) -> Option<VersionId> {
+    let low = below.map_or(Some(1), |b| u128::from_be_bytes(b.to_bytes()).checked_add(1))?;
+    let high = u128::from_be_bytes(above.to_bytes()).checked_sub(1)?;
+    if low > high {
+        return None;
+    }
+    let millis = u128::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0) & ((1 << 48) - 1);
+    let random = u128::from(rand::random::<u64>()) << 16;
+    let wanted = (millis << 80) | random;
+    Some(VersionId::from_bytes(wanted.clamp(low, high).to_be_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> VersionId {
+        VersionId::from_bytes(n.to_be_bytes())
+    }
+
+    #[test]
+    fn an_imported_version_id_falls_strictly_between_its_neighbours() {
+        let at = time::macros::datetime!(2025-06-01 00:00 UTC);
+        let wanted = u128::from_be_bytes(id_between(None, id(u128::MAX), at).unwrap().to_bytes());
+        assert_eq!(wanted >> 80, 1_748_736_000_000, "the id carries the version's own millisecond");
+        // Outside the gap it is clamped into it; an empty gap has no id.
+        assert_eq!(id_between(Some(id(10)), id(12), at), Some(id(11)));
+        let high = 1_748_736_000_000u128 << 80;
+        assert_eq!(id_between(Some(id(high + (1 << 79))), id(u128::MAX), at), Some(id(high + (1 << 79) + 1)));
+        assert_eq!(id_between(Some(id(10)), id(11), at), None);
+        assert_eq!(id_between(None, id(1), at), None);
     }
 }

@@ -30,6 +30,9 @@ pub fn permission_json(p: &Permission) -> Value {
     v.insert("roles".into(), json!(p.roles));
     v.insert("grantedToV2".into(), p.granted_to.clone());
     if let Some(link) = &p.link {
+        if !p.recipients.is_empty() {
+            v.insert("grantedToIdentitiesV2".into(), json!(p.recipients));
+        }
         v.insert("link".into(), link.clone());
         v.insert("shareId".into(), json!(format!("u!{}", p.id)));
     }

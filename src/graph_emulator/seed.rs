@@ -209,6 +209,9 @@ pub struct PermissionSpec {
     pub site_group: Option<String>,
     #[serde(default)]
     pub link: Option<Value>,
+    /// With `link`: the users (id, UPN or mail) a `users`-scope link was sent to (`grantedToIdentitiesV2`).
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,7 +382,15 @@ pub fn permission_from_spec(world: &World, spec: &PermissionSpec) -> Result<Perm
         }
         _ => new_guid(),
     };
-    Ok(Permission { id, roles: spec.roles.clone(), granted_to, link: spec.link.clone() })
+    let recipients = spec
+        .recipients
+        .iter()
+        .map(|r| {
+            let u = world.user(r).ok_or_else(|| format!("link recipient names unknown user {r}"))?;
+            Ok(json!({"user": {"id": u.id, "displayName": u.display_name, "email": u.mail}}))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Permission { id, roles: spec.roles.clone(), granted_to, link: spec.link.clone(), recipients })
 }
 
 fn actor_for(world: &World, user: Option<&String>) -> Result<Actor, String> {

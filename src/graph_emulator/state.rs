@@ -134,6 +134,8 @@ pub struct Permission {
     pub granted_to: Value,
     /// `link` facet for sharing links.
     pub link: Option<Value>,
+    /// `grantedToIdentitiesV2`: the people a `users`-scope sharing link was sent to (identitySets).
+    pub recipients: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]

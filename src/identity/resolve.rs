@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::translate::{self, Translation, Warning};
 use crate::connectors::mappings::{IdentityMapping, is_sid};
@@ -56,6 +57,16 @@ pub struct SourcePrincipal {
 pub struct Directory {
     by_email: HashMap<String, Vec<PrincipalId>>,
     by_name: HashMap<String, Vec<PrincipalId>>,
+    /// Digest of everything matching looks at (see [`Resolver::fingerprint`]).
+    digest: Sha256,
+}
+
+/// Feeds strings into a digest, each ended by a byte no string holds, so `("ab", "c")` and `("a", "bc")` differ.
+fn feed<'a>(digest: &mut Sha256, parts: impl IntoIterator<Item = &'a str>) {
+    for part in parts {
+        digest.update(part.as_bytes());
+        digest.update([0xff]);
+    }
 }
 
 /// Lower case, and runs of whitespace, `.`, `_` and `-` as one space: `John.Smith` and `john  smith` meet.
@@ -73,6 +84,8 @@ impl Directory {
         let mut d = Directory::default();
         for u in users {
             let p = PrincipalId::User(u.id);
+            let id = p.to_string();
+            feed(&mut d.digest, [id.as_str(), u.email.as_deref().unwrap_or(""), &u.user_name, &u.display_name]);
             if let Some(email) = &u.email {
                 push_unique(d.by_email.entry(email.trim().to_lowercase()).or_default(), p);
             }
@@ -81,6 +94,7 @@ impl Directory {
             }
         }
         for g in groups {
+            feed(&mut d.digest, [g.id.to_string().as_str(), &g.display_name]);
             push_unique(d.by_name.entry(normalise(&g.display_name)).or_default(), PrincipalId::Group(g.id));
         }
         d
@@ -121,22 +135,37 @@ pub struct UnmappedPrincipal {
     pub owner_count: u64,
 }
 
-/// The unmapped principals of a run (store it with the job; merge runs for the per-connector view).
+/// Unmapped principals with the number of entries naming each: of one entry, of a run (stored with its job),
+/// or of every synced entry of a connector (the per-connector view, kept up to date entry by entry).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnmappedReport(BTreeMap<String, UnmappedPrincipal>);
 
 impl UnmappedReport {
+    /// Notes `key` for one entry: an entry counts once however many of its ACEs name the principal.
     fn note(&mut self, key: &str, name: Option<String>, reason: UnmappedReason, candidates: Vec<String>, owner: bool) {
         let e = self.0.entry(key.to_owned()).or_insert(UnmappedPrincipal {
             principal: key.to_owned(),
             name,
             reason,
             candidates,
-            count: 0,
+            count: 1,
             owner_count: 0,
         });
-        e.count += 1;
-        e.owner_count += u64::from(owner);
+        e.owner_count = e.owner_count.max(u64::from(owner));
+    }
+
+    /// Takes another report's counts away (an entry translated again no longer counts what it counted before);
+    /// principals left with no count are gone.
+    pub fn subtract(&mut self, other: &UnmappedReport) {
+        for (k, v) in &other.0 {
+            if let Some(mine) = self.0.get_mut(k) {
+                mine.count = mine.count.saturating_sub(v.count);
+                mine.owner_count = mine.owner_count.saturating_sub(v.owner_count);
+                if mine.count == 0 {
+                    self.0.remove(k);
+                }
+            }
+        }
     }
 
     /// Adds another report's counts (the latest name, reason and candidates win).
@@ -165,6 +194,11 @@ impl UnmappedReport {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// One principal's row.
+    pub fn get(&self, principal: &str) -> Option<&UnmappedPrincipal> {
+        self.0.get(principal)
+    }
 }
 
 /// The outcome of one lookup, cached.
@@ -185,13 +219,17 @@ pub struct Resolver {
     refused: Option<String>,
     cache: HashMap<String, Outcome>,
     report: UnmappedReport,
+    fingerprint: [u8; 32],
 }
 
 impl Resolver {
     /// `mappings` of the connector; `fallback`: the service account's ScaiDrive user (see the module docs).
     pub fn new(mappings: &[IdentityMapping], directory: Directory, fallback: Option<UserId>) -> Self {
         let (mut by_sid, mut by_account) = (HashMap::new(), HashMap::new());
+        let mut digest = directory.digest.clone();
+        feed(&mut digest, [fallback.map(|f| f.to_string()).unwrap_or_default().as_str()]);
         for m in mappings {
+            feed(&mut digest, [m.smb_principal.as_str(), &m.scaidrive_principal_id]);
             let Ok(p) = m.scaidrive_principal_id.parse::<PrincipalId>() else { continue };
             if is_sid(&m.smb_principal) {
                 by_sid.insert(m.smb_principal.to_uppercase(), p);
@@ -208,7 +246,16 @@ impl Resolver {
             refused: None,
             cache: HashMap::new(),
             report: UnmappedReport::default(),
+            fingerprint: digest.finalize().into(),
         }
+    }
+
+    /// A digest of everything resolution depends on besides the names LSA gives: the mappings, ScaiDrive's
+    /// users and groups as matching sees them, and the fallback. Equal fingerprints resolve every SID alike, so
+    /// a run that sees the last run's fingerprint only translates entries whose ACL changed; another one
+    /// translates every stored ACL again (a mapping added later takes effect without reading any ACL).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
     }
 
     /// The SIDs of `acl` worth an LSA lookup: not seen yet, not mapped by SID, and lookups not refused.
@@ -311,6 +358,12 @@ impl Resolver {
     /// Translates one object's ACL with this run's mappings, counts its unmapped principals, and puts the
     /// fallback in place of an unmapped owner (the `UnmappedOwner` warning stays for the job log).
     pub fn translate(&mut self, acl: &NtAcl, parent: Option<&[Ace]>) -> Translation {
+        self.translate_entry(acl, parent).0
+    }
+
+    /// [`Resolver::translate`], with the entry's own unmapped principals (each counted once).
+    pub fn translate_entry(&mut self, acl: &NtAcl, parent: Option<&[Ace]>) -> (Translation, UnmappedReport) {
+        let mut entry = UnmappedReport::default();
         let sids: Vec<Sid> = sids_of(acl).cloned().collect();
         let mapped: HashMap<Sid, PrincipalId> =
             sids.iter().filter_map(|s| self.map_sid(s).map(|p| (s.clone(), p))).collect();
@@ -331,17 +384,47 @@ impl Resolver {
                 _ => (UnmappedReason::NoMatch, Vec::new()),
             };
             let name = self.names.get(sid).cloned().flatten().map(|n| n.full_name());
-            self.report.note(&key, name, reason, candidates, owner);
+            entry.note(&key, name, reason, candidates, owner);
         }
+        self.report.merge(&entry);
         if t.owner.is_none() {
             t.owner = self.fallback;
         }
-        t
+        (t, entry)
+    }
+
+    /// The service account's ScaiDrive user: the owner of whatever no mapped user owns.
+    pub fn fallback_user(&self) -> Option<UserId> {
+        match self.fallback {
+            Some(PrincipalId::User(user)) => Some(user),
+            _ => None,
+        }
     }
 
     /// The run's unmapped principals so far.
     pub fn report(&self) -> &UnmappedReport {
         &self.report
+    }
+
+    /// Like [`Resolver::resolve`], and counts the principal in the run's report when it cannot be mapped
+    /// (`owner`: it was asked for as an owner or author, which then falls back). SharePoint's per-entry pass
+    /// (`sides::sharepoint::permissions`) resolves through this.
+    pub fn resolve_reported(&mut self, source: &SourcePrincipal, owner: bool) -> Option<PrincipalId> {
+        if let Some((p, _)) = self.resolve(source) {
+            return Some(p);
+        }
+        let (reason, candidates) = match self.cache.get(&source.key) {
+            Some(Outcome::Unmapped(reason, candidates)) => (*reason, candidates.clone()),
+            _ => (UnmappedReason::NoMatch, Vec::new()),
+        };
+        let name = source.name.clone().or_else(|| source.email.clone());
+        self.report.note(&source.key, name, reason, candidates, owner);
+        None
+    }
+
+    /// The connector's service account in ScaiDrive, if it has one (see the module docs).
+    pub fn fallback(&self) -> Option<PrincipalId> {
+        self.fallback
     }
 }
 

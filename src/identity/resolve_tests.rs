@@ -118,7 +118,7 @@ fn explicit_then_email_then_name_and_ambiguous_names_are_reported() {
     let bob_row = report.iter().find(|u| u.principal == BOB).expect("bob reported");
     assert_eq!(bob_row.reason, UnmappedReason::Ambiguous);
     assert_eq!(bob_row.name.as_deref(), Some(r"CORP\Bob_Jones"));
-    assert_eq!((bob_row.count, bob_row.owner_count), (2, 1), "as owner and in an allow ACE");
+    assert_eq!((bob_row.count, bob_row.owner_count), (1, 1), "one file, naming Bob as owner and in an allow ACE");
     let mut candidates = bob_row.candidates.clone();
     candidates.sort();
     let mut want = vec![bob.id.to_string(), bob_twin.id.to_string()];

@@ -8,13 +8,13 @@ use super::StoreError;
 use super::tables::{self, META};
 
 /// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One upgrade step, run inside the transaction that bumps the version.
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
-const STEPS: &[Step] = &[index_group_names];
+const STEPS: &[Step] = &[index_group_names, permission_tables];
 
 /// 1 -> 2: SCIM's tables (profiles, nested groups, the group name index); the name index is filled from the
 /// groups that exist. The other new tables start empty (`create_all` runs after each step).
@@ -31,6 +31,12 @@ fn index_group_names(txn: &WriteTransaction) -> Result<(), StoreError> {
         let group: Named = super::codec::decode("groups", value.value())?;
         names.insert(crate::principals::group_name_key(&group.display_name, group.id).as_str(), group.id.to_bytes())?;
     }
+    Ok(())
+}
+
+/// 2 -> 3: the permission tables of connectors with `sync_permissions` (they start empty; `create_all` makes
+/// them).
+fn permission_tables(_txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -99,6 +99,15 @@ tables! {
     /// Conflicts an admin resolved, `connector ++ conflict`, with the choice: a second resolve is told so.
     RESOLVED_CONFLICTS: IdPair => &[u8] = "resolved_conflicts";
 
+    /// Permissions as last read from the source and applied to the drive, same keys as `file_states`: the
+    /// source's tag when the ACL was read, the ACL, the owner and ACEs set, the entry's unmapped principals.
+    PERMISSION_STATES: &[u8] => &[u8] = "permission_states";
+    /// Per connector: the identity fingerprint of its last permission pass and its unmapped principals.
+    PERMISSION_SUMMARIES: Id => &[u8] = "permission_summaries";
+    /// SharePoint per-item extras, `connector ++ Graph item id`: which SharePoint versions are already drive
+    /// versions, and the column values both sides held after the last sync (`sides::sharepoint::extras_state`).
+    SHAREPOINT_ITEMS: &[u8] => &[u8] = "sharepoint_items";
+
     /// Jobs (runs and skipped runs), `connector ++ job`.
     JOBS: IdPair => &[u8] = "jobs";
     /// A job's per-file log, `job ++ sequence (u32, big-endian)`.

@@ -13,6 +13,7 @@ mod drive;
 mod drive_faults;
 mod identity_import;
 mod operations;
+mod permissions;
 mod principals;
 mod scim;
 mod scim_bad_input;

@@ -4,5 +4,6 @@
 
 mod emulator;
 mod engine;
+mod extras;
 mod fixture;
 mod side;

@@ -5,6 +5,7 @@ mod conflicts;
 mod mappings;
 mod runs;
 mod smb;
+mod unmapped;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -16,7 +17,12 @@ use crate::drive::{self, DrivePath, Permission};
 use crate::ids::{ConnectorId, ShareId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(smb::routes()).merge(mappings::routes()).merge(runs::routes()).merge(conflicts::routes())
+    OpenApiRouter::new()
+        .merge(smb::routes())
+        .merge(mappings::routes())
+        .merge(runs::routes())
+        .merge(conflicts::routes())
+        .merge(unmapped::routes())
 }
 
 /// Whether the caller holds `manage` on the share (admins always do).

@@ -151,3 +151,59 @@ fn the_trash_lists_page_by_page() {
     assert_eq!(paths, ["/t0", "/t1", "/t2", "/t3", "/t4"]);
     assert_eq!(f.drive.trash_page(f.share, Some("garbage"), 2).unwrap_err().code(), "VALIDATION_FAILED");
 }
+
+#[test]
+fn an_imported_history_sits_beneath_the_current_content_and_later_overwrites_land_above_it() {
+    let f = fixture();
+    let target = EntryRef::Path(p("/report.docx"));
+    f.put("/report.docx", b"third").unwrap();
+    let origin = Origin::connector(ConnectorId::new(), "imported_from_sharepoint");
+    let author = UserId::new();
+    // Newest first, each beneath the one before, with the time it was made at the source (before "now").
+    let mut above = None;
+    for (text, day) in [(&b"second"[..], 2), (&b"first"[..], 1)] {
+        let at = datetime!(2025-06-01 00:00 UTC) + time::Duration::days(day);
+        let (v, added) =
+            f.drive.insert_version_beneath(f.share, &target, above, &mut &text[..], at, Some(author), &origin).unwrap();
+        assert!(added);
+        above = Some(v.id);
+    }
+    let versions = f.drive.versions(f.share, &target).unwrap();
+    let contents: Vec<Vec<u8>> = versions.iter().map(|v| f.version_bytes(v.id)).collect();
+    assert_eq!(contents, [&b"third"[..], b"second", b"first"]);
+    assert_eq!(versions[1].author_id, Some(author));
+    assert_eq!(versions[1].modified_at, datetime!(2025-06-03 00:00 UTC));
+    assert_eq!(versions[2].origin, Some(origin.clone()));
+    assert_eq!(f.drive.entry_by_path(f.share, &p("/report.docx")).unwrap().version_count, 3);
+    // Past versions never count against the share.
+    assert_eq!(f.drive.share(f.share).unwrap().used_bytes, 5);
+
+    // The same history again adds nothing: each content is already directly beneath.
+    let at = datetime!(2025-06-03 00:00 UTC);
+    let (again, added) =
+        f.drive.insert_version_beneath(f.share, &target, None, &mut &b"second"[..], at, None, &origin).unwrap();
+    assert!(!added);
+    assert_eq!(again.id, versions[1].id);
+
+    // The source's next version arrives as an ordinary overwrite: the history keeps the source's order, and a
+    // version missed in between goes beneath the new current content.
+    f.put("/report.docx", b"fifth").unwrap();
+    f.drive.insert_version_beneath(f.share, &target, None, &mut &b"fourth"[..], at, None, &origin).unwrap();
+    let versions = f.drive.versions(f.share, &target).unwrap();
+    let contents: Vec<Vec<u8>> = versions.iter().map(|v| f.version_bytes(v.id)).collect();
+    assert_eq!(contents, [&b"fifth"[..], b"fourth", b"third", b"second", b"first"]);
+}
+
+#[test]
+fn importing_a_version_beneath_a_folder_a_missing_file_or_an_unknown_version_is_refused() {
+    let f = fixture();
+    f.put("/dir/a.txt", b"a").unwrap();
+    let origin = f.me();
+    let at = datetime!(2025-06-01 00:00 UTC);
+    let insert = |path: &str, above| {
+        f.drive.insert_version_beneath(f.share, &EntryRef::Path(p(path)), above, &mut &b"x"[..], at, None, &origin)
+    };
+    assert_eq!(insert("/dir", None).unwrap_err().code(), "NOT_A_FILE");
+    assert_eq!(insert("/nope", None).unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(insert("/dir/a.txt", Some(VersionId::new())).unwrap_err().code(), "NOT_FOUND");
+}

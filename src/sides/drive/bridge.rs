@@ -26,13 +26,13 @@ type Chunk = Result<Vec<u8>, SideError>;
 
 /// What the written content must turn out to be.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Expect {
+pub(crate) struct Expect {
     pub size: Option<u64>,
     pub sha256: Option<Sha256Digest>,
 }
 
 /// The blocking half of a write: a `Read` over the chunks the async half forwards.
-pub(super) struct StreamReader {
+pub(crate) struct StreamReader {
     rx: mpsc::Receiver<Chunk>,
     chunk: Vec<u8>,
     pos: usize,
@@ -102,7 +102,7 @@ impl Read for StreamReader {
 
 /// Splits a write into the reader for the blocking store call and the future that feeds it; run both, the
 /// future on the caller's task. The feeder stops when the reader is dropped (the store refused early).
-pub(super) fn upload(
+pub(crate) fn upload(
     mut content: ByteStream,
     expect: Expect,
 ) -> (StreamReader, impl std::future::Future<Output = ()> + Send) {

@@ -7,7 +7,7 @@ use crate::sync::side::{ErrorCode, SideError};
 /// a name the store refuses) skips that file; a database, disk or decoding failure stops the run, since every
 /// other action would hit it too. A content stream's own failure (the source's read, or the size/hash check
 /// of the bridge) reaches the store as an I/O error carrying the engine's error, which comes back unchanged.
-pub(super) fn classify(error: DriveError) -> SideError {
+pub(crate) fn classify(error: DriveError) -> SideError {
     let code = match &error {
         DriveError::Io(io) => {
             if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<SideError>()) {

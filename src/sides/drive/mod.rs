@@ -11,8 +11,8 @@
 //!
 //! The paths the engine uses are relative to the target folder; the drive's own are absolute in the share.
 
-mod bridge;
-mod errors;
+pub(crate) mod bridge;
+pub(crate) mod errors;
 mod listing;
 
 use std::sync::Arc;

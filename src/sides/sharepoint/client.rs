@@ -203,6 +203,11 @@ impl GraphClient {
         &self.tokens
     }
 
+    /// `https://graph.microsoft.com/v1.0` or the emulator's (for site-scoped calls such as list columns).
+    pub fn graph_base(&self) -> &str {
+        &self.graph_base
+    }
+
     /// `{graph}/drives/{drive}` + `rest`.
     pub fn drive_url(&self, rest: &str) -> String {
         format!("{}/drives/{}{rest}", self.graph_base, encode_segment(&self.drive_id))

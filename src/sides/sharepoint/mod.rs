@@ -8,8 +8,13 @@ pub mod auth;
 pub mod client;
 pub mod content;
 pub mod delta;
+pub mod extras;
+pub mod extras_state;
+pub mod fields;
+pub mod permissions;
 pub mod quickxor;
 pub mod side;
+pub mod versions;
 pub mod wire;
 
 pub use auth::{AuthConfig, Credential, Grant, TokenSource};

@@ -2,6 +2,7 @@
 //! ACL translation (issue 7) needs no `smb` crate types. Reading only: the sync does not write
 //! ACLs back to SMB.
 
+use serde::{Deserialize, Serialize};
 use smb::{AceValue, SecurityDescriptor};
 
 use super::client::SmbClient;
@@ -9,7 +10,8 @@ use super::errors::SmbError;
 use super::lsa::Sid;
 
 /// What an ACE does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AceKind {
     Allow,
     Deny,
@@ -40,7 +42,7 @@ pub mod ace_flags {
 }
 
 /// One access control entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NtAce {
     pub kind: AceKind,
     /// `ace_flags` bits.
@@ -62,8 +64,9 @@ impl NtAce {
     }
 }
 
-/// Owner, group and DACL of one file or folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Owner, group and DACL of one file or folder. Serde gives the permission records their encoding: a run keeps
+/// each entry's ACL so a mapping added later is applied without reading the ACL again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NtAcl {
     pub owner: Option<Sid>,
     pub group: Option<Sid>,

@@ -92,6 +92,20 @@ impl FromStr for Sid {
     }
 }
 
+/// Stored (the permission records keep each entry's ACL) in its string form, `S-1-5-21-…`.
+impl serde::Serialize for Sid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Sid {
     /// This SID with one more sub-authority (a domain SID plus a RID).
     pub fn with_rid(&self, rid: u32) -> Sid {
