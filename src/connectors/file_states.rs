@@ -393,6 +393,24 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_before_resolved_conflicts_gains_the_table_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let txn = store.db().begin_write().unwrap();
+            txn.delete_table(RESOLVED_CONFLICTS).unwrap();
+            txn.open_table(crate::store::tables::META)
+                .unwrap()
+                .insert("schema_version", 3u32.to_be_bytes().as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(resolved_conflict(&store, ConnectorId::new(), ConflictId::new()).unwrap(), None);
+    }
+
+    #[test]
     fn removing_a_connector_leaves_the_others() {
         let (_dir, store) = store();
         let (a, b) = (ConnectorId::new(), ConnectorId::new());
