@@ -8,10 +8,9 @@ use std::sync::Arc;
 use ractor::ActorRef;
 
 use super::jobs::{Job, JobError, JobStatus};
-use super::runner;
 use super::{Connector, Connectors};
-
-use crate::actors::connector::{Launcher, RunOrder};
+use super::{resolution, runner};
+use crate::actors::connector::{Launcher, RunOrder, Work};
 use crate::actors::identity::IdentityMessage;
 use crate::actors::throttle::ThrottleMessage;
 use crate::actors::transfer_budget::ThrottleBudget;
@@ -59,7 +58,7 @@ async fn run(
     throttle: ActorRef<ThrottleMessage>,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
-    let RunOrder { connector, job, stop } = order;
+    let RunOrder { connector, job, stop, work } = order;
     let source = connect_smb(connectors, &connector).await?;
     let target = DrivePath::parse(&connector.common.target_path)
         .map_err(|e| NotStarted("VALIDATION_FAILED".into(), e.to_string()))?;
@@ -69,10 +68,18 @@ async fn run(
         .with_budget(Arc::new(ThrottleBudget::new(throttle, connector.id, connector.common.max_bytes_per_second)));
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
-    let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    let order = match work {
+        Work::Sync => None,
+        Work::Resolve(order) => Some(order),
+    };
+    // A resolution moves one path and ends there: the permissions pass belongs to sync runs.
+    let finished = match &order {
+        Some(order) => resolution::resolve_job(&store, &clock, job, order, &source, &drive_side).await,
+        None => runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await,
+    };
     // Owners and ACEs, when the connector syncs permissions (issue 7): after the content, on the same session.
     let finished = match finished {
-        Ok(job) => {
+        Ok(job) if order.is_none() => {
             let client = source.client();
             let after = AfterRun {
                 identity,
@@ -85,7 +92,7 @@ async fn run(
             };
             Ok(after.apply(job).await)
         }
-        Err(e) => Err(e),
+        other => other,
     };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");

@@ -96,6 +96,8 @@ tables! {
     FILE_ERRORS: &[u8] => &[u8] = "file_errors";
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
+    /// Conflicts an admin resolved, `connector ++ conflict`, with the choice: a second resolve is told so.
+    RESOLVED_CONFLICTS: IdPair => &[u8] = "resolved_conflicts";
 
     /// Permissions as last read from the source and applied to the drive, same keys as `file_states`: the
     /// source's tag when the ACL was read, the ACL, the owner and ACEs set, the entry's unmapped principals.

@@ -1,6 +1,7 @@
 //! The connector APIs (`/api/v1/smb-connectors`, later `/api/v1/sharepoint-connectors`). A connector is managed
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
+mod conflicts;
 mod mappings;
 mod runs;
 mod smb;
@@ -22,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(mappings::routes())
         .merge(runs::routes())
         .merge(status::routes())
+        .merge(conflicts::routes())
         .merge(unmapped::routes())
 }
 
