@@ -4,7 +4,8 @@
 //! Pause reaches the run between files through its stop flag. Resume continues the paused job.
 //!
 //! Talks to: the connectors supervisor (which spawns it), the scheduler (`Sync` with `Trigger::Schedule`), the
-//! API (`Sync`, `Pause`, `Resume`, `GetState`). The run itself is started by the launcher, which builds the
+//! API (`Sync`, `Pause`, `Resume`, `GetState`, `Resolve`). A conflict resolution is a run too (one path, its own
+//! job), so it never races a sync: refused while a run goes on or the connector is paused. The run itself is started by the launcher, which builds the
 //! transports (SMB or SharePoint, and the drive) and calls `connectors::runner`.
 
 use std::sync::Arc;
@@ -13,19 +14,30 @@ use futures::future::BoxFuture;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
+use crate::audit::AuditActor;
 use crate::clock::SharedClock;
-use crate::connectors::jobs::{self, Job, JobStatus, Trigger};
-use crate::connectors::{Connector, Connectors};
-use crate::ids::{ConnectorId, JobId};
+use crate::connectors::jobs::{self, Job, JobError, JobStatus, Trigger};
+use crate::connectors::resolution::ResolutionOrder;
+use crate::connectors::{Connector, Connectors, file_states};
+use crate::ids::{ConflictId, ConnectorId, JobId};
 use crate::store::StoreError;
+use crate::sync::conflict::{ConflictRecord, Resolution};
 use crate::sync::execute::StopFlag;
 
 /// What a launcher is given: the connector as configured now, the job to run (new, or a paused one resumed),
-/// and the flag that stops it between files.
+/// the flag that stops it between files, and what the run is for.
 pub struct RunOrder {
     pub connector: Connector,
     pub job: Job,
     pub stop: StopFlag,
+    pub work: Work,
+}
+
+/// What a run does.
+pub enum Work {
+    Sync,
+    /// Carry out an admin's choice on one open conflict.
+    Resolve(Box<ResolutionOrder>),
 }
 
 /// Builds a run's transports and carries the run out, returning the job as it ended; the actor records that
@@ -45,6 +57,13 @@ pub enum ConnectorMessage {
     /// Continue the paused job (or just lift the pause).
     Resume(RpcReplyPort<Result<RunState, StoreError>>),
     GetState(RpcReplyPort<RunState>),
+    /// Resolve an open conflict; the answer comes when the resolution has run.
+    Resolve {
+        conflict: ConflictId,
+        choice: Resolution,
+        by: AuditActor,
+        reply: ResolveReply,
+    },
     /// The run task ended.
     RunFinished(Job),
 }
@@ -55,6 +74,26 @@ pub enum SyncRefused {
     /// A run is going on: its job.
     Running(JobId),
     Paused,
+    Store(String),
+}
+
+/// The answer to a resolution: the closed record and the job that carried it out.
+pub type ResolveReply = RpcReplyPort<Result<(ConflictRecord, JobId), ResolveRefused>>;
+
+/// Why a resolution did not go through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolveRefused {
+    /// A run is going on: its job.
+    Running(JobId),
+    Paused,
+    NotFound,
+    /// Resolved before: the record with its resolution.
+    AlreadyResolved(Box<ConflictRecord>),
+    /// The resolution ran and did not complete: its job and why (`CONFLICT_CHANGED`, a per-file code).
+    Failed {
+        job: JobId,
+        error: JobError,
+    },
     Store(String),
 }
 
@@ -86,6 +125,8 @@ pub struct ConnectorArgs {
 pub struct ConnectorState {
     args: ConnectorArgs,
     run: Run,
+    /// The resolution running now and who waits for its answer.
+    resolving: Option<(JobId, ConflictId, ResolveReply)>,
 }
 
 enum Run {
@@ -118,7 +159,7 @@ impl Actor for ConnectorActor {
         let id = args.id;
         let connector = blocking(move || connectors.get(id)).await?;
         let run = if connector.paused { Run::Paused { job: latest_paused_job(&args, id).await? } } else { Run::Idle };
-        Ok(ConnectorState { args, run })
+        Ok(ConnectorState { args, run, resolving: None })
     }
 
     /// Shutdown or deletion: a running job stops at its next safe point (between files). Its record stays
@@ -147,7 +188,7 @@ impl Actor for ConnectorActor {
                         let mut job = Job::new(state.args.id, trigger, state.args.clock.now());
                         job.force = force;
                         job.full_sync = full_sync;
-                        start(&myself, state, job).await.map_err(|e| SyncRefused::Store(e.to_string()))
+                        start(&myself, state, job, Work::Sync).await.map_err(|e| SyncRefused::Store(e.to_string()))
                     }
                 };
                 let _ = reply.send(answer);
@@ -163,6 +204,14 @@ impl Actor for ConnectorActor {
             ConnectorMessage::GetState(reply) => {
                 let _ = reply.send(state.run.view());
             }
+            ConnectorMessage::Resolve { conflict, choice, by, reply } => {
+                match begin_resolution(&myself, state, conflict, choice, by).await {
+                    Ok(job) => state.resolving = Some((job, conflict, reply)),
+                    Err(refused) => {
+                        let _ = reply.send(Err(refused));
+                    }
+                }
+            }
             ConnectorMessage::RunFinished(job) => {
                 // The job's end is recorded here, where the connector becomes free, so nobody sees a finished
                 // job on a connector that still refuses to start another.
@@ -170,6 +219,11 @@ impl Actor for ConnectorActor {
                 let saved = job.clone();
                 if let Err(error) = blocking(move || jobs::save(&store, &saved)).await {
                     tracing::error!(%error, job = %job.id, "could not record the end of a run");
+                }
+                if state.resolving.as_ref().is_some_and(|(id, ..)| *id == job.id)
+                    && let Some((_, conflict, reply)) = state.resolving.take()
+                {
+                    let _ = reply.send(resolution_answer(state, &job, conflict).await);
                 }
                 state.run = match job.status {
                     JobStatus::Paused => Run::Paused { job: Some(job) },
@@ -207,8 +261,64 @@ async fn refuse(
     Err(why)
 }
 
+/// Starts the resolution of an open conflict as a job, when nothing else runs.
+async fn begin_resolution(
+    myself: &ActorRef<ConnectorMessage>,
+    state: &mut ConnectorState,
+    conflict: ConflictId,
+    choice: Resolution,
+    by: AuditActor,
+) -> Result<JobId, ResolveRefused> {
+    match &state.run {
+        Run::Running { job, .. } => return Err(ResolveRefused::Running(*job)),
+        Run::Paused { .. } => return Err(ResolveRefused::Paused),
+        Run::Idle => {}
+    }
+    let (store, id) = (state.args.connectors.store().clone(), state.args.id);
+    let found = blocking(move || -> Result<_, StoreError> {
+        Ok(match file_states::conflict(&store, id, conflict)? {
+            Some(open) => Ok(open),
+            None => Err(file_states::resolved_conflict(&store, id, conflict)?),
+        })
+    })
+    .await
+    .map_err(|e| ResolveRefused::Store(e.to_string()))?;
+    let record = match found {
+        Ok(open) => open,
+        Err(Some(resolved)) => return Err(ResolveRefused::AlreadyResolved(Box::new(resolved))),
+        Err(None) => return Err(ResolveRefused::NotFound),
+    };
+    let job = Job::new(id, Trigger::Resolution, state.args.clock.now());
+    let work = Work::Resolve(Box::new(ResolutionOrder { record, choice, by }));
+    start(myself, state, job, work).await.map_err(|e| ResolveRefused::Store(e.to_string()))
+}
+
+/// The answer to a resolution, once its job ended: the closed record, or why not.
+async fn resolution_answer(
+    state: &ConnectorState,
+    job: &Job,
+    conflict: ConflictId,
+) -> Result<(ConflictRecord, JobId), ResolveRefused> {
+    let failed = |error: JobError| ResolveRefused::Failed { job: job.id, error };
+    if job.status != JobStatus::Completed {
+        let unknown = || JobError { code: "INTERNAL".into(), message: "the resolution did not complete".into() };
+        return Err(failed(job.error.clone().unwrap_or_else(unknown)));
+    }
+    let (store, id) = (state.args.connectors.store().clone(), state.args.id);
+    match blocking(move || file_states::resolved_conflict(&store, id, conflict)).await {
+        Ok(Some(record)) => Ok((record, job.id)),
+        Ok(None) => Err(ResolveRefused::NotFound),
+        Err(e) => Err(ResolveRefused::Store(e.to_string())),
+    }
+}
+
 /// Spawns the run task for `job` and marks the connector running.
-async fn start(myself: &ActorRef<ConnectorMessage>, state: &mut ConnectorState, job: Job) -> Result<JobId, StoreError> {
+async fn start(
+    myself: &ActorRef<ConnectorMessage>,
+    state: &mut ConnectorState,
+    job: Job,
+    work: Work,
+) -> Result<JobId, StoreError> {
     let connectors = state.args.connectors.clone();
     let id = state.args.id;
     let connector = blocking(move || connectors.get(id)).await?;
@@ -217,7 +327,7 @@ async fn start(myself: &ActorRef<ConnectorMessage>, state: &mut ConnectorState, 
     blocking(move || jobs::save(&store, &queued)).await?;
     let stop = StopFlag::default();
     let job_id = job.id;
-    let run = (state.args.launcher)(RunOrder { connector, job, stop: stop.clone() });
+    let run = (state.args.launcher)(RunOrder { connector, job, stop: stop.clone(), work });
     let me = myself.clone();
     tokio::spawn(async move {
         let finished = run.await;
@@ -261,7 +371,7 @@ async fn resume(myself: &ActorRef<ConnectorMessage>, state: &mut ConnectorState)
         Run::Paused { job: Some(mut job) } => {
             job.status = JobStatus::Queued;
             job.trigger = Trigger::Resume;
-            start(myself, state, job).await?;
+            start(myself, state, job, Work::Sync).await?;
         }
         Run::Running { job, stop, .. } => state.run = Run::Running { job, stop, pausing: false },
         Run::Paused { job: None } | Run::Idle => {}

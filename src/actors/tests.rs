@@ -252,3 +252,67 @@ async fn the_retention_actor_purges_trash_past_the_share_retention() {
     assert_eq!(purge().await.trash_items_purged, 1);
     assert!(drive.trash(share.id).unwrap().is_empty());
 }
+
+/// An open conflict on `path`, as a MANUAL run would have recorded it.
+fn open_conflict(connectors: &Connectors, id: ConnectorId, path: &str) -> crate::ids::ConflictId {
+    use crate::sync::conflict::ConflictRecord;
+    use crate::sync::execute::BaseChange;
+    use crate::sync::{Attributes, Entry, Kind, SyncPath};
+    let entry = |tag: &str| Entry {
+        path: SyncPath::new(path),
+        id: tag.into(),
+        kind: Kind::File,
+        size: 1,
+        modified: time::OffsetDateTime::UNIX_EPOCH,
+        tag: tag.into(),
+        attrs: Attributes::default(),
+        hash: None,
+    };
+    let record = ConflictRecord {
+        id: crate::ids::ConflictId::new(),
+        path: SyncPath::new(path),
+        source: entry("s"),
+        drive: entry("d"),
+        base: None,
+        opened_at: time::OffsetDateTime::UNIX_EPOCH,
+        resolution: None,
+        resolved_at: None,
+    };
+    let conflict = record.id;
+    crate::connectors::file_states::commit(connectors.store(), id, &[BaseChange::OpenConflict(Box::new(record))])
+        .unwrap();
+    conflict
+}
+
+#[tokio::test]
+async fn a_resolution_never_races_a_run_it_is_one_itself() {
+    use super::connector::ResolveRefused;
+    use crate::audit::AuditActor;
+    use crate::sync::conflict::Resolution;
+    let (mut f, id) = fixture().await;
+    let conflict = open_conflict(&f.connectors, id, "report.txt");
+    let resolve = |actor: ActorRef<ConnectorMessage>, conflict| async move {
+        let by = AuditActor::System;
+        let message = |reply| ConnectorMessage::Resolve { conflict, choice: Resolution::KeepSource, by, reply };
+        ractor::call_t!(actor, message, 5000).unwrap()
+    };
+
+    // While a sync runs, a resolution is refused, naming the run.
+    let job = f.sync(id, Trigger::Manual).await.unwrap();
+    let held = f.runs.recv().await.unwrap();
+    assert_eq!(resolve(f.actor(id).await, conflict).await, Err(ResolveRefused::Running(job)));
+    held.release.send(()).unwrap();
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+
+    // Idle: an unknown conflict is not found; a known one runs as a job of its own, during which syncs wait.
+    let unknown = crate::ids::ConflictId::new();
+    assert_eq!(resolve(f.actor(id).await, unknown).await, Err(ResolveRefused::NotFound));
+    let answer = tokio::spawn(resolve(f.actor(id).await, conflict));
+    let held = f.runs.recv().await.unwrap();
+    assert_eq!(held.trigger, Trigger::Resolution);
+    assert_eq!(f.sync(id, Trigger::Manual).await, Err(SyncRefused::Running(held.job)));
+    held.release.send(()).unwrap();
+    // The fake launcher moved nothing and closed nothing: the answer says the conflict is not resolved.
+    assert!(answer.await.unwrap().is_err());
+    f.wait_for(id, |s| *s == RunState::Idle).await;
+}

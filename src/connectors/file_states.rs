@@ -10,10 +10,12 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::audit::{self, AuditActor, AuditEvent};
 use crate::ids::{ConflictId, ConnectorId};
-use crate::store::tables::{CONFLICTS, FILE_ERRORS, FILE_STATES, SOURCE_CURSORS};
+use crate::store::tables::{CONFLICTS, FILE_ERRORS, FILE_STATES, RESOLVED_CONFLICTS, SOURCE_CURSORS};
 use crate::store::{Store, StoreError, codec};
-use crate::sync::conflict::ConflictRecord;
+use crate::sync::Entry;
+use crate::sync::conflict::{ConflictRecord, Resolution};
 use crate::sync::execute::BaseChange;
 use crate::sync::{BaseRecord, SyncPath};
 
@@ -78,6 +80,15 @@ fn apply(txn: &WriteTransaction, connector: ConnectorId, batch: &[BaseChange]) -
             BaseChange::OpenConflict(record) => {
                 let k = codec::pair(connector.to_bytes(), record.id.to_bytes());
                 conflicts.insert(k, codec::encode(record.as_ref()).as_slice())?;
+                // SYNC.md: a MANUAL conflict raises an audit event, so an admin hears of it without job logs.
+                let event = AuditEvent::new(
+                    "sync.conflict_opened",
+                    AuditActor::Connector(connector),
+                    Some(connector.to_string()),
+                    record.opened_at,
+                )
+                .with_details(serde_json::json!({ "conflict_id": record.id, "path": record.path }));
+                audit::record(txn, &event)?;
             }
             BaseChange::SettleConflict(id) => {
                 conflicts.remove(codec::pair(connector.to_bytes(), id.to_bytes()))?;
@@ -145,11 +156,88 @@ pub fn open_conflicts(store: &Store, connector: ConnectorId) -> Result<Vec<Confl
     table.range(codec::pairs_of(connector.to_bytes()))?.map(|row| codec::decode("conflicts", row?.1.value())).collect()
 }
 
+/// An open conflict, if it is.
 pub fn conflict(store: &Store, connector: ConnectorId, id: ConflictId) -> Result<Option<ConflictRecord>, StoreError> {
+    one_conflict(store, CONFLICTS, connector, id)
+}
+
+/// A conflict an admin resolved, if it was.
+pub fn resolved_conflict(
+    store: &Store,
+    connector: ConnectorId,
+    id: ConflictId,
+) -> Result<Option<ConflictRecord>, StoreError> {
+    one_conflict(store, RESOLVED_CONFLICTS, connector, id)
+}
+
+fn one_conflict(
+    store: &Store,
+    table: redb::TableDefinition<'static, crate::store::tables::IdPair, &'static [u8]>,
+    connector: ConnectorId,
+    id: ConflictId,
+) -> Result<Option<ConflictRecord>, StoreError> {
     let txn = store.db().begin_read()?;
-    let table = txn.open_table(CONFLICTS)?;
+    let table = txn.open_table(table)?;
     let row = table.get(codec::pair(connector.to_bytes(), id.to_bytes()))?;
     row.map(|v| codec::decode("conflicts", v.value())).transpose()
+}
+
+/// Closes an open conflict with the admin's choice, with its audit event, in one transaction. `None` when the
+/// conflict is no longer open.
+pub fn mark_resolved(
+    store: &Store,
+    connector: ConnectorId,
+    id: ConflictId,
+    choice: Resolution,
+    at: OffsetDateTime,
+    event: AuditEvent,
+) -> Result<Option<ConflictRecord>, StoreError> {
+    let key = codec::pair(connector.to_bytes(), id.to_bytes());
+    let txn = store.db().begin_write()?;
+    let resolved = {
+        let mut open = txn.open_table(CONFLICTS)?;
+        let Some(mut record) =
+            open.remove(key)?.map(|v| codec::decode::<ConflictRecord>("conflicts", v.value())).transpose()?
+        else {
+            return Ok(None);
+        };
+        record.resolution = Some(choice);
+        record.resolved_at = Some(at);
+        txn.open_table(RESOLVED_CONFLICTS)?.insert(key, codec::encode(&record).as_slice())?;
+        record
+    };
+    audit::record(&txn, &event)?;
+    txn.commit()?;
+    Ok(Some(resolved))
+}
+
+/// A conflict whose sides changed since it was found: it shows both sides as they stand now, or, when a side no
+/// longer holds the path, it closes (the next run decides it: a change beats a delete).
+pub fn refresh_conflict(
+    store: &Store,
+    connector: ConnectorId,
+    id: ConflictId,
+    source: Option<Entry>,
+    drive: Option<Entry>,
+) -> Result<(), StoreError> {
+    let key = codec::pair(connector.to_bytes(), id.to_bytes());
+    let txn = store.db().begin_write()?;
+    {
+        let mut open = txn.open_table(CONFLICTS)?;
+        let record = open.get(key)?.map(|v| codec::decode::<ConflictRecord>("conflicts", v.value())).transpose()?;
+        match (record, source, drive) {
+            (Some(mut record), Some(source), Some(drive)) => {
+                (record.source, record.drive) = (source, drive);
+                open.insert(key, codec::encode(&record).as_slice())?;
+            }
+            (Some(_), _, _) => {
+                open.remove(key)?;
+            }
+            (None, _, _) => {}
+        }
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// One page of the connector's file states after `after` (a path's sort key), at most `limit`.
@@ -243,13 +331,15 @@ pub fn remove_all(txn: &WriteTransaction, connector: ConnectorId) -> Result<(), 
             t.remove(k.as_slice())?;
         }
     }
-    let mut conflicts = txn.open_table(CONFLICTS)?;
-    let keys: Vec<[u8; 32]> = conflicts
-        .range(codec::pairs_of(connector.to_bytes()))?
-        .map(|r| r.map(|(k, _)| k.value()))
-        .collect::<Result<_, _>>()?;
-    for k in keys {
-        conflicts.remove(k)?;
+    for table in [CONFLICTS, RESOLVED_CONFLICTS] {
+        let mut conflicts = txn.open_table(table)?;
+        let keys: Vec<[u8; 32]> = conflicts
+            .range(codec::pairs_of(connector.to_bytes()))?
+            .map(|r| r.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()?;
+        for k in keys {
+            conflicts.remove(k)?;
+        }
     }
     Ok(())
 }
@@ -323,6 +413,24 @@ mod tests {
         assert_eq!(seen[3], ("f3.txt".to_owned(), Some("FILE_LOCKED".to_owned())));
         commit(&store, c, &[BaseChange::Put(record("f3.txt"))]).unwrap();
         assert!(list(&store, c, None, 10).unwrap().states.iter().all(|(_, e)| e.is_none()));
+    }
+
+    #[test]
+    fn a_database_from_before_resolved_conflicts_gains_the_table_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let txn = store.db().begin_write().unwrap();
+            txn.delete_table(RESOLVED_CONFLICTS).unwrap();
+            txn.open_table(crate::store::tables::META)
+                .unwrap()
+                .insert("schema_version", 4u32.to_be_bytes().as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(resolved_conflict(&store, ConnectorId::new(), ConflictId::new()).unwrap(), None);
     }
 
     #[test]

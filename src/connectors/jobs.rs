@@ -20,6 +20,8 @@ pub enum Trigger {
     Schedule,
     Manual,
     Resume,
+    /// An admin resolved a MANUAL conflict (`POST .../conflicts/{cfl_id}/resolve`): the job logs what moved.
+    Resolution,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod launch;
 pub mod mappings;
 pub mod progress;
+pub mod resolution;
 pub mod runner;
 pub mod settings;
 pub mod sharepoint;

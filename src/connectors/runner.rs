@@ -20,9 +20,9 @@ use crate::sync::{DriveSide, Side, run};
 const EVENT_BATCH: usize = 500;
 
 /// Commits the engine's base changes to the file-state tables, one write transaction per batch.
-struct FileStateSink {
-    store: Store,
-    connector: ConnectorId,
+pub(super) struct FileStateSink {
+    pub(super) store: Store,
+    pub(super) connector: ConnectorId,
 }
 
 impl BaseSink for FileStateSink {
@@ -72,7 +72,7 @@ pub async fn run_job<S: Side, D: DriveSide>(
         Err(e) => {
             let mut log = JobLog::quiet(clock);
             log.counters = prior;
-            return finish(store, clock, job, Failure("VALIDATION_FAILED", e.to_string()), &mut log).await;
+            return finish(store, clock, job, Failure("VALIDATION_FAILED".into(), e.to_string()), &mut log).await;
         }
     };
     let base = file_states::base_stream(store, connector);
@@ -85,20 +85,20 @@ pub async fn run_job<S: Side, D: DriveSide>(
         RunStatus::Completed => Status(JobStatus::Completed),
         RunStatus::CompletedWithErrors => Status(JobStatus::CompletedWithErrors),
         RunStatus::Stopped => Status(JobStatus::Paused),
-        RunStatus::Failed { code, message } => Failure(code, message),
+        RunStatus::Failed { code, message } => Failure(code.into(), message),
     };
     finish(store, clock, job, status, &mut log).await
 }
 
 /// How a run ended, for the job record.
-enum Ending {
+pub(super) enum Ending {
     Status(JobStatus),
-    Failure(&'static str, String),
+    Failure(String, String),
 }
-use Ending::{Failure, Status};
+pub(super) use Ending::{Failure, Status};
 
 /// Records how the run ended: counters, status or failure, per-file errors, and the event log.
-async fn finish(
+pub(super) async fn finish(
     store: &Store,
     clock: &SharedClock,
     mut job: Job,
@@ -110,7 +110,7 @@ async fn finish(
         Status(status) => job.status = status,
         Failure(code, message) => {
             job.status = JobStatus::Failed;
-            job.error = Some(JobError { code: code.to_owned(), message });
+            job.error = Some(JobError { code, message });
         }
     }
     if job.status.is_final() {
@@ -130,6 +130,13 @@ async fn finish(
         save(store, &progress, chunk).await?;
     }
     Ok(job)
+}
+
+/// Marks a new job running and records that (a resolution's start; sync runs also resume jobs, see `run_job`).
+pub(super) async fn start(store: &Store, clock: &SharedClock, job: &mut Job) -> Result<(), StoreError> {
+    job.status = JobStatus::Running;
+    job.started_at = Some(clock.now());
+    save(store, job, &[]).await
 }
 
 async fn save(store: &Store, job: &Job, events: &[JobEvent]) -> Result<(), StoreError> {

@@ -8,13 +8,13 @@ use super::StoreError;
 use super::tables::{self, META};
 
 /// The schema this build writes. Bump it and add a step to `STEPS` when a stored shape changes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One upgrade step, run inside the transaction that bumps the version.
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[n]` upgrades schema `n + 1` to `n + 2`.
-const STEPS: &[Step] = &[index_group_names, permission_tables, roll_up_jobs];
+const STEPS: &[Step] = &[index_group_names, permission_tables, roll_up_jobs, resolved_conflicts];
 
 /// 1 -> 2: SCIM's tables (profiles, nested groups, the group name index); the name index is filled from the
 /// groups that exist. The other new tables start empty (`create_all` runs after each step).
@@ -50,6 +50,12 @@ fn roll_up_jobs(txn: &WriteTransaction) -> Result<(), StoreError> {
             crate::connectors::job_stats::count(txn, &job)?;
         }
     }
+    Ok(())
+}
+
+/// 4 -> 5: conflicts an admin resolved, kept apart from the open ones (the table starts empty; `create_all`
+/// makes it).
+fn resolved_conflicts(_txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 

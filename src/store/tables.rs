@@ -99,6 +99,8 @@ tables! {
     SOURCE_CURSORS: Id => &[u8] = "source_cursors";
     /// Sync conflicts, `connector ++ conflict`.
     CONFLICTS: IdPair => &[u8] = "conflicts";
+    /// Conflicts an admin resolved, `connector ++ conflict`, with the choice: a second resolve is told so.
+    RESOLVED_CONFLICTS: IdPair => &[u8] = "resolved_conflicts";
 
     /// Permissions as last read from the source and applied to the drive, same keys as `file_states`: the
     /// source's tag when the ACL was read, the ACL, the owner and ACEs set, the entry's unmapped principals.

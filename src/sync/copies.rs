@@ -27,6 +27,9 @@ pub const STRETCH: usize = 256;
 /// One copy, with its entries as they stand after this run's own moves.
 pub struct PlannedCopy {
     pub from: SideId,
+    /// The planned path: where the copy is written and recorded (the destination's spelling of it, or the
+    /// source's, which a normalising drive takes), whatever spelling this run's moves left the origin under.
+    pub to: SyncPath,
     pub origin: Entry,
     pub dest: Option<Entry>,
     /// The action's name in the job log.
@@ -78,7 +81,7 @@ async fn one_copy<'a, S: Side, D: DriveSide>(
         halted.store(true, Ordering::SeqCst);
         return CopyResult::NotStarted;
     }
-    match copy_with_retry(source, drive, copy.from, &copy.origin, &copy.origin.path, copy.dest.as_ref()).await {
+    match copy_with_retry(source, drive, copy.from, &copy.origin, &copy.to, copy.dest.as_ref()).await {
         Ok(written) => CopyResult::Done(written),
         Err(error) => {
             if error.disposition() == Disposition::StopRun {
@@ -102,9 +105,10 @@ impl<S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'_, S, D, K, O> {
             if self.failed_moves.iter().any(|p| p == &origin.path || p.is_ancestor_of(&origin.path)) {
                 break;
             }
+            let to = origin.path.clone();
             let origin = self.current(*from, origin);
             let dest = dest.as_ref().map(|d| self.current(from.other(), d));
-            stretch.push(PlannedCopy { from: *from, origin, dest, action: action.name() });
+            stretch.push(PlannedCopy { from: *from, to, origin, dest, action: action.name() });
         }
         // One copy gains nothing from the machinery: the plain path carries it.
         if stretch.len() < 2 { Vec::new() } else { stretch }
@@ -118,7 +122,7 @@ impl<S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'_, S, D, K, O> {
         let mut results = Vec::with_capacity(stretch.len());
         copy_all(source, drive, stretch, stop, |result| results.push(result)).await;
         for (copy, result) in stretch.iter().zip(results) {
-            let path = &copy.origin.path;
+            let path = &copy.to;
             match result {
                 CopyResult::Done(written) => {
                     let (s, d) = arrange(copy.from, &copy.origin, &written.entry);

@@ -373,12 +373,14 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
 
     async fn perform(&mut self, action: &Action) -> Result<(), Failure> {
         match action {
-            Action::Copy { from, origin, dest } => {
-                let origin = self.current(*from, origin);
+            Action::Copy { from, origin: planned, dest } => {
+                // Read the origin where this run's moves left it; write and record at the planned path, which
+                // is the destination side's spelling of it (or the source's, which a normalising drive takes).
+                let origin = self.current(*from, planned);
                 let dest = dest.as_ref().map(|d| self.current(from.other(), d));
-                let written = self.copy(*from, &origin, &origin.path, dest.as_ref()).await?;
+                let written = self.copy(*from, &origin, &planned.path, dest.as_ref()).await?;
                 let (s, d) = arrange(*from, &origin, &written.entry);
-                self.put(&origin.path, s, d, Some(written.sha256));
+                self.put(&planned.path, s, d, Some(written.sha256));
                 self.counters.files_synced += 1;
                 self.counters.bytes_transferred += written.entry.size;
             }
@@ -420,7 +422,8 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             }
             Action::Record { source, drive, sha256, settles } => {
                 let (s, d) = (self.current(SideId::Source, source), self.current(SideId::Drive, drive));
-                self.put(&d.path, &s, &d, *sha256);
+                // At the planned path: a move of this run may have left the entry under the side's own spelling.
+                self.put(&drive.path, &s, &d, *sha256);
                 if let Some(id) = settles {
                     self.batch.push(BaseChange::SettleConflict(*id));
                 }
@@ -439,6 +442,8 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
                     drive: drive.clone(),
                     base: base.clone(),
                     opened_at: self.now,
+                    resolution: None,
+                    resolved_at: None,
                 };
                 self.batch.push(BaseChange::OpenConflict(Box::new(record)));
                 self.counters.conflicts += 1;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::stream;
 use time::{Duration, OffsetDateTime};
+use unicode_normalization::UnicodeNormalization;
 
 use super::entry::{Attributes, ContentHash, Entry, HashKind, Kind, Sha256Digest, SideState};
 use super::names::{NamingRules, RefusedNames};
@@ -44,10 +45,10 @@ impl MemoryKnobs {
         }
     }
 
-    /// Like the drive: case-sensitive, any name, SHA-256 in listings, versions and trash.
+    /// Like the drive: case-sensitive, any name stored in NFC, SHA-256 in listings, versions and trash.
     pub fn drive() -> Self {
         Self {
-            naming: NamingRules::permissive(),
+            naming: NamingRules::drive(),
             mtime_precision: Duration::milliseconds(1),
             native_hash: Some(HashKind::Sha256),
             recoverable: true,
@@ -136,12 +137,22 @@ impl MemorySide {
     }
 
     fn key(&self, path: &SyncPath) -> String {
-        if self.knobs.naming.case_insensitive { path.folded().to_owned() } else { path.as_str().to_owned() }
+        if self.knobs.naming.case_insensitive {
+            path.folded().to_owned()
+        } else if self.knobs.naming.nfc {
+            path.as_str().nfc().collect()
+        } else {
+            path.as_str().to_owned()
+        }
     }
 
-    /// On a case-insensitive side, the path spelled with the stored names of its existing ancestors (as SMB
-    /// reports a child under its folder's stored spelling).
+    /// The path as this side stores it: in NFC on a side that normalises (as the drive does), and on a
+    /// case-insensitive side spelled with the stored names of its existing ancestors (as SMB reports a child
+    /// under its folder's stored spelling).
     fn canonical(&self, state: &State, path: &SyncPath) -> SyncPath {
+        if self.knobs.naming.nfc {
+            return SyncPath::new(path.as_str().nfc().collect::<String>());
+        }
         if !self.knobs.naming.case_insensitive {
             return path.clone();
         }

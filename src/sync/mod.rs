@@ -27,6 +27,7 @@ mod renames;
 pub mod run;
 pub mod safety;
 pub mod side;
+mod spelling;
 mod transfer;
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! Names a side refuses, and the temporary names transfers use.
+//! Names a side refuses, how it compares them, and the temporary names transfers use.
 //!
 //! The rules belong to the destination side ([`NamingRules`] in its capabilities): the engine asks the side a
 //! path would be created on whether it accepts the name, so SMB's Windows list and SharePoint's list plug in
-//! without special cases.
+//! without special cases. The rules also say when two listings show the same entry: names equal after case
+//! folding on a case-insensitive side, names equal after Unicode normalisation on a side that stores NFC, and
+//! whether a side's identities can be handed to a new entry (then an identity alone does not make a rename).
 
 use std::sync::Arc;
 
@@ -27,19 +29,38 @@ pub struct NamingRules {
     /// Two names equal after case folding are the same entry on this side.
     pub case_insensitive: bool,
     pub refused: RefusedNames,
+    /// Stores every name in Unicode NFC (the drive): a name written in another form (NFD `e\u{301}`, as macOS
+    /// clients write them to SMB shares) is stored, and listed back, as its NFC spelling. On the drive, the engine
+    /// takes two spellings equal after NFC for one name, addresses the drive under either, and keeps the
+    /// source's spelling (see `spelling.rs`).
+    pub nfc: bool,
+    /// The side may hand a deleted entry's identity to a new one (Samba: the file id is the inode number, which
+    /// the file system reuses). A file that vanished and a new file of that identity are then a rename only if
+    /// the new one still has the old modification time, as a rename leaves it.
+    pub ids_recycled: bool,
 }
 
 impl NamingRules {
     pub fn permissive() -> Self {
-        Self { case_insensitive: false, refused: RefusedNames::Nothing }
+        Self { case_insensitive: false, refused: RefusedNames::Nothing, nfc: false, ids_recycled: false }
+    }
+
+    /// The drive: any name, case-sensitive, stored in NFC.
+    pub fn drive() -> Self {
+        Self { nfc: true, ..Self::permissive() }
     }
 
     pub fn windows() -> Self {
-        Self { case_insensitive: true, refused: RefusedNames::Windows }
+        Self { case_insensitive: true, refused: RefusedNames::Windows, nfc: false, ids_recycled: false }
+    }
+
+    /// A Samba share: Windows names, and file ids that are inode numbers (reused after a delete).
+    pub fn samba() -> Self {
+        Self { ids_recycled: true, ..Self::windows() }
     }
 
     pub fn sharepoint() -> Self {
-        Self { case_insensitive: true, refused: RefusedNames::SharePoint }
+        Self { case_insensitive: true, refused: RefusedNames::SharePoint, nfc: false, ids_recycled: false }
     }
 
     /// Whether this side accepts every component of `path` (a folder or a file of kind `is_folder`).

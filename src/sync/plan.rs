@@ -74,7 +74,8 @@ impl Action {
 /// Something about a path that the job log shows but that changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
-    /// Differs only in case from a name on a case-insensitive destination; left where it is.
+    /// Differs only in case from a name on a case-insensitive destination, or only in Unicode normalisation from
+    /// a name on a destination that stores NFC; left where it is.
     CaseCollision,
     /// The destination refuses the name; not pushed.
     InvalidName,

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use futures::stream;
 use futures::{Stream, StreamExt};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::ids::ConflictId;
 
@@ -26,6 +27,7 @@ use super::names::{NamingRules, is_temp_name};
 use super::path::SyncPath;
 use super::plan::{Action, Plan, Report, ReportKind};
 use super::side::SideError;
+use super::spelling::{Respelled, merge_spellings, same_nfc};
 
 /// Everything the reconcile needs besides the three streams.
 pub struct Context {
@@ -161,6 +163,8 @@ pub(super) struct Reconciler<'c> {
     claimed: [HashMap<String, SyncPath>; 2],
     /// False when the base is empty: no entry can be half of a rename.
     base_seen: bool,
+    /// Drive folders spelled otherwise than the source's (NFC against NFD), whose content follows the source's.
+    respelled_folders: Respelled,
 }
 
 impl<'c> Reconciler<'c> {
@@ -174,6 +178,7 @@ impl<'c> Reconciler<'c> {
             twins: HashMap::new(),
             claimed: [HashMap::new(), HashMap::new()],
             base_seen: true,
+            respelled_folders: Respelled::default(),
         }
     }
 
@@ -198,35 +203,61 @@ impl<'c> Reconciler<'c> {
     fn flush_group(&mut self) {
         if self.group.len() == 1 {
             // One spelling: nothing to compare with (the common case; no allocation).
-            if let Some(row) = self.group.pop() {
-                self.consider(row, [false, false]);
+            if let Some(mut row) = self.group.pop() {
+                if self.ctx.drive_naming.nfc {
+                    self.respelled_folders.carry(&mut row);
+                }
+                self.consider(row, [false, false], None);
             }
             return;
         }
         let mut group = std::mem::take(&mut self.group);
+        let respelled = if self.ctx.drive_naming.nfc {
+            for row in group.iter_mut() {
+                self.respelled_folders.carry(row);
+            }
+            merge_spellings(&mut group, &mut self.respelled_folders)
+        } else {
+            vec![None; group.len()]
+        };
         if group.len() > 1 {
             let spelling = |side: SideId| group.iter().find_map(|r| r.entry(side).map(|e| e.path.clone()));
             let spellings = [spelling(SideId::Source), spelling(SideId::Drive)];
             self.twins.insert(group[0].path().folded().to_owned(), spellings);
         }
         let occupied: Vec<[bool; 2]> = if group.len() > 1 {
+            // On a case-insensitive side any other spelling occupies the name; on a case-sensitive side that
+            // stores NFC only another spelling of the same NFC name does (rows the merge could not join: the
+            // source holds both spellings as two files).
+            let counts = |side: SideId, r: &Row, i: usize| {
+                let rules = self.ctx.naming(side);
+                rules.case_insensitive || (rules.nfc && same_nfc(r.path(), group[i].path()))
+            };
             (0..group.len())
                 .map(|i| {
                     let others = || group.iter().enumerate().filter(move |(j, _)| *j != i).map(|(_, r)| r);
-                    [others().any(|r| r.source.is_some()), others().any(|r| r.drive.is_some())]
+                    [
+                        others().any(|r| r.source.is_some() && counts(SideId::Source, r, i)),
+                        others().any(|r| r.drive.is_some() && counts(SideId::Drive, r, i)),
+                    ]
                 })
                 .collect()
         } else {
             vec![[false, false]]
         };
-        for (row, occupied) in group.drain(..).zip(occupied) {
-            self.consider(row, occupied);
+        for ((row, occupied), respelled) in group.drain(..).zip(occupied).zip(respelled) {
+            self.consider(row, occupied, respelled);
         }
         // Keep the buffer's allocation for the next group.
         self.group = group;
     }
 
-    fn consider(&mut self, mut row: Row, occupied: [bool; 2]) {
+    /// Decides one row, or sets it aside. `respelled`: the base record was kept under another spelling of the
+    /// row's path (see `spelling.rs`); it moves to the row's.
+    fn consider(&mut self, mut row: Row, occupied: [bool; 2], respelled: Option<SyncPath>) {
+        if let Some(old) = respelled.clone() {
+            self.plan.push(Action::Forget { path: old });
+        }
         // Pruned subtrees stay open while the walk is inside their fold group: other spellings of the folder
         // come next to it, and their content interleaves with its content.
         while self
@@ -273,6 +304,10 @@ impl<'c> Reconciler<'c> {
             && s.matches(&b.source)
             && d.matches(&b.drive)
         {
+            if respelled.is_some() {
+                let record = Action::Record { source: s.clone(), drive: d.clone(), sha256: b.sha256, settles: None };
+                self.plan.push(record);
+            }
             return;
         }
         let half_rename = match &row.base {
@@ -360,10 +395,14 @@ impl<'c> Reconciler<'c> {
         false
     }
 
-    /// Claims `path` and its parents on a case-insensitive `side` for this plan; false when the plan already
-    /// creates one of them there under another spelling.
+    /// Claims `path` and its parents on a case-insensitive or NFC-storing `side` for this plan; false when the
+    /// plan already creates one of them there under another spelling that is the same name on that side.
     pub(super) fn claim(&mut self, side: SideId, path: &SyncPath) -> bool {
-        if !self.ctx.naming(side).case_insensitive {
+        let rules = self.ctx.naming(side);
+        let key = |p: &SyncPath| -> String {
+            if rules.case_insensitive { p.folded().to_owned() } else { p.as_str().nfc().collect() }
+        };
+        if !rules.case_insensitive && !rules.nfc {
             return true;
         }
         let mut chain = vec![path.clone()];
@@ -372,12 +411,13 @@ impl<'c> Reconciler<'c> {
             ancestor = a.parent();
             chain.push(a);
         }
+        let keys: Vec<String> = chain.iter().map(key).collect();
         let claims = &mut self.claimed[slot(side)];
-        if chain.iter().any(|p| claims.get(p.folded()).is_some_and(|c| c != p)) {
+        if chain.iter().zip(&keys).any(|(p, k)| claims.get(k).is_some_and(|c| c != p)) {
             return false;
         }
-        for p in chain {
-            claims.entry(p.folded().to_owned()).or_insert(p);
+        for (p, k) in chain.into_iter().zip(keys) {
+            claims.entry(k).or_insert(p);
         }
         true
     }
@@ -410,7 +450,7 @@ impl<'c> Reconciler<'c> {
             let rules = self.ctx.naming(dest);
             let refused = if !rules.accepts(row.path(), is_folder) {
                 Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive
+            } else if (rules.case_insensitive || rules.nfc)
                 && (occupied[slot(dest)] || self.under_case_twin(dest, row.path()) || !self.claim(dest, row.path()))
             {
                 Some(ReportKind::CaseCollision)

@@ -7,14 +7,17 @@
 //! - Both sides renamed the same entry differently: the side that wins conflicts (the source, or the drive under
 //!   SCAIDRIVE_WINS or scaidrive_to_*) keeps its name; the other side's entry moves to it.
 //! - A rename against a delete is not paired: the new entry is copied (a change beats a delete).
+//! - On a side that recycles identities (Samba inode numbers) a file pairs only if its modification time is the
+//!   one recorded: a rename keeps it, a new file that got a deleted file's id does not (see `NamingRules`).
 //! - Children of a moved folder are moved with it: their pairs become record-only moves (`implied`).
-//! - A target the mover's side refuses, or that collides in case there, moves nothing and is reported.
+//! - A target the mover's side refuses, or that collides in case there (or in Unicode form on a side that
+//!   stores NFC), moves nothing and is reported.
 
 use std::collections::HashMap;
 
 use super::config::{Direction, Strategy};
 use super::decide::Row;
-use super::entry::SideId;
+use super::entry::{Kind, SideId};
 use super::path::SyncPath;
 use super::plan::{Action, Report, ReportKind};
 use super::reconcile::{Deferred, Reconciler, slot};
@@ -54,7 +57,11 @@ impl Reconciler<'_> {
                 }
                 let j = *appeared.get(&(side, &*base.side(side).id))?;
                 let entry = deferred[j].row.entry(side)?;
-                (!consumed[j] && entry.kind == base.kind()).then_some(j)
+                // A recycled identity: a new file that got a deleted one's id, not that file renamed.
+                let recycled = self.ctx.naming(side).ids_recycled
+                    && entry.kind == Kind::File
+                    && entry.modified != base.side(side).modified;
+                (!consumed[j] && entry.kind == base.kind() && !recycled).then_some(j)
             };
             // (side the user renamed on, side that moves, entry that moves, entry that stays, target path,
             // row whose fold group the target belongs to)
@@ -100,7 +107,7 @@ impl Reconciler<'_> {
             let case_only = moving.path.same_folded(&target);
             let kind = if !rules.accepts(&target, moving.is_folder()) {
                 Some(ReportKind::InvalidName)
-            } else if rules.case_insensitive
+            } else if (rules.case_insensitive || rules.nfc)
                 && ((!case_only && deferred[at].occupied[slot(mover)])
                     || self.under_case_twin(mover, &target)
                     || !self.claim(mover, &target))

@@ -10,7 +10,7 @@ use crate::common::process::{Served, init};
 use crate::common::{TestAppliance, expect_json, wait_until};
 use crate::samba::Samba;
 use crate::smb_ops::{ended, job, many_files, until_ended};
-use crate::smb_sync::{create_connector, sync};
+use crate::smb_world::{create_connector, sync};
 
 const FILES: usize = 600;
 /// The files and the 20 folders `many_files` spreads them over.

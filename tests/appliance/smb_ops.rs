@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TestAppliance, expect_json, wait_until};
 use crate::samba::Samba;
-use crate::smb_sync::{create_connector, sync, write};
+use crate::smb_world::{create_connector, sync, write};
 
 async fn get(app: &TestAppliance, path: &str) -> Value {
     expect_json(app.admin(Method::GET, path).send().await.unwrap(), 200).await

@@ -2,48 +2,11 @@
 //! in-process, everything through the HTTP API as an administrator would do it.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{TestAppliance, expect_error, expect_json, wait_until};
+use crate::common::{TestAppliance, expect_error, expect_json};
 use crate::samba::Samba;
-
-pub(crate) fn write(samba: &Samba, rel: &str, content: &[u8]) {
-    let path = samba.share_dir().join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, content).unwrap();
-}
-
-pub(crate) async fn create_connector(app: &TestAppliance, samba: &Samba, share: &str, extra: Value) -> String {
-    let user = samba.user();
-    let mut body = json!({
-        "name": "Samba",
-        "server": format!("smb://127.0.0.1:{}/data", samba.port),
-        "username": user.name,
-        "password": user.password,
-        "target_share_id": share,
-        "target_path": "/From SMB",
-        "sync_direction": "smb_to_scaidrive",
-    });
-    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let created = app.admin(Method::POST, "/api/v1/smb-connectors").json(&body).send().await.unwrap();
-    expect_json(created, 201).await["id"].as_str().unwrap().to_owned()
-}
-
-/// Starts a sync and waits for its job to end; returns the job with its events.
-pub(crate) async fn sync(app: &TestAppliance, connector: &str) -> Value {
-    let started = app.admin(Method::POST, &format!("/api/v1/smb-connectors/{connector}/sync")).send().await.unwrap();
-    let job = expect_json(started, 202).await["job_id"].as_str().unwrap().to_owned();
-    let url = format!("/api/v1/smb-connectors/{connector}/jobs/{job}");
-    wait_until("the sync job to end", || {
-        let request = app.admin(Method::GET, &url).send();
-        async move {
-            let job: Value = request.await.ok()?.json().await.ok()?;
-            let status = job["status"].as_str()?.to_owned();
-            (!["queued", "running"].contains(&status.as_str())).then_some(job)
-        }
-    })
-    .await
-}
+use crate::smb_world::{create_connector, sync, write};
 
 #[tokio::test]
 async fn initial_sync_brings_a_nested_tree_with_odd_names_and_a_rerun_moves_nothing() {

@@ -279,6 +279,18 @@ async fn an_edit_by_another_sharepoint_user_against_ours_is_an_open_conflict() {
     // Neither side's edit was lost while the conflict waits.
     assert_eq!(s.read("top.txt").await.as_deref(), Some(&b"our version"[..]));
     assert_eq!(s.library_file("Library/top.txt").await.as_deref(), Some(&b"bob's version"[..]));
+
+    // The admin keeps ScaiDrive's content: it goes up to SharePoint and the conflict closes.
+    let conflict = conflicts["conflicts"][0]["id"].as_str().unwrap();
+    let resolve = s
+        .app
+        .admin(Method::POST, &s.path(&id, &format!("/conflicts/{conflict}/resolve")))
+        .json(&json!({"resolution": "keep_drive"}));
+    let resolved = expect_json(resolve.send().await.unwrap(), 200).await;
+    assert!(resolved["resolved_at"].is_string(), "{resolved}");
+    assert_eq!(s.library_file("Library/top.txt").await.as_deref(), Some(&b"our version"[..]));
+    let open = expect_json(s.app.admin(Method::GET, &s.path(&id, "/conflicts")).send().await.unwrap(), 200).await;
+    assert_eq!(open["conflicts"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The connector APIs (`/api/v1/smb-connectors`, `/api/v1/sharepoint-connectors`). A connector is managed
 //! by whoever may manage its target share (MANAGE_PERMISSIONS); anyone else gets 404 for it.
 
+mod conflicts;
 mod mappings;
 mod run_routes;
 mod runs;
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(run_routes::smb::routes())
         .merge(run_routes::sharepoint::routes())
         .merge(status::routes())
+        .merge(conflicts::routes())
         .merge(unmapped::routes())
 }
 

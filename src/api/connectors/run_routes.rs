@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::runs::{self, ConflictList, FileStateList, FileStateQuery, JobDetail, JobList, SyncQuery, SyncStarted};
+use super::runs::{self, FileStateList, FileStateQuery, JobDetail, JobList, SyncQuery, SyncStarted};
 use crate::actors::connector::RunState;
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -32,7 +32,6 @@ macro_rules! run_routes {
                     .routes(routes!(pause))
                     .routes(routes!(resume))
                     .routes(routes!(list_file_states))
-                    .routes(routes!(list_conflicts))
             }
 
             /// Start a run now: 202 with its job id. `SYNC_IN_PROGRESS` (409) while one runs, `CONNECTOR_PAUSED`
@@ -134,24 +133,6 @@ macro_rules! run_routes {
                 query: ApiQuery<FileStateQuery>,
             ) -> Result<Json<FileStateList>, ApiError> {
                 runs::list_file_states($kind, caller, state, id, query).await
-            }
-
-            /// Open conflicts (strategy `MANUAL`): both sides' entries when the conflict was found, oldest first.
-            #[utoipa::path(
-                get, path = concat!($prefix, "/{id}/conflicts"), tag = $tag,
-                operation_id = concat!(stringify!($module), "_list_conflicts"), security(("bearer" = [])),
-                params(("id" = String, Path, description = "cnn_ id")),
-                responses(
-                    (status = 200, body = ConflictList), (status = 401, body = ErrorBody),
-                    (status = 404, body = ErrorBody)
-                )
-            )]
-            async fn list_conflicts(
-                caller: Caller,
-                state: State<AppState>,
-                id: Path<String>,
-            ) -> Result<Json<ConflictList>, ApiError> {
-                runs::list_conflicts($kind, caller, state, id).await
             }
         }
     };

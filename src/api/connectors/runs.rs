@@ -1,6 +1,6 @@
 //! Runs of a connector: start one (`sync`, 202 with the job id), the job list (with skipped scheduled runs and
-//! why), one job with its per-file events, pause and resume, the per-file sync state and open conflicts. The
-//! connector's actor decides; these handlers ask it and show the stores.
+//! why), one job with its per-file events, pause and resume, and the per-file sync state (conflicts are in
+//! `conflicts.rs`). The connector's actor decides; these handlers ask it and show the stores.
 //!
 //! Every kind of connector has the same run endpoints under its own prefix: the handlers below take the kind,
 //! and `run_routes!` declares the documented routes of one prefix over them (utoipa needs one annotated
@@ -26,25 +26,6 @@ use crate::connectors::jobs::{self, Job, JobEvent, Trigger};
 use crate::ids::{ConnectorId, JobId};
 use crate::store::StoreError;
 use crate::sync::BaseRecord;
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ConflictList {
-    #[schema(value_type = Vec<Object>)]
-    conflicts: Vec<crate::sync::conflict::ConflictRecord>,
-    next_cursor: Option<String>,
-}
-
-pub(super) async fn list_conflicts(
-    kind: ConnectorKind,
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<ConflictList>, ApiError> {
-    let connector = managed_connector_of(&state, &caller, &id, kind).await?;
-    let store = state.store.clone();
-    let conflicts = blocking(move || Ok(file_states::open_conflicts(&store, connector.id)?)).await?;
-    Ok(Json(ConflictList { conflicts, next_cursor: None }))
-}
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +64,8 @@ pub struct JobDetail {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FileState {
     path: String,
-    /// `in_sync` or `error` (with `last_error`).
+    /// `in_sync`, `error` (with `last_error`) or `conflict` (an open conflict waits for an admin: see
+    /// `conflicts`).
     status: &'static str,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -108,7 +90,7 @@ pub struct FileStateList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FileStateQuery {
-    /// `in_sync` or `error`.
+    /// `in_sync`, `error` or `conflict`.
     status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -217,10 +199,15 @@ async fn control(
     Ok(Json(answer?))
 }
 
-fn view(record: BaseRecord, error: Option<FileError>) -> FileState {
+fn view(record: BaseRecord, error: Option<FileError>, in_conflict: bool) -> FileState {
+    let status = match (in_conflict, &error) {
+        (true, _) => "conflict",
+        (false, Some(_)) => "error",
+        (false, None) => "in_sync",
+    };
     FileState {
         path: record.path.to_string(),
-        status: if error.is_some() { "error" } else { "in_sync" },
+        status,
         kind: if record.drive.kind == crate::sync::Kind::Folder { "folder" } else { "file" },
         size: record.drive.size,
         content_hash: record.sha256.map(|h| h.to_string()),
@@ -247,15 +234,24 @@ pub(super) async fn list_file_states(
         .map_err(|_| ApiError::invalid("cursor", "is not a cursor"))?;
     let wanted = match query.status.as_deref() {
         None => None,
-        Some(s @ ("in_sync" | "error")) => Some(s.to_owned()),
-        Some(_) => return Err(ApiError::invalid("status", "must be in_sync or error")),
+        Some(s @ ("in_sync" | "error" | "conflict")) => Some(s.to_owned()),
+        Some(_) => return Err(ApiError::invalid("status", "must be in_sync, error or conflict")),
     };
     let store = state.store.clone();
-    let page = blocking(move || Ok(file_states::list(&store, connector.id, after.as_deref(), limit)?)).await?;
+    let (page, open) = blocking(move || {
+        let page = file_states::list(&store, connector.id, after.as_deref(), limit)?;
+        let open: std::collections::HashSet<crate::sync::SyncPath> =
+            file_states::open_conflicts(&store, connector.id)?.into_iter().map(|c| c.path).collect();
+        Ok((page, open))
+    })
+    .await?;
     let file_states: Vec<FileState> = page
         .states
         .into_iter()
-        .map(|(record, error)| view(record, error))
+        .map(|(record, error)| {
+            let in_conflict = open.contains(&record.path);
+            view(record, error, in_conflict)
+        })
         .filter(|s| wanted.as_deref().is_none_or(|w| w == s.status))
         .collect();
     let next_cursor = page.next.map(|k| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, k));

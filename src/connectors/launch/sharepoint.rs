@@ -7,13 +7,13 @@ use std::sync::Arc;
 use ractor::ActorRef;
 
 use super::{NotStarted, open_drive_side};
-use crate::actors::connector::RunOrder;
+use crate::actors::connector::{RunOrder, Work};
 use crate::actors::throttle::ThrottleMessage;
 use crate::config::SharePointEndpoints;
 use crate::connectors::file_states;
 use crate::connectors::jobs::{Job, JobStatus};
 use crate::connectors::sharepoint::graph::{AccessError, GraphAccess};
-use crate::connectors::{Connectors, runner};
+use crate::connectors::{Connectors, resolution, runner};
 use crate::drive::Drive;
 use crate::ids::ConnectorId;
 use crate::sides::sharepoint::{DeltaState, SharePointOptions, SharePointSide, TokioSleeper};
@@ -34,7 +34,7 @@ pub(super) async fn run(
     endpoints: &SharePointEndpoints,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
-    let RunOrder { connector, job, stop } = order;
+    let RunOrder { connector, job, stop, work } = order;
     let access = GraphAccess::open(connectors, &connector, endpoints).map_err(not_started)?;
     let client = Arc::new(access.drive_client(Arc::new(TokioSleeper)).map_err(not_started)?);
     access.sign_in().await.map_err(not_started)?;
@@ -47,8 +47,16 @@ pub(super) async fn run(
     }
     let drive_side = open_drive_side(drive, &connector, throttle).await?;
     let clock = connectors.clock().clone();
-    let finished =
-        runner::run_job(&store, &clock, &connector.common, job, &side, &drive_side, &stop).await.map_err(internal)?;
+    let finished = match &work {
+        // A conflict's resolution moves one path and ends there.
+        Work::Resolve(order) => {
+            let resolved = resolution::resolve_job(&store, &clock, job, order, &side, &drive_side).await;
+            return resolved.map_err(internal);
+        }
+        Work::Sync => runner::run_job(&store, &clock, &connector.common, job, &side, &drive_side, &stop)
+            .await
+            .map_err(internal)?,
+    };
 
     // ---- Per-entry extras (versions, column metadata, permissions: `sides::sharepoint::extras`) ----
     // Not wired yet. Here, after the engine's actions are recorded and before the cursor moves on, and only when

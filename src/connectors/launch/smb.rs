@@ -5,11 +5,11 @@ use std::sync::Arc;
 use ractor::ActorRef;
 
 use super::{NotStarted, open_drive_side};
-use crate::actors::connector::RunOrder;
+use crate::actors::connector::{RunOrder, Work};
 use crate::actors::identity::IdentityMessage;
 use crate::actors::throttle::ThrottleMessage;
 use crate::connectors::jobs::Job;
-use crate::connectors::{Connector, Connectors, runner};
+use crate::connectors::{Connector, Connectors, resolution, runner};
 use crate::drive::Drive;
 use crate::identity::smb::AfterRun;
 use crate::sides::smb::side::SmbSide;
@@ -22,15 +22,23 @@ pub(super) async fn run(
     throttle: ActorRef<ThrottleMessage>,
     order: RunOrder,
 ) -> Result<Job, NotStarted> {
-    let RunOrder { connector, job, stop } = order;
+    let RunOrder { connector, job, stop, work } = order;
     let source = connect_smb(connectors, &connector).await?;
     let drive_side = open_drive_side(drive.clone(), &connector, throttle).await?;
     let store = connectors.store().clone();
     let clock = connectors.clock().clone();
-    let finished = runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await;
+    let order = match work {
+        Work::Sync => None,
+        Work::Resolve(order) => Some(order),
+    };
+    // A resolution moves one path and ends there: the permissions pass belongs to sync runs.
+    let finished = match &order {
+        Some(order) => resolution::resolve_job(&store, &clock, job, order, &source, &drive_side).await,
+        None => runner::run_job(&store, &clock, &connector.common, job, &source, &drive_side, &stop).await,
+    };
     // Owners and ACEs, when the connector syncs permissions (issue 7): after the content, on the same session.
     let finished = match finished {
-        Ok(job) => {
+        Ok(job) if order.is_none() => {
             let client = source.client();
             let after = AfterRun {
                 identity,
@@ -43,7 +51,7 @@ pub(super) async fn run(
             };
             Ok(after.apply(job).await)
         }
-        Err(e) => Err(e),
+        other => other,
     };
     if let Err(error) = source.client().shutdown().await {
         tracing::debug!(%error, connector = %connector.id, "SMB logoff after the run failed");

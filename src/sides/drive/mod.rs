@@ -75,19 +75,10 @@ impl Inner {
             .ok_or_else(|| SideError::new(ErrorCode::InvalidName, format!("'{path}' is not a valid drive path")))
     }
 
-    /// The drive path for a new name (a write, a move's target, a folder). The store keeps names in NFC; a name
-    /// in another form would come back from the listing under another spelling, which the engine would take for
-    /// a rename on the drive and chase between the sides run after run (deleting both copies in the end). Such a
-    /// name is `INVALID_NAME` here, reported and left where it is, like any name a side cannot hold.
+    /// The drive path for a new name (a write, a move's target, a folder). The store keeps names in NFC and
+    /// takes any spelling: the engine knows (`NamingRules::nfc`) that a name it wrote in NFD lists back in NFC.
     fn new_path(&self, path: &SyncPath) -> Result<DrivePath, SideError> {
-        let drive_path = self.drive_path(path)?;
-        if self.sync_path(&drive_path).as_ref().map(SyncPath::as_str) != Some(path.as_str()) {
-            return Err(SideError::new(
-                ErrorCode::InvalidName,
-                format!("'{path}' is not in the normalised (NFC) form the drive stores names in"),
-            ));
-        }
-        Ok(drive_path)
+        self.drive_path(path)
     }
 
     /// The engine's path of a drive entry below the target folder.
@@ -211,7 +202,7 @@ impl Side for DriveSide {
             // The drive keeps access entries; translating the source's ACLs into them is the connector's job.
             acls: true,
             native_hash: Some(HashKind::Sha256),
-            naming: NamingRules::permissive(),
+            naming: NamingRules::drive(),
             recoverable: true,
         }
     }

@@ -132,7 +132,7 @@ impl Side for SmbSide {
             delta_tokens: false,
             acls: true,
             native_hash: None,
-            naming: NamingRules::windows(),
+            naming: NamingRules::samba(),
             recoverable: false,
         }
     }

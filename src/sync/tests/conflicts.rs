@@ -3,9 +3,8 @@
 use futures::executor::block_on;
 
 use super::harness::{Log, World, bidi, config};
-use crate::sync::conflict::{Resolution, resolve};
-use crate::sync::execute::{Executor, RunStatus, StopFlag};
-use crate::sync::plan::Plan;
+use crate::sync::conflict::{Resolution, ResolveError, carry_out};
+use crate::sync::execute::RunStatus;
 use crate::sync::{Direction, Strategy};
 
 /// `f.txt` tracked as "v0", then changed on both sides: source first, drive later (the drive is newer).
@@ -112,28 +111,42 @@ fn manual_conflict_settles_by_itself_when_both_sides_come_to_agree() {
     assert!(w.conflicts.is_empty());
 }
 
-fn resolve_with(w: &mut World, choice: Resolution) {
-    w.sync(&bidi(Strategy::Manual));
+/// Opens the MANUAL conflict, then carries out `choice` on it as the connector does.
+fn try_resolve(w: &mut World, choice: Resolution) -> Result<RunStatus, ResolveError> {
     let record = w.conflicts.values().next().cloned().unwrap_or_else(|| panic!("a conflict is open"));
-    let mut plan = Plan::default();
-    for action in resolve(&record, choice) {
-        plan.push(action);
-    }
-    let stop = StopFlag::default();
     let mut log = Log::default();
     let now = w.now();
     let mut base = std::mem::take(&mut w.base);
     let mut conflicts = std::mem::take(&mut w.conflicts);
-    {
+    let outcome = {
         let mut sink = super::harness::TestSink::new(&mut base, &mut conflicts, w.crashed.clone());
-        let outcome = block_on(Executor::new(&w.source, &w.drive, &mut sink, &mut log, &stop, now).execute(&plan));
-        assert_eq!(outcome.status, RunStatus::Completed, "{:?}", log.0);
+        block_on(carry_out(&w.source, &w.drive, &record, choice, &mut sink, &mut log, now))
+    };
+    // The caller (the connector's runner) closes the record once the resolution ran cleanly.
+    if matches!(&outcome, Ok(o) if o.status == RunStatus::Completed) {
+        conflicts.retain(|_, c| c.id != record.id);
     }
-    // The caller (the connector actor) closes the record once the resolution ran cleanly.
-    conflicts.retain(|_, c| c.id != record.id);
     w.base = base;
     w.conflicts = conflicts;
+    outcome.map(|o| o.status)
+}
+
+fn resolve_with(w: &mut World, choice: Resolution) {
+    w.sync(&bidi(Strategy::Manual));
+    assert_eq!(try_resolve(w, choice), Ok(RunStatus::Completed));
     run_clean(w, Strategy::Manual);
+}
+
+#[test]
+fn a_resolution_after_a_side_changed_again_moves_nothing() {
+    let mut w = diverged(Strategy::Manual);
+    w.sync(&bidi(Strategy::Manual));
+    w.put_drive("f.txt", "drive edit, again");
+    let result = try_resolve(&mut w, Resolution::KeepSource);
+    assert!(matches!(result, Err(ResolveError::Changed { drive_now: Some(_), .. })), "{result:?}");
+    assert_eq!(w.drive_text("f.txt").as_deref(), Some("drive edit, again"), "the newer drive content stays");
+    assert_eq!(w.source_text("f.txt").as_deref(), Some("source edit"));
+    assert_eq!(w.conflicts.len(), 1, "still open for another look");
 }
 
 #[test]

@@ -17,11 +17,26 @@ use proptest::prelude::*;
 use super::harness::{World, config};
 use crate::sync::execute::RunStatus;
 use crate::sync::memory::MemoryKnobs;
+use unicode_normalization::UnicodeNormalization;
+
 use crate::sync::{Action, Direction, ReportKind, Strategy as Resolve, SyncPath};
 
-/// Paths with case twins and a shared folder, so case games and folder effects happen often.
-const PATHS: [&str; 9] =
-    ["a.txt", "A.txt", "b.txt", "d/c.txt", "d/C.txt", "d/e.txt", "D/f.txt", "g/h/i.txt", "g/j.txt"];
+/// Paths with case twins, a shared folder, and names spelled in NFD and NFC (one name to the drive, which
+/// stores NFC), so case games, normalisation games and folder effects happen often.
+const PATHS: [&str; 12] = [
+    "a.txt",
+    "A.txt",
+    "b.txt",
+    "d/c.txt",
+    "d/C.txt",
+    "d/e.txt",
+    "D/f.txt",
+    "g/h/i.txt",
+    "g/j.txt",
+    "cafe\u{301}.txt",
+    "caf\u{e9}.txt",
+    "e\u{301}/x.txt",
+];
 
 /// Folders to rename, including into one another and case-only.
 const FOLDERS: [&str; 6] = ["d", "D", "g", "g/h", "k", "g/k"];
@@ -158,7 +173,9 @@ fn checked(w: &mut World, direction: Direction, strategy: Resolve, heals: u32) -
             continue;
         }
         let s = source_files.iter().find(|e| e.path == *path);
-        let d = drive_files.iter().find(|e| e.path == *path);
+        // The drive stores names in NFC: a tracked NFD spelling is the same name there.
+        let nfc = |p: &SyncPath| p.as_str().nfc().collect::<String>();
+        let d = drive_files.iter().find(|e| nfc(&e.path) == nfc(path));
         prop_assert!(s.is_some() && d.is_some(), "tracked {path} missing: source {s:?} drive {d:?}");
         if record.kind() == crate::sync::Kind::File {
             let (sc, dc) = (w.s().content(path.as_str()), w.d().content(path.as_str()));
@@ -245,13 +262,19 @@ proptest! {
     fn random_histories_keep_every_byte_converge_and_settle(
         direction in direction(),
         strategy in strategy(),
-        sharepoint in any::<bool>(),
+        source_kind in 0..3u8,
         steps in proptest::collection::vec(step(), 1..24),
     ) {
-        let mut w = if sharepoint {
-            World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive())
-        } else {
-            World::new()
+        let mut w = match source_kind {
+            0 => World::new(),
+            1 => World::with(MemoryKnobs::sharepoint_library(), MemoryKnobs::drive()),
+            // A source that keeps names exactly as written (case and Unicode form), as Samba's disk does: the
+            // NFD and NFC spellings of one name can be two files there, and one name on the drive.
+            _ => {
+                let mut knobs = MemoryKnobs::windows_share();
+                knobs.naming = crate::sync::names::NamingRules::permissive();
+                World::with(knobs, MemoryKnobs::drive())
+            }
         };
         for (n, step) in steps.iter().enumerate() {
             apply(&mut w, step, n, direction, strategy)?;

@@ -146,3 +146,51 @@ fn symlinks_and_other_reparse_points_are_reported_not_synced() {
     assert_eq!(run.codes(), vec!["SYMLINK_SKIPPED"]);
     assert_eq!(w.drive_text("link"), None);
 }
+
+/// The drive stores names in NFC; a source that keeps names as written (Samba on Linux) may hold them in NFD.
+/// One name: it crosses once, stays in step, and the drive's changes land under the source's spelling, new
+/// files inside the source's folder rather than in a second folder spelled in NFC.
+#[test]
+fn a_name_in_nfd_on_the_source_is_one_name_with_its_nfc_spelling_on_the_drive() {
+    let mut source = MemoryKnobs::windows_share();
+    source.naming = crate::sync::names::NamingRules::permissive();
+    let mut w = World::with(source, MemoryKnobs::drive());
+    w.put_source("Re\u{301}sume\u{301}/cv.txt", "cv");
+    w.put_source("cafe\u{301}.txt", "menu");
+    clean(&mut w, Direction::Bidirectional);
+    assert_eq!(w.drive_text("R\u{e9}sum\u{e9}/cv.txt").as_deref(), Some("cv"));
+    let stored: Vec<String> = w.d().files().into_iter().map(|(p, _)| p.to_string()).collect();
+    assert!(stored.contains(&"caf\u{e9}.txt".to_string()), "the drive holds NFC: {stored:?}");
+
+    w.put_drive("R\u{e9}sum\u{e9}/letter.txt", "letter");
+    w.put_drive("caf\u{e9}.txt", "menu, spring");
+    let actions = clean(&mut w, Direction::Bidirectional);
+    assert!(!actions.iter().any(|a| a.starts_with("delete")), "{actions:?}");
+    let mut on_source: Vec<String> = w.s().files().into_iter().map(|(p, _)| p.to_string()).collect();
+    on_source.sort();
+    assert_eq!(on_source, ["Re\u{301}sume\u{301}/cv.txt", "Re\u{301}sume\u{301}/letter.txt", "cafe\u{301}.txt"]);
+    assert_eq!(w.source_text("cafe\u{301}.txt").as_deref(), Some("menu, spring"));
+    assert_eq!(w.s().folders(), [crate::sync::SyncPath::new("Re\u{301}sume\u{301}")], "no second spelling");
+    assert!(w.kept().iter().all(|k| k != "cv" && k != "letter"), "nothing chased: {:?}", w.kept());
+}
+
+/// Samba keeps `café` in NFC and in NFD as two files; the drive can hold one of them. The other is reported like
+/// a case collision and left where it is, run after run, and nothing is lost.
+#[test]
+fn two_source_files_one_name_after_nfc_send_one_to_the_drive_and_report_the_other() {
+    let mut source = MemoryKnobs::windows_share();
+    source.naming = crate::sync::names::NamingRules::permissive();
+    let mut w = World::with(source, MemoryKnobs::drive());
+    w.put_source("caf\u{e9}.txt", "composed");
+    w.put_source("cafe\u{301}.txt", "decomposed");
+    for _ in 0..2 {
+        let run = w.sync(&bidi(Strategy::Manual));
+        let status = run.outcome.as_ref().map(|o| o.status.clone());
+        assert_eq!(status, Some(RunStatus::Completed), "{:?} {:?}", run.plan.as_ref().err(), run.events);
+        assert_eq!(run.codes(), vec!["CASE_COLLISION"], "{:?}", run.events);
+    }
+    assert_eq!(w.s().files().len(), 2, "both stay on the source");
+    assert_eq!(w.d().files().len(), 1);
+    let on_drive = w.drive_text("caf\u{e9}.txt");
+    assert!(matches!(on_drive.as_deref(), Some("composed" | "decomposed")), "{on_drive:?}");
+}
