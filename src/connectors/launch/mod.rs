@@ -45,9 +45,13 @@ pub fn launcher(
             let store = connectors.store().clone();
             let clock = connectors.clock().clone();
             let job = order.job.clone();
+            // Each kind's run is a large future: boxed, the launcher's own stays small whatever the kinds add
+            // (a run polled on a test's thread overflowed its stack when they were inline).
             let ran = match order.connector.kind {
-                ConnectorKind::Smb => smb::run(&connectors, drive, &identity, throttle, order).await,
-                ConnectorKind::Sharepoint => sharepoint::run(&connectors, drive, throttle, &endpoints, order).await,
+                ConnectorKind::Smb => Box::pin(smb::run(&connectors, drive, &identity, throttle, order)).await,
+                ConnectorKind::Sharepoint => {
+                    Box::pin(sharepoint::run(&connectors, drive, throttle, &endpoints, order)).await
+                }
             };
             let finished = match ran {
                 Ok(job) => job,
