@@ -334,7 +334,9 @@ mod tests {
         // Outside the gap it is clamped into it; an empty gap has no id.
         assert_eq!(id_between(Some(id(10)), id(12), at), Some(id(11)));
         let high = 1_748_736_000_000u128 << 80;
-        assert_eq!(id_between(Some(id(high + (1 << 79))), id(u128::MAX), at), Some(id(high + (1 << 79) + 1)));
+        // A gap above every id of that millisecond (random bits reach just under 1 << 80) clamps to its floor.
+        let floor = high + (1 << 80) - 1;
+        assert_eq!(id_between(Some(id(floor - 1)), id(u128::MAX), at), Some(id(floor)));
         assert_eq!(id_between(Some(id(10)), id(11), at), None);
         assert_eq!(id_between(None, id(1), at), None);
     }
