@@ -25,7 +25,20 @@ impl Appliance {
         assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
         let token = String::from_utf8(init.stdout).unwrap().lines().last().unwrap().to_owned();
         let log = work.join("serve.log");
-        let child = Command::new(BINARY)
+        // `SCAIDRIVE_BENCH_WRAP="strace -f -c -w -o /tmp/serve.strace"` runs the appliance under a profiler (its
+        // peak RSS is then the wrapper's: profile and measure in separate runs).
+        let wrap: Vec<String> = std::env::var("SCAIDRIVE_BENCH_WRAP")
+            .map(|w| w.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut command = match wrap.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BINARY);
+                command
+            }
+            None => Command::new(BINARY),
+        };
+        let child = command
             .arg("serve")
             .env("SCAIDRIVE_DATA_DIR", &data)
             .env("SCAIDRIVE_LISTEN", "127.0.0.1:0")

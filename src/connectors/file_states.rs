@@ -132,6 +132,14 @@ pub fn base_stream(
     })
 }
 
+/// The file-state record of one path, if it is tracked.
+pub fn base(store: &Store, connector: ConnectorId, path: &SyncPath) -> Result<Option<BaseRecord>, StoreError> {
+    let txn = store.db().begin_read()?;
+    let table = txn.open_table(FILE_STATES)?;
+    let found = table.get(key(connector, path).as_slice())?;
+    found.map(|value| codec::decode("file_states", value.value())).transpose()
+}
+
 /// Items `produce` makes on a blocking thread (reading the store), handed over `buffer` at a time. `produce`
 /// gets a `send` that answers `false` once the consumer has stopped listening (its run failed or stopped):
 /// nothing more to read then. An error ends the stream with that error.

@@ -17,7 +17,11 @@ pub struct Setup {
 
 impl Setup {
     pub async fn start(files: Vec<Value>) -> Self {
-        let fx = Fixture::start(seed(files, None)).await;
+        Self::start_seeded(seed(files, None)).await
+    }
+
+    pub async fn start_seeded(seed: scaidrive_connectors::graph_emulator::Seed) -> Self {
+        let fx = Fixture::start(seed).await;
         let (login, graph) = (fx.emulator.base_url.clone(), fx.emulator.graph_url());
         let app = TestAppliance::start_with(|config| {
             config.sharepoint.login_base = login;

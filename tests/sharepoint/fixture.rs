@@ -43,6 +43,11 @@ pub fn seed(files: Vec<Value>, generate: Option<Value>) -> Seed {
     if let Some(generate) = generate {
         drive["generate"] = generate;
     }
+    seed_with_drive(drive)
+}
+
+/// The test tenant, app, users and site, with `drive` (the emulator's seed shape) as the site's one library.
+pub fn seed_with_drive(drive: Value) -> Seed {
     serde_json::from_value(json!({
         "tenants": [{"id": TENANT, "domains": ["contoso.onmicrosoft.com"]}],
         "apps": [{

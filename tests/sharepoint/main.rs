@@ -7,6 +7,7 @@
 mod common;
 
 mod connector;
+mod connector_extras;
 mod connector_sync;
 mod emulator;
 mod engine;

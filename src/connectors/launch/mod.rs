@@ -5,6 +5,7 @@
 //! are also audit events, so an admin sees them without reading job logs.
 
 mod sharepoint;
+mod sharepoint_extras;
 mod smb;
 
 pub use smb::smb_config;
@@ -50,7 +51,7 @@ pub fn launcher(
             let ran = match order.connector.kind {
                 ConnectorKind::Smb => Box::pin(smb::run(&connectors, drive, &identity, throttle, order)).await,
                 ConnectorKind::Sharepoint => {
-                    Box::pin(sharepoint::run(&connectors, drive, throttle, &endpoints, order)).await
+                    Box::pin(sharepoint::run(&connectors, drive, &identity, throttle, &endpoints, order)).await
                 }
             };
             let finished = match ran {

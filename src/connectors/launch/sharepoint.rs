@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use ractor::ActorRef;
 
+use super::sharepoint_extras::AfterRun;
 use super::{NotStarted, open_drive_side};
 use crate::actors::connector::{RunOrder, Work};
+use crate::actors::identity::IdentityMessage;
 use crate::actors::throttle::ThrottleMessage;
 use crate::config::SharePointEndpoints;
 use crate::connectors::file_states;
@@ -30,6 +32,7 @@ fn internal(e: impl std::fmt::Display) -> NotStarted {
 pub(super) async fn run(
     connectors: &Connectors,
     drive: Drive,
+    identity: &ActorRef<IdentityMessage>,
     throttle: ActorRef<ThrottleMessage>,
     endpoints: &SharePointEndpoints,
     order: RunOrder,
@@ -45,7 +48,7 @@ pub(super) async fn run(
     if job.full_sync {
         side.force_full_listing().await;
     }
-    let drive_side = open_drive_side(drive, &connector, throttle).await?;
+    let drive_side = open_drive_side(drive.clone(), &connector, throttle).await?;
     let clock = connectors.clock().clone();
     let finished = match &work {
         // A conflict's resolution moves one path and ends there.
@@ -58,19 +61,24 @@ pub(super) async fn run(
             .map_err(internal)?,
     };
 
-    // ---- Per-entry extras (versions, column metadata, permissions: `sides::sharepoint::extras`) ----
-    // Not wired yet. Here, after the engine's actions are recorded and before the cursor moves on, and only when
-    // `sync_versions`, `sync_metadata` or `common.sync_permissions` is on: ask the Identity actor for a resolver
-    // (`IdentityMessage::NewResolver`, as `identity::smb::AfterRun` does), build
-    // `Extras::new(side.client().clone(), store, drive, share, ExtrasConfig::new(..), resolver)`, call
-    // `sync_root` once (permissions), then `sync_entry(entry_id, item_id)` for each entry the run created or
-    // changed (the job's `done` events -> their base records: drive id and SharePoint item id), add each
-    // outcome's failures to the job's events, and hand `finish()`'s unmapped report to the job record.
+    // Versions, column metadata and permissions of what the run changed, before the cursor moves on.
+    let state = side.delta_state().await;
+    let after = AfterRun {
+        identity,
+        store: &store,
+        clock: &clock,
+        drive: &drive,
+        connector: &connector,
+        settings: &access.settings,
+        client: side.client(),
+        state: &state,
+        stop: &stop,
+    };
+    let finished = after.apply(finished).await;
 
     // The base changes are committed (run_job returned): keep the cursor unless the run failed outright, in
     // which case the next run re-reads the same changes (which costs requests, never correctness).
     if finished.status != JobStatus::Failed {
-        let state = side.delta_state().await;
         save_cursor(&store, connector.id, Kept { drive_id, state }).await.map_err(internal)?;
     }
     if let Err(error) = access.keep_rotated_refresh_token().await {
