@@ -174,9 +174,12 @@ mod tests {
         FileEvent { path: SyncPath::new(path), action: "copy_to_drive", result: EventResult::Done }
     }
 
+    /// The job and how many events it has. Events are read first: the writer commits a batch's events and
+    /// counters together, so a job read after seeing the events has at least their counters (read the other
+    /// way round, a commit landing between the two reads showed new events with old counters).
     fn stored(store: &Store, job: &Job) -> (Job, usize) {
-        let saved = jobs::get(store, job.connector_id, job.id).unwrap().unwrap();
-        (saved, jobs::events(store, job.id, None, 10_000).unwrap().len())
+        let events = jobs::events(store, job.id, None, 10_000).unwrap().len();
+        (jobs::get(store, job.connector_id, job.id).unwrap().unwrap(), events)
     }
 
     /// Waits until the writer saved what was handed over (it runs on its own task).
