@@ -4,6 +4,7 @@
 
 mod groups;
 mod scim;
+mod scim_groups;
 mod scim_read;
 mod scim_search;
 mod tokens;
