@@ -9,15 +9,32 @@
 //!
 //! Messages: `NewResolver` (query, from a run starting its permission pass).
 
+use std::time::Duration;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::connectors::Connectors;
+use crate::connectors::{Connector, Connectors};
 use crate::identity::resolve::{Directory, Resolver};
 use crate::ids::{ConnectorId, UserId};
 use crate::principals::{Principals, PrincipalsError};
 
 /// Users or groups loaded per page when the directory snapshot is built.
 const PAGE: usize = 500;
+
+/// How long the actor may take to load mappings and the directory for a run.
+const RESOLVER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A resolver for one run of `connector` (its creator as the service-account fallback), from the actor; the
+/// error is for the job when the mappings or directory cannot be loaded or the actor does not answer.
+pub async fn resolver_for(identity: &ActorRef<IdentityMessage>, connector: &Connector) -> Result<Resolver, String> {
+    let (id, fallback) = (connector.id, connector.created_by);
+    let asked = ractor::call_t!(
+        identity,
+        |reply| IdentityMessage::NewResolver { connector: id, fallback, reply },
+        RESOLVER_TIMEOUT.as_millis() as u64
+    );
+    asked.unwrap_or_else(|e| Err(format!("the identity service did not answer: {e}")))
+}
 
 pub enum IdentityMessage {
     /// A resolver for one run of `connector`; `fallback` is the connector's service-account user

@@ -3,13 +3,12 @@
 //! the engine's run when the connector has `sync_permissions`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use ractor::{ActorRef, call_t};
+use ractor::ActorRef;
 use time::OffsetDateTime;
 
 use super::pass::{Pass, PermissionSource};
-use crate::actors::identity::IdentityMessage;
+use crate::actors::identity::{IdentityMessage, resolver_for};
 use crate::clock::SharedClock;
 use crate::connectors::Connector;
 use crate::connectors::jobs::{Job, JobError, JobStatus};
@@ -21,9 +20,6 @@ use crate::sides::smb::side::side_error;
 use crate::store::Store;
 use crate::sync::execute::StopFlag;
 use crate::sync::{SideError, SyncPath};
-
-/// How long the Identity actor may take to load mappings and the directory for a run.
-const RESOLVER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An SMB share as the permission pass reads it.
 pub struct SmbPermissions {
@@ -89,15 +85,9 @@ impl AfterRun<'_> {
             return job;
         }
         let connector = self.connector.id;
-        let fallback = self.connector.created_by;
-        let resolver = match call_t!(
-            self.identity,
-            |reply| IdentityMessage::NewResolver { connector, fallback, reply },
-            RESOLVER_TIMEOUT.as_millis() as u64
-        ) {
-            Ok(Ok(resolver)) => resolver,
-            Ok(Err(message)) => return failed(job, message),
-            Err(e) => return failed(job, format!("the identity service did not answer: {e}")),
+        let resolver = match resolver_for(self.identity, self.connector).await {
+            Ok(resolver) => resolver,
+            Err(message) => return failed(job, message),
         };
         let pass = Pass {
             store: self.store,

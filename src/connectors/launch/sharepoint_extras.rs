@@ -5,11 +5,10 @@
 //! run that touches the entry retries it; the content the run moved stays recorded either way.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use ractor::{ActorRef, call_t};
+use ractor::ActorRef;
 
-use crate::actors::identity::IdentityMessage;
+use crate::actors::identity::{IdentityMessage, resolver_for};
 use crate::clock::SharedClock;
 use crate::connectors::jobs::{self, Job, JobEvent, JobStatus, PermissionsOutcome};
 use crate::connectors::{Connector, SharePointSettings, file_states};
@@ -21,8 +20,6 @@ use crate::sides::sharepoint::extras::{EntryOutcome, Extras, ExtrasConfig};
 use crate::store::{Store, StoreError};
 use crate::sync::SyncPath;
 use crate::sync::execute::{StopFlag, StopSignal};
-
-const RESOLVER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Job events read per page when collecting the run's changed paths.
 const EVENT_PAGE: usize = 1000;
@@ -49,15 +46,10 @@ impl AfterRun<'_> {
         if !wanted || !matches!(job.status, JobStatus::Completed | JobStatus::CompletedWithErrors) {
             return job;
         }
-        let (connector, fallback) = (self.connector.id, self.connector.created_by);
-        let resolver = match call_t!(
-            self.identity,
-            |reply| IdentityMessage::NewResolver { connector, fallback, reply },
-            RESOLVER_TIMEOUT.as_millis() as u64
-        ) {
-            Ok(Ok(resolver)) => resolver,
-            Ok(Err(message)) => return failed(job, message),
-            Err(e) => return failed(job, format!("the identity service did not answer: {e}")),
+        let connector = self.connector.id;
+        let resolver = match resolver_for(self.identity, self.connector).await {
+            Ok(resolver) => resolver,
+            Err(message) => return failed(job, message),
         };
         let site = self.settings.site_id.clone().unwrap_or_default();
         let config =
