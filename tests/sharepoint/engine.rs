@@ -2,56 +2,21 @@
 //! in-memory drive: an initial sync, an incremental run by delta that makes few requests, changes both ways,
 //! a rename in SharePoint arriving as a move, and a checked-out file reported per file.
 
-use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
-
 use scaidrive_connectors::sides::sharepoint::{DeltaState, SharePointOptions, SharePointSide};
-use scaidrive_connectors::sync::execute::{
-    BaseChange, BaseSink, EventResult, FileEvent, Observer, RunStatus, SinkError, StopFlag,
-};
+use scaidrive_connectors::sync::SyncPath;
+use scaidrive_connectors::sync::execute::{EventResult, FileEvent, RunStatus};
 use scaidrive_connectors::sync::memory::{MemoryKnobs, MemorySide};
-use scaidrive_connectors::sync::reconcile::Context;
-use scaidrive_connectors::sync::run::run;
 use scaidrive_connectors::sync::side::Side;
-use scaidrive_connectors::sync::{BaseRecord, RunConfig, SyncPath};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::engine_run::{MemoryBase, drive_files, run_once};
 use crate::fixture::{Fixture, seed};
-
-#[derive(Default)]
-struct Base(BTreeMap<SyncPath, BaseRecord>);
-
-impl BaseSink for Base {
-    async fn commit(&mut self, batch: Vec<BaseChange>) -> Result<(), SinkError> {
-        for change in batch {
-            match change {
-                BaseChange::Put(record) => {
-                    self.0.insert(record.path.clone(), record);
-                }
-                BaseChange::Forget(path) => {
-                    self.0.remove(&path);
-                }
-                BaseChange::OpenConflict(_) | BaseChange::SettleConflict(_) => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Log(Vec<FileEvent>);
-
-impl Observer for Log {
-    fn file_event(&mut self, event: FileEvent) {
-        self.0.push(event);
-    }
-}
 
 struct World {
     fixture: Fixture,
     drive: MemorySide,
-    base: Base,
+    base: MemoryBase,
     /// What the file-state actor would keep between runs.
     kept: DeltaState,
 }
@@ -61,37 +26,12 @@ impl World {
     /// only when the run completed.
     async fn sync(&mut self) -> (RunStatus, Vec<FileEvent>) {
         let side: SharePointSide = self.fixture.side_with("Library", self.kept.clone(), SharePointOptions::default());
-        let ctx = Context::new(
-            RunConfig::default(),
-            side.capabilities().naming,
-            self.drive.capabilities().naming,
-            HashMap::new(),
-        )
-        .expect("context");
-        let records: Vec<_> = self.base.0.values().cloned().map(Ok::<_, Infallible>).collect();
-        let mut log = Log::default();
-        let outcome = run(
-            &side,
-            &self.drive,
-            futures::stream::iter(records),
-            &ctx,
-            &mut self.base,
-            &mut log,
-            &StopFlag::default(),
-            OffsetDateTime::now_utc(),
-        )
-        .await;
-        if outcome.status == RunStatus::Completed {
+        let (status, events) = run_once(&side, &self.drive, &mut self.base).await;
+        if status == RunStatus::Completed {
             self.kept = side.delta_state().await;
         }
-        (outcome.status, log.0)
+        (status, events)
     }
-}
-
-fn drive_files(drive: &MemorySide) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = drive.files().into_iter().map(|(p, c)| (p.as_str().to_string(), c.to_vec())).collect();
-    files.sort();
-    files
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +47,7 @@ async fn the_engine_syncs_a_library_both_ways_incrementally_by_delta() {
     let mut world = World {
         fixture,
         drive: MemorySide::new(MemoryKnobs::drive(), "drv"),
-        base: Base::default(),
+        base: MemoryBase::default(),
         kept: DeltaState::default(),
     };
 

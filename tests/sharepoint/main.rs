@@ -5,6 +5,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/engine_run.rs"]
+mod engine_run;
 
 mod connector;
 mod connector_extras;

@@ -2,82 +2,27 @@
 //! an initial sync of a nested tree with odd names, a change each way, a rename arriving as a
 //! move, and a rerun with nothing to do.
 
-use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine_run::{MemoryBase, drive_files, run_once};
 use crate::samba::{SHARE, Samba};
 use scaidrive_connectors::sides::smb::side::SmbSide;
 use scaidrive_connectors::sides::smb::{SmbClient, SmbConfig};
-use scaidrive_connectors::sync::execute::{BaseChange, BaseSink, FileEvent, Observer, RunStatus, SinkError, StopFlag};
+use scaidrive_connectors::sync::execute::{FileEvent, RunStatus};
 use scaidrive_connectors::sync::memory::{MemoryKnobs, MemorySide};
-use scaidrive_connectors::sync::reconcile::Context;
-use scaidrive_connectors::sync::run::run;
-use scaidrive_connectors::sync::side::Side;
-use scaidrive_connectors::sync::{BaseRecord, RunConfig, SyncPath};
 use time::OffsetDateTime;
-
-#[derive(Default)]
-struct Base(BTreeMap<SyncPath, BaseRecord>);
-
-impl BaseSink for Base {
-    async fn commit(&mut self, batch: Vec<BaseChange>) -> Result<(), SinkError> {
-        for change in batch {
-            match change {
-                BaseChange::Put(record) => {
-                    self.0.insert(record.path.clone(), record);
-                }
-                BaseChange::Forget(path) => {
-                    self.0.remove(&path);
-                }
-                BaseChange::OpenConflict(_) | BaseChange::SettleConflict(_) => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Log(Vec<FileEvent>);
-
-impl Observer for Log {
-    fn file_event(&mut self, event: FileEvent) {
-        self.0.push(event);
-    }
-}
 
 struct World {
     smb: SmbSide,
     drive: MemorySide,
-    base: Base,
+    base: MemoryBase,
 }
 
 impl World {
     async fn sync(&mut self) -> (RunStatus, Vec<FileEvent>) {
-        let config = RunConfig::default();
-        let ctx =
-            Context::new(config, self.smb.capabilities().naming, self.drive.capabilities().naming, HashMap::new())
-                .expect("context");
-        let records: Vec<_> = self.base.0.values().cloned().map(Ok::<_, Infallible>).collect();
-        let mut log = Log::default();
-        let outcome = run(
-            &self.smb,
-            &self.drive,
-            futures_util::stream::iter(records),
-            &ctx,
-            &mut self.base,
-            &mut log,
-            &StopFlag::default(),
-            OffsetDateTime::now_utc(),
-        )
-        .await;
-        (outcome.status, log.0)
+        run_once(&self.smb, &self.drive, &mut self.base).await
     }
-}
-
-fn drive_files(drive: &MemorySide) -> Vec<(String, Vec<u8>)> {
-    drive.files().into_iter().map(|(p, c)| (p.as_str().to_string(), c.to_vec())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +49,7 @@ async fn the_engine_syncs_a_samba_share_both_ways_and_converges() {
     let mut world = World {
         smb: SmbSide::new(client.clone()),
         drive: MemorySide::new(MemoryKnobs::drive(), "drv"),
-        base: Base::default(),
+        base: MemoryBase::default(),
     };
 
     // Initial sync: everything arrives in the drive.
@@ -112,9 +57,7 @@ async fn the_engine_syncs_a_samba_share_both_ways_and_converges() {
     assert_eq!(status, RunStatus::Completed);
     let mut expected: Vec<_> = tree.iter().map(|(p, c)| (p.clone(), c.clone())).collect();
     expected.sort();
-    let mut got = drive_files(&world.drive);
-    got.sort();
-    assert_eq!(got, expected);
+    assert_eq!(drive_files(&world.drive), expected);
 
     // Nothing changed: nothing to do.
     let (status, events) = world.sync().await;

@@ -5,6 +5,8 @@
 // The engine's run future over the SMB side is deeply nested.
 #![recursion_limit = "256"]
 
+#[path = "../common/engine_run.rs"]
+mod engine_run;
 #[path = "../common/samba.rs"]
 mod samba;
 
