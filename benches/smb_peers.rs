@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench smb_peers` builds the tree (10,000 files of 4-64 KiB in 200 folders plus 8 files
 //! of 64 MiB, seeded) and reports medians of 3. Without `--bench` (e.g. `cargo test --benches`) it runs once on a
-//! small tree. `SCAIDRIVE_BENCH_FILES`, `SCAIDRIVE_BENCH_BIG`, `SCAIDRIVE_BENCH_RUNS` override the shape.
+//! small tree. `SCAIDRIVE_BENCH_FILES`, `SCAIDRIVE_BENCH_SMALL_MAX_KIB`, `SCAIDRIVE_BENCH_BIG`,
+//! `SCAIDRIVE_BENCH_RUNS` override the shape; `SCAIDRIVE_BENCH_PEERS=0` measures only ours.
 //! `scripts/install-bench-deps.sh` installs both rclones; a missing one is skipped with a note.
 //!
 //! Each tool has its own copy of the tree (share `data` for us, share `peer` for rclone and smbclient), so one
@@ -29,9 +30,14 @@ use samba::Samba;
 
 struct Shape {
     files: usize,
+    /// Small files are 4 KiB up to this many KiB.
+    small_max_kib: usize,
     big: usize,
     big_bytes: usize,
     runs: usize,
+    /// Measure rclone and smbclient too (`SCAIDRIVE_BENCH_PEERS=0` measures only ours, e.g. for the peak RSS
+    /// of a 100,000-file tree).
+    peers: bool,
 }
 
 impl Shape {
@@ -39,9 +45,11 @@ impl Shape {
         let var = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
         Shape {
             files: var("SCAIDRIVE_BENCH_FILES", if full { 10_000 } else { 200 }),
+            small_max_kib: var("SCAIDRIVE_BENCH_SMALL_MAX_KIB", 64).max(4),
             big: var("SCAIDRIVE_BENCH_BIG", if full { 8 } else { 1 }),
             big_bytes: if full { 64 << 20 } else { 2 << 20 },
             runs: var("SCAIDRIVE_BENCH_RUNS", if full { 3 } else { 1 }),
+            peers: var("SCAIDRIVE_BENCH_PEERS", 1) != 0,
         }
     }
 
@@ -72,13 +80,19 @@ fn main() {
     let data_bytes = generate(&samba.share_dir(), &shape);
     samba.hand_over();
     let peer_dir = work.path().join("peer");
-    copy_tree(&samba.share_dir(), &peer_dir);
-    samba.add_share("peer", &peer_dir, &[]);
-    let user = samba.user().name.clone();
-    run_ok(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&peer_dir));
+    if shape.peers {
+        copy_tree(&samba.share_dir(), &peer_dir);
+        samba.add_share("peer", &peer_dir, &[]);
+        let user = samba.user().name.clone();
+        run_ok(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&peer_dir));
+    }
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let ours = runtime.block_on(ours(&samba, &shape, work.path()));
+    if !shape.peers {
+        report_ours(&shape, data_bytes, &ours);
+        return;
+    }
     let smbclient = smbclient(&samba, &shape, work.path());
     let rclones: Vec<(String, Results, Vec<Duration>)> = rclone_binaries()
         .into_iter()
@@ -100,7 +114,7 @@ fn generate(root: &Path, shape: &Shape) -> u64 {
     let mut rng = XorShift(0x5EED_CAFE_F00D_D00D);
     let mut total = 0u64;
     for i in 0..shape.files {
-        let size = 4096 + (rng.next() as usize % (60 * 1024));
+        let size = 4096 + (rng.next() as usize % ((shape.small_max_kib - 4) * 1024 + 1));
         write_random(&root.join(small_path(i)), size, &mut rng);
         total += size as u64;
     }
@@ -374,9 +388,16 @@ fn measured(command: &mut Command) -> (Duration, u64) {
 
 // ---------------------------------------------------------------------------------------------------- report
 
-fn report(shape: &Shape, data: u64, ours: &Results, smbclient: &Results, rclones: &[(String, Results, Vec<Duration>)]) {
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    let secs = |d: Duration| d.as_secs_f64();
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Our own figures (the first part of the report).
+fn report_ours(shape: &Shape, data: u64, ours: &Results) {
     println!(
         "smb_peers: {} files + {} x {} MiB = {:.1} MiB, median of {}",
         shape.files,
@@ -403,6 +424,13 @@ fn report(shape: &Shape, data: u64, ours: &Results, smbclient: &Results, rclones
         mib(ours.rename_wire)
     );
     println!("    peak RSS          {:>8.1} MiB", ours.peak_rss_kib as f64 / 1024.0);
+}
+
+fn report(shape: &Shape, data: u64, ours: &Results, smbclient: &Results, rclones: &[(String, Results, Vec<Duration>)]) {
+    report_ours(shape, data, ours);
+    let ours_initial = median(ours.initial.clone());
+    let ours_no_change = median(ours.no_change.clone());
+    let ours_one = median(ours.one_percent.clone());
     let mget = median(smbclient.initial.clone());
     println!(
         "  smbclient mget      {:>8.3} s   wire {:>9.1} MiB   ours/smbclient {:.2}x (target <= 1.1)",
