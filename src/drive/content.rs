@@ -1,23 +1,27 @@
 //! File content: streamed, conditional, quota-checked writes and streamed reads.
 //!
 //! A write runs in two phases so the single redb writer is never held while bytes arrive: the content is staged
-//! as a blob first (hashed while streaming, fsynced), then one short write transaction re-checks the precondition
-//! and the quota against the state at that moment and links the blob. Two writers racing on one path therefore
-//! both stage; the transactions run one after the other, and the second sees the first's content and keeps it as
-//! a version. Nothing is torn: an entry only ever points at a complete, published blob.
+//! as a blob first (hashed while streaming), then a short write transaction re-checks the precondition and the
+//! quota against the state at that moment and links the blob. Writes that reach that step together share one
+//! transaction and one round of syncs (`commit_group.rs`). Two writers racing on one path therefore both stage;
+//! their links run one after the other, and the second sees the first's content and keeps it as a version.
+//! Nothing is torn: an entry only ever points at a complete, published, synced blob.
 
 use std::io::Read;
 
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::blobs::{ContentReader, StagedBlob};
+use super::commit_group::Unit;
 use super::entries::{EntryRef, find};
 use super::error::{DriveError, DriveResult};
 use super::paths::DrivePath;
-use super::tables::{CHILDREN, ENTRIES, EntryRecord, FileContent, Locator, SHARES, VersionRecord, pair_key, to_nanos};
-use super::tree::{Resolved, WriteTables, get_child, load_share, resolve};
+use super::tables::{
+    CHILDREN, ENTRIES, EntryRecord, FileContent, Locator, SHARES, ShareRecord, VersionRecord, pair_key, to_nanos,
+};
+use super::tree::{Resolved, WriteTables, load_share, resolve};
 use super::{Drive, Entry, Origin};
 use crate::ids::{EntryId, ShareId, VersionId};
 
@@ -67,10 +71,67 @@ impl WriteOptions {
     }
 }
 
+/// What a write found at its path, checked against the precondition and the quota without changing anything.
+pub(super) struct WriteCheck {
+    share: ShareRecord,
+    current: Option<EntryRecord>,
+    /// How many bytes the quota still allows at this path (`None`: no quota).
+    available: Option<u64>,
+}
+
+/// Checks a write of content at `path`: a folder or a file in the way, the precondition, and (with `size`) the
+/// quota. Reads only, so a failure here leaves a transaction as it was: the group commit relies on that to drop
+/// one failing write without redoing the others.
+pub(super) fn check_write(
+    children: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    shares: &impl ReadableTable<[u8; 16], &'static [u8]>,
+    share_id: ShareId,
+    path: &DrivePath,
+    opts: &WriteOptions,
+    size: Option<u64>,
+) -> DriveResult<WriteCheck> {
+    let share = load_share(shares, share_id)?;
+    let current = match resolve(children, &share, share_id, path)? {
+        Resolved::Found(r) if r.is_folder() => return Err(DriveError::NotAFile(path.to_string())),
+        Resolved::Found(r) => Some(r),
+        Resolved::Missing { blocker: Some(b) } => return Err(DriveError::NotAFolder(b.to_string())),
+        Resolved::Missing { blocker: None } => None,
+    };
+    let entry = current.as_ref().map(|r| Entry::from_record(share_id, path.clone(), r));
+    opts.precondition.check(path, entry.as_ref())?;
+    let old_size = current.as_ref().and_then(|r| r.file.as_ref()).map_or(0, |f| f.size);
+    let available = share.quota_bytes.map(|q| q.saturating_sub(share.used_bytes.saturating_sub(old_size)));
+    // A write that does not grow the file is allowed even over quota (the quota may have been lowered).
+    if let (Some(max), Some(size)) = (available, size)
+        && size > max
+        && size > old_size
+    {
+        return Err(DriveError::QuotaExceeded { available: max });
+    }
+    Ok(WriteCheck { share, current, available })
+}
+
 /// Links content at `path` inside a write transaction: creates parents, keeps an overwritten content as a
-/// version, counts references and enforces the precondition and the quota.
+/// version, counts references and enforces the precondition and the quota. Every check runs before the first
+/// change, so an error leaves the transaction untouched unless the database itself failed.
 pub(super) fn link_content(
     t: &mut WriteTables<'_>,
+    share_id: ShareId,
+    path: &DrivePath,
+    hash: [u8; 32],
+    size: u64,
+    opts: &WriteOptions,
+    now: i64,
+) -> DriveResult<(EntryRecord, Option<u64>)> {
+    let checked = check_write(&t.children, &t.shares, share_id, path, opts, Some(size))?;
+    apply_link(t, checked, share_id, path, hash, size, opts, now)
+}
+
+/// The changing half of [`link_content`], after [`check_write`] passed in the same transaction.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply_link(
+    t: &mut WriteTables<'_>,
+    checked: WriteCheck,
     share_id: ShareId,
     path: &DrivePath,
     hash: [u8; 32],
@@ -81,19 +142,10 @@ pub(super) fn link_content(
     let (Some(parent_path), Some(name)) = (path.parent(), path.name()) else {
         return Err(DriveError::NotAFile("/".into()));
     };
-    let mut share = load_share(&t.shares, share_id)?;
+    let WriteCheck { mut share, current: existing, .. } = checked;
     let parent = t.ensure_folder(share_id, &parent_path, now, opts.origin.user_id())?;
-    let existing = get_child(&t.children, parent.id.to_bytes(), name)?;
-    if existing.as_ref().is_some_and(EntryRecord::is_folder) {
-        return Err(DriveError::NotAFile(path.to_string()));
-    }
-    let current = existing.as_ref().map(|r| Entry::from_record(share_id, path.clone(), r));
-    opts.precondition.check(path, current.as_ref())?;
     let old_size = existing.as_ref().and_then(|r| r.file.as_ref()).map_or(0, |f| f.size);
     let used = share.used_bytes.saturating_sub(old_size).saturating_add(size);
-    if let Some(quota) = share.quota_bytes.filter(|&q| used > q && size > old_size) {
-        return Err(DriveError::QuotaExceeded { available: quota.saturating_sub(share.used_bytes - old_size) });
-    }
     let version_id = VersionId::new();
     let modified_at = opts.modified_at.map_or(now, to_nanos);
     let record = match existing {
@@ -150,7 +202,7 @@ impl Drive {
     /// Writes `reader` to the file at `path`, creating missing parent folders. An existing file's content is kept
     /// as a version. Checked: the precondition (before reading and again at commit), the quota (up front with
     /// `expected_size`, while streaming, and at commit). On any failure nothing is committed and no temp file
-    /// remains.
+    /// remains. Concurrent writes are committed together (see `commit_group.rs`); each gets its own result.
     pub fn write_file(
         &self,
         share_id: ShareId,
@@ -165,7 +217,10 @@ impl Drive {
             return Err(DriveError::QuotaExceeded { available: max });
         }
         let staged = self.inner.blobs.stage(reader, max_bytes)?;
-        self.commit_staged(share_id, path, &staged, opts)
+        let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
+        let item = (path.clone(), staged.hash, staged.size);
+        let unit = Unit { share_id, opts: opts.clone(), items: vec![item], staged: vec![staged] };
+        self.commit_unit(unit)?.pop().ok_or(DriveError::Corrupt("group commit answer"))
     }
 
     /// Fails fast on what can be known before the upload: a bad precondition, a folder or file in the way.
@@ -173,40 +228,11 @@ impl Drive {
     fn precheck_write(&self, share_id: ShareId, path: &DrivePath, opts: &WriteOptions) -> DriveResult<Option<u64>> {
         let txn = self.db().begin_read()?;
         let (children, shares) = (txn.open_table(CHILDREN)?, txn.open_table(SHARES)?);
-        let share = load_share(&shares, share_id)?;
-        let current = match resolve(&children, &share, share_id, path)? {
-            Resolved::Found(r) if r.is_folder() => return Err(DriveError::NotAFile(path.to_string())),
-            Resolved::Found(r) => Some(r),
-            Resolved::Missing { blocker: Some(b) } => return Err(DriveError::NotAFolder(b.to_string())),
-            Resolved::Missing { blocker: None } => None,
-        };
-        let entry = current.as_ref().map(|r| Entry::from_record(share_id, path.clone(), r));
-        opts.precondition.check(path, entry.as_ref())?;
-        let old_size = current.and_then(|r| r.file).map_or(0, |f| f.size);
-        Ok(share.quota_bytes.map(|q| q.saturating_sub(share.used_bytes.saturating_sub(old_size))))
+        Ok(check_write(&children, &shares, share_id, path, opts, None)?.available)
     }
 
-    fn commit_staged(
-        &self,
-        share_id: ShareId,
-        path: &DrivePath,
-        staged: &StagedBlob,
-        opts: &WriteOptions,
-    ) -> DriveResult<Entry> {
-        let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
-        self.inner.blobs.publish(staged)?;
-        let now = to_nanos(self.now());
-        let txn = self.db().begin_write()?;
-        let record = {
-            let mut t = WriteTables::open(&txn)?;
-            link_content(&mut t, share_id, path, staged.hash, staged.size, opts, now)?.0
-        };
-        txn.commit()?;
-        Ok(Entry::from_record(share_id, path.clone(), &record))
-    }
-
-    /// Writes many small files in one transaction (one commit, one fsync): for imports and batched engine
-    /// writes. Identical contents are stored once. All or nothing: one failing item fails the batch.
+    /// Writes many small files in one transaction: for imports and batched engine writes. Identical contents are
+    /// stored once. All or nothing: one failing item fails the batch (and commits none of it).
     pub fn write_files_batch(
         &self,
         share_id: ShareId,
@@ -218,28 +244,15 @@ impl Drive {
         // gate holds it only briefly.
         let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
         let mut staged: Vec<StagedBlob> = Vec::new();
-        let mut hashes = Vec::with_capacity(files.len());
-        for (_, bytes) in files {
+        let mut items = Vec::with_capacity(files.len());
+        for (path, bytes) in files {
             let hash: [u8; 32] = Sha256::digest(bytes).into();
             if !self.inner.blobs.exists(&hash) && !staged.iter().any(|s| s.hash == hash) {
-                let blob = self.inner.blobs.stage(&mut &bytes[..], None)?;
-                self.inner.blobs.publish(&blob)?;
-                staged.push(blob);
+                staged.push(self.inner.blobs.stage(&mut &bytes[..], None)?);
             }
-            hashes.push(hash);
+            items.push((path.clone(), hash, bytes.len() as u64));
         }
-        let now = to_nanos(self.now());
-        let txn = self.db().begin_write()?;
-        let mut out = Vec::with_capacity(files.len());
-        {
-            let mut t = WriteTables::open(&txn)?;
-            for ((path, bytes), hash) in files.iter().zip(hashes) {
-                let (record, _) = link_content(&mut t, share_id, path, hash, bytes.len() as u64, opts, now)?;
-                out.push(Entry::from_record(share_id, path.clone(), &record));
-            }
-        }
-        txn.commit()?;
-        Ok(out)
+        self.commit_unit(Unit { share_id, opts: opts.clone(), items, staged })
     }
 
     /// Opens a file's current content for streaming (`Read + Seek`), with the entry it belongs to.

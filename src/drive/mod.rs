@@ -12,6 +12,7 @@
 mod acl;
 mod blobs;
 mod codec;
+mod commit_group;
 mod content;
 mod entries;
 mod error;
@@ -36,6 +37,7 @@ use time::OffsetDateTime;
 
 pub use acl::{Access, Ace, AceSource, AceType, Caller, EntryPermissions, Membership, Permission, PrincipalId};
 pub use blobs::{ContentHash, ContentReader};
+pub use commit_group::CommitCounts;
 pub use content::{Precondition, WriteOptions};
 pub use entries::{EntryRef, MAX_PAGE, Page};
 pub use error::{DriveError, DriveResult};
@@ -67,6 +69,8 @@ struct Inner {
     /// Held shared by a writer from publishing its blob until its transaction commits, and exclusively by the
     /// purge while it deletes blob files: a blob the purge sees unreferenced cannot be about to gain a reference.
     blob_gate: RwLock<()>,
+    /// Writes waiting to be linked by the next group commit.
+    commits: commit_group::CommitQueue,
 }
 
 impl Drive {
@@ -80,7 +84,8 @@ impl Drive {
         let txn = db.begin_write()?;
         tables::create_all(&txn)?;
         txn.commit()?;
-        Ok(Self { inner: Arc::new(Inner { db, blobs, clock, blob_gate: RwLock::new(()) }) })
+        let commits = commit_group::CommitQueue::default();
+        Ok(Self { inner: Arc::new(Inner { db, blobs, clock, blob_gate: RwLock::new(()), commits }) })
     }
 
     fn now(&self) -> OffsetDateTime {

@@ -2,6 +2,7 @@
 //! the fixture below.
 
 mod access;
+mod commit_group;
 mod content;
 mod faults;
 mod history;
