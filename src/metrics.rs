@@ -29,6 +29,11 @@ fn describe() {
         "scaidrive_tls_reloads_total",
         "Certificate reload attempts after a file change, by result"
     );
+    metrics::describe_counter!(
+        "scaidrive_drive_commits_total",
+        "Store write transactions that linked uploaded or synced files (several files each under concurrency)"
+    );
+    metrics::describe_counter!("scaidrive_drive_files_committed_total", "Files linked by those transactions");
     metrics::describe_counter!("scaidrive_connector_runs_total", "Connector runs that ended, by connector and status");
     metrics::describe_counter!("scaidrive_connector_files_synced_total", "Files synced by a connector's runs");
     metrics::describe_counter!("scaidrive_connector_bytes_transferred_total", "Content bytes a connector moved");

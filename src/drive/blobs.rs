@@ -1,19 +1,17 @@
 //! Content-addressed blobs on local disk: `content_dir/blobs/ab/cdef…` named by the SHA-256 of their bytes.
 //!
 //! A write streams the caller's reader into `content_dir/tmp/<ulid>.part` (same file system, so the final rename
-//! is atomic), hashing and counting as it goes, never holding more than one buffer in memory. Staging does not
-//! sync: publishing does, before the rename and after it, so a blob name on disk always means complete content.
-//! [`BlobStore::publish`] does that for one blob (fsync of its data, rename, fsync of its folder);
-//! [`BlobStore::publish_group`] for many at once with two `syncfs` calls (the group commit's way, see
-//! `commit_group.rs`). Identical content lands on the same name and is stored once. A crash leaves at most
-//! `.part` files, which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
+//! is atomic), hashing and counting as it goes, never holding more than one buffer in memory. The temp file's
+//! data is synced before it is renamed to its hash name, and the folder after, so a blob name on disk always
+//! means complete content. Blobs are published in groups (`commit_group.rs`): one folder sync per distinct
+//! shard folder of the group, not one per blob. Identical content lands on the same name and is stored once. A
+//! crash leaves at most `.part` files, which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
 //! the drive's reference counts do that (see `retention.rs`).
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -75,18 +73,15 @@ impl Drop for StagedBlob {
 pub struct BlobStore {
     blobs: PathBuf,
     tmp: PathBuf,
-    /// The content folder, held open to sync its whole file system (`syncfs`).
-    root: Arc<File>,
 }
 
 impl BlobStore {
     /// Opens (creating) the store under `content_dir` and deletes temp files left by writes that never finished:
     /// at start-up no write can be in flight. Returns the store and how many orphans it removed.
     pub fn open(content_dir: &Path) -> DriveResult<(Self, usize)> {
-        fs::create_dir_all(content_dir.join("blobs"))?;
-        fs::create_dir_all(content_dir.join("tmp"))?;
-        let root = Arc::new(File::open(content_dir)?);
-        let store = Self { blobs: content_dir.join("blobs"), tmp: content_dir.join("tmp"), root };
+        let store = Self { blobs: content_dir.join("blobs"), tmp: content_dir.join("tmp") };
+        fs::create_dir_all(&store.blobs)?;
+        fs::create_dir_all(&store.tmp)?;
         let mut removed = 0;
         for item in fs::read_dir(&store.tmp)? {
             let item = item?;
@@ -105,7 +100,7 @@ impl BlobStore {
 
     /// Streams `reader` into a temp file, hashing it. More than `max_bytes` refuses the write with
     /// `QuotaExceeded { available: max_bytes }`; a failing reader fails with `Io`. Either way the temp file is gone.
-    /// The data is written, not synced: publishing syncs it.
+    /// The data is synced before this returns (concurrent writers sync in parallel, before they queue to commit).
     pub fn stage(&self, reader: &mut dyn Read, max_bytes: Option<u64>) -> DriveResult<StagedBlob> {
         let temp = self.tmp.join(format!("{}.part", ulid::Ulid::new()));
         let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
@@ -127,6 +122,8 @@ impl BlobStore {
             // The whole content fit in one chunk: small files need no writer thread.
             let mut file = file;
             file.write_all(&first[..n])?;
+            // `fdatasync` covers what reading the data back needs (size, blocks); the name comes with publishing.
+            file.sync_data()?;
         } else {
             let mut spool = Spool::start(file)?;
             spool.send(first, n)?;
@@ -145,41 +142,37 @@ impl BlobStore {
         Ok(staged)
     }
 
-    /// Durably moves one staged blob to its hash name (or drops it when that content is already stored): its
-    /// data is synced before the rename, and the folder after it.
+    /// Durably moves one staged blob to its hash name (or drops it when that content is already stored).
     pub fn publish(&self, staged: &StagedBlob) -> DriveResult<()> {
-        if !self.path_of(&staged.hash).exists() {
-            File::open(&staged.temp)?.sync_all()?;
-        }
-        let dir = self.rename_into_place(staged)?;
-        // The rename (ours, or that of a group whose closing sync may still be running) is durable only once the
-        // folder holding the name is synced.
-        File::open(dir)?.sync_all()?;
-        Ok(())
+        let mut outcomes = self.publish_group(&[staged])?;
+        Ok(outcomes.pop().unwrap_or(Ok(()))?)
     }
 
-    /// Durably moves many staged blobs to their hash names: one `syncfs` makes all their data durable before any
-    /// rename, a second makes the renames durable. `Err` when a sync fails (nothing may be linked then); otherwise
-    /// one result per blob, in order.
+    /// Moves staged blobs (their data synced by [`BlobStore::stage`]) to their hash names, or drops those whose
+    /// content is stored already, then syncs each shard folder that holds one of the names once, so the names
+    /// are durable before any commit refers to them. `Err` when a folder sync fails (then none may be linked);
+    /// otherwise one result per blob, in order.
     pub fn publish_group(&self, staged: &[&StagedBlob]) -> io::Result<Vec<io::Result<()>>> {
-        if staged.is_empty() {
-            return Ok(Vec::new());
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut outcomes = Vec::with_capacity(staged.len());
+        for blob in staged {
+            let target = self.path_of(&blob.hash);
+            let dir = target.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
+            let renamed = if target.exists() {
+                Ok(())
+            } else {
+                fs::create_dir_all(dir).and_then(|()| fs::rename(&blob.temp, &target))
+            };
+            // A name already there may be another writer's rename whose folder sync is still to come: sync it too.
+            if renamed.is_ok() && !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+            outcomes.push(renamed);
         }
-        rustix::fs::syncfs(&*self.root)?;
-        let outcomes = staged.iter().map(|s| self.rename_into_place(s).map(|_| ())).collect();
-        rustix::fs::syncfs(&*self.root)?;
+        for dir in &dirs {
+            File::open(dir)?.sync_all()?;
+        }
         Ok(outcomes)
-    }
-
-    /// Renames a staged blob to its hash name unless that content is stored already; returns the shard folder.
-    fn rename_into_place(&self, staged: &StagedBlob) -> io::Result<PathBuf> {
-        let target = self.path_of(&staged.hash);
-        let dir = target.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?.to_path_buf();
-        if !target.exists() {
-            fs::create_dir_all(&dir)?;
-            fs::rename(&staged.temp, &target)?;
-        }
-        Ok(dir)
     }
 
     pub fn exists(&self, hash: &[u8; 32]) -> bool {

@@ -7,10 +7,11 @@
 //! copies several files at once; their writes now queue here while a commit runs, and the next commit takes the
 //! whole queue.
 //!
-//! How: a writer stages its content (not yet synced, see `blobs.rs`), takes the retention gate, and queues a
-//! [`Unit`] (one file, or a batch that must land whole). The first writer to find no commit in flight leads: it
-//! takes every queued unit, publishes and syncs their blobs, links them in one transaction, commits, and answers
-//! each unit with its own result; then the next waiting writer leads with whatever queued meanwhile.
+//! How: a writer stages its content (written and `fdatasync`ed by the writer itself, so concurrent writers sync
+//! in parallel), takes the retention gate, and queues a [`Unit`] (one file, or a batch that must land whole).
+//! The first writer to find no commit in flight leads: it takes every queued unit, publishes their blobs, links
+//! them in one transaction, commits, and answers each unit with its own result; then the next waiting writer
+//! leads with whatever queued meanwhile.
 //!
 //! One unit's failure never fails the others: every check a link needs (a folder or file in the way, the
 //! precondition, the quota, against the state the earlier units of the group left) runs before it changes
@@ -20,16 +21,19 @@
 //! are refused, and a savepoint cannot be taken once a transaction has changed anything). A failure of the whole
 //! group (a sync or the commit) is retried unit by unit, so each gets its own error.
 //!
-//! Durability, per group: (1) `syncfs` of the content file system makes every staged `.part` file's data
-//! durable; (2) each blob is renamed to its hash name (or dropped when that content is stored already);
-//! (3) a second `syncfs` makes the renames durable; (4) the redb commit (itself durable) links them. A crash
-//! before (2) leaves only `.part` files, which the start-up sweep removes. A crash after (2) can leave hash names
-//! no row refers to, but their data was durable before the rename, so a blob name on disk still always means
-//! complete content, and the retention purge deletes such orphans. No entry can name a blob before (3), so none
-//! points at content that could be lost. Cost: two `syncfs` plus one redb commit per group instead of
-//! about four fsyncs per file; `syncfs` also flushes unrelated dirty data on that file system, which on the
-//! appliance's own data disk is the drive's and the database's. The gate held from before (2) to after (4)
-//! keeps the purge from deleting a blob between the existence check and the commit that refers to it.
+//! Durability, per group: (1) each blob's data was synced by its writer before it queued; (2) the leader
+//! renames each blob to its hash name (or drops it when that content is stored already); (3) it fsyncs each
+//! distinct shard folder holding one of the names once, so every rename is durable; (4) the redb commit (itself
+//! durable) links them. A crash before (2) leaves only `.part` files, which the start-up sweep removes. A crash
+//! after (2) can leave hash names no row refers to, but their data was durable before the rename, so a blob name
+//! on disk always means complete content, and the retention purge deletes such orphans. No entry can name a
+//! blob before (3), so none points at content that could be lost. Cost per group: one redb commit and one fsync
+//! per distinct shard folder (after the first, these find the file system journal already committed), instead
+//! of two fsyncs and a commit per file. Rejected: staging without syncs and one `syncfs` before and after the
+//! renames. It has the fewest syscalls, but `syncfs` flushes every dirty page of the file system: measured 10 ms
+//! to 0.6 s on this shared disk (`sync -f`) against 0.6 ms for a 32 KiB write and fsync. The gate held from
+//! before (2) to after (4) keeps the purge from deleting a blob between the existence check and the commit
+//! that refers to it.
 
 use std::collections::HashMap;
 use std::io;
