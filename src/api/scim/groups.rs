@@ -20,14 +20,10 @@ impl ScimResource for Groups {
     type Id = GroupId;
     type Input = ScimGroup;
     type Record = ScimGroupRecord;
+    const TYPE: &'static ResourceType = &GROUP_TYPE;
     const KIND: &'static str = "group";
-    const ENDPOINT: &'static str = "/Groups";
     const SCOPE: Scope = Scope::Groups;
     const PATCH_ECHOES: bool = false;
-
-    fn resource_type() -> &'static ResourceType {
-        &GROUP_TYPE
-    }
 
     fn input(body: &Value) -> Result<ScimGroup, ScimError> {
         ScimGroup::from_json(body)

@@ -7,8 +7,9 @@
 //! utoipa wants one annotated function per path and method, and its `routes!` cannot name a generic function,
 //! so `scim_resource_routes!` writes, per resource, the seven thin documented handlers that forward here.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ use super::{Preconditions, ScimBody, ScimCaller, ScimQuery, not_modified, parse_
 use crate::actors::scim::{ScimOp, ScimWrite, ScimWritten};
 use crate::api::AppState;
 use crate::api::scim_error::ScimApiError;
-use crate::principals::{Acting, Principals, ScimStoreError};
+use crate::principals::{Principals, ScimStoreError};
 use crate::scim::attrs::Projection;
 use crate::scim::error::ScimError;
 use crate::scim::list::SearchRequest;
@@ -32,16 +33,14 @@ pub trait ScimResource: 'static {
     type Input;
     /// The resource as the store reads it back.
     type Record: Send + 'static;
+    const TYPE: &'static ResourceType;
     /// The noun of "not found" answers: `user`.
     const KIND: &'static str;
-    /// The endpoint below the base URL, for `Location`: `/Users`.
-    const ENDPOINT: &'static str;
     /// Which resources a list of this endpoint covers.
     const SCOPE: Scope;
     /// Whether PATCH answers 200 with the resource when the request names no attributes (else 204).
     const PATCH_ECHOES: bool;
 
-    fn resource_type() -> &'static ResourceType;
     fn input(body: &Value) -> Result<Self::Input, ScimError>;
     fn write(op: ScimOp<Self::Id, Self::Input>) -> ScimWrite;
     /// The record a write answered with; `None` when the write answers nothing (the handler reads it back).
@@ -53,21 +52,40 @@ pub trait ScimResource: 'static {
     fn id_and_version(record: &Self::Record) -> (String, u64);
 }
 
-/// The resource, projected, with its `ETag` (and `Location` when it was just created).
-fn respond<R: ScimResource>(status: StatusCode, record: &R::Record, base: &str, projection: &Projection) -> Response {
-    let body = projection.apply(R::resource_type(), R::to_json(record, base));
-    let (id, version) = R::id_and_version(record);
-    let created = (status == StatusCode::CREATED).then(|| location(base, R::ENDPOINT, &id));
-    resource_response(status, body, version, created)
+/// What the handlers of a resource read from a request (in this order, as the errors rank): the SCIM caller
+/// (401, 429), the query (`attributes`, `filter`, ... 400) and the preconditions.
+pub struct ScimRequest {
+    caller: ScimCaller,
+    state: AppState,
+    query: SearchRequest,
+    pre: Preconditions,
 }
 
-async fn write_one<R: ScimResource>(
-    state: &AppState,
-    acting: Acting,
-    op: ScimOp<R::Id, R::Input>,
-) -> Result<R::Record, ScimApiError> {
-    R::written(write(state, acting, R::write(op)).await?)
-        .ok_or_else(|| ScimApiError::internal("the SCIM actor answered a write with another kind of resource"))
+impl FromRequestParts<AppState> for ScimRequest {
+    type Rejection = ScimApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimApiError> {
+        let caller = ScimCaller::from_request_parts(parts, state).await?;
+        let ScimQuery(query) = ScimQuery::from_request_parts(parts, state).await?;
+        let pre = Preconditions::from_request_parts(parts, state).await?;
+        Ok(Self { caller, state: state.clone(), query, pre })
+    }
+}
+
+impl ScimRequest {
+    /// The resource a path names (any other text names one that does not exist), and the projection of the
+    /// answer.
+    fn target<R: ScimResource>(&self, id: &str) -> Result<(R::Id, Projection), ScimApiError> {
+        Ok((parse_id(id, R::KIND)?, self.query.projection(R::TYPE)?))
+    }
+}
+
+/// The resource, projected, with its `ETag` (and `Location` when it was just created).
+fn respond<R: ScimResource>(status: StatusCode, record: &R::Record, base: &str, projection: &Projection) -> Response {
+    let body = projection.apply(R::TYPE, R::to_json(record, base));
+    let (id, version) = R::id_and_version(record);
+    let created = (status == StatusCode::CREATED).then(|| location(base, R::TYPE.endpoint, &id));
+    resource_response(status, body, version, created)
 }
 
 async fn read_one<R: ScimResource>(
@@ -75,17 +93,33 @@ async fn read_one<R: ScimResource>(
     id: R::Id,
     projection: &Projection,
 ) -> Result<R::Record, ScimApiError> {
-    let with_members = !projection.drops_members(R::resource_type());
+    let with_members = !projection.drops_members(R::TYPE);
     let principals = state.principals.clone();
     read(move || Ok(R::read(&principals, id, with_members)?)).await
 }
 
-pub async fn list<R: ScimResource>(
-    caller: ScimCaller,
-    State(state): State<AppState>,
-    ScimQuery(q): ScimQuery,
+/// Sends a PUT or PATCH and answers 200 with the resource, or 204 when `echo` is off and the request names no
+/// attributes. A write that answers no record (a group PATCH) is read back only when the answer needs it.
+async fn write_existing<R: ScimResource>(
+    r: ScimRequest,
+    id: R::Id,
+    projection: Projection,
+    op: ScimOp<R::Id, R::Input>,
+    echo: bool,
 ) -> Result<Response, ScimApiError> {
-    run_list(&state, caller.base, q, R::SCOPE).await
+    let written = write(&r.state, r.caller.acting, R::write(op)).await?;
+    if !echo && r.query.attributes.is_none() && r.query.excluded_attributes.is_none() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let record = match R::written(written) {
+        Some(record) => record,
+        None => read_one::<R>(&r.state, id, &projection).await?,
+    };
+    Ok(respond::<R>(StatusCode::OK, &record, &r.caller.base, &projection))
+}
+
+pub async fn list<R: ScimResource>(r: ScimRequest) -> Result<Response, ScimApiError> {
+    run_list(&r.state, r.caller.base, r.query, R::SCOPE).await
 }
 
 pub async fn search<R: ScimResource>(
@@ -96,71 +130,45 @@ pub async fn search<R: ScimResource>(
     run_list(&state, caller.base, SearchRequest::from_json(&body)?, R::SCOPE).await
 }
 
-pub async fn create<R: ScimResource>(
-    caller: ScimCaller,
-    State(state): State<AppState>,
-    ScimQuery(q): ScimQuery,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimApiError> {
-    let projection = q.projection(R::resource_type())?;
+pub async fn create<R: ScimResource>(r: ScimRequest, ScimBody(body): ScimBody) -> Result<Response, ScimApiError> {
+    let projection = r.query.projection(R::TYPE)?;
     let input = R::input(&body)?;
-    let record = write_one::<R>(&state, caller.acting, ScimOp::Create(input)).await?;
-    Ok(respond::<R>(StatusCode::CREATED, &record, &caller.base, &projection))
+    let written = write(&r.state, r.caller.acting, R::write(ScimOp::Create(input))).await?;
+    let record = R::written(written)
+        .ok_or_else(|| ScimApiError::internal("the SCIM actor answered a create with another kind of resource"))?;
+    Ok(respond::<R>(StatusCode::CREATED, &record, &r.caller.base, &projection))
 }
 
-pub async fn get<R: ScimResource>(
-    caller: ScimCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    ScimQuery(q): ScimQuery,
-    pre: Preconditions,
-) -> Result<Response, ScimApiError> {
-    let id: R::Id = parse_id(&id, R::KIND)?;
-    let projection = q.projection(R::resource_type())?;
-    let record = read_one::<R>(&state, id, &projection).await?;
+pub async fn get<R: ScimResource>(r: ScimRequest, Path(id): Path<String>) -> Result<Response, ScimApiError> {
+    let (id, projection) = r.target::<R>(&id)?;
+    let record = read_one::<R>(&r.state, id, &projection).await?;
     let (_, version) = R::id_and_version(&record);
-    if pre.not_modified(version) {
+    if r.pre.not_modified(version) {
         return Ok(not_modified(version));
     }
-    Ok(respond::<R>(StatusCode::OK, &record, &caller.base, &projection))
+    Ok(respond::<R>(StatusCode::OK, &record, &r.caller.base, &projection))
 }
 
 pub async fn replace<R: ScimResource>(
-    caller: ScimCaller,
-    State(state): State<AppState>,
+    mut r: ScimRequest,
     Path(id): Path<String>,
-    ScimQuery(q): ScimQuery,
-    pre: Preconditions,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimApiError> {
-    let id: R::Id = parse_id(&id, R::KIND)?;
-    let projection = q.projection(R::resource_type())?;
+    let (id, projection) = r.target::<R>(&id)?;
     let input = R::input(&body)?;
-    let op = ScimOp::Replace { id, input, if_match: pre.if_match };
-    let record = write_one::<R>(&state, caller.acting, op).await?;
-    Ok(respond::<R>(StatusCode::OK, &record, &caller.base, &projection))
+    let op = ScimOp::Replace { id, input, if_match: r.pre.if_match.take() };
+    write_existing::<R>(r, id, projection, op, true).await
 }
 
 pub async fn patch<R: ScimResource>(
-    caller: ScimCaller,
-    State(state): State<AppState>,
+    mut r: ScimRequest,
     Path(id): Path<String>,
-    ScimQuery(q): ScimQuery,
-    pre: Preconditions,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimApiError> {
-    let id: R::Id = parse_id(&id, R::KIND)?;
-    let projection = q.projection(R::resource_type())?;
+    let (id, projection) = r.target::<R>(&id)?;
     let patch = PatchRequest::from_json(&body)?;
-    let written = write(&state, caller.acting, R::write(ScimOp::Patch { id, patch, if_match: pre.if_match })).await?;
-    if !R::PATCH_ECHOES && q.attributes.is_none() && q.excluded_attributes.is_none() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let record = match R::written(written) {
-        Some(record) => record,
-        None => read_one::<R>(&state, id, &projection).await?,
-    };
-    Ok(respond::<R>(StatusCode::OK, &record, &caller.base, &projection))
+    let op = ScimOp::Patch { id, patch, if_match: r.pre.if_match.take() };
+    write_existing::<R>(r, id, projection, op, R::PATCH_ECHOES).await
 }
 
 pub async fn delete<R: ScimResource>(
@@ -189,8 +197,8 @@ macro_rules! scim_resource_routes {
         use axum::http::StatusCode;
         use axum::response::Response;
 
-        use super::resource;
-        use super::{Preconditions, ScimBody, ScimCaller, ScimQuery};
+        use super::resource::{self, ScimRequest};
+        use super::{Preconditions, ScimBody, ScimCaller};
         use $crate::api::AppState;
         use $crate::api::scim_error::ScimApiError;
 
@@ -207,8 +215,8 @@ macro_rules! scim_resource_routes {
             get, path = $path, tag = "scim", operation_id = concat!("list_", $many), security(("bearer" = [])),
             responses((status = 200, description = "ListResponse", content_type = "application/scim+json"))
         )]
-        async fn list(caller: ScimCaller, state: State<AppState>, q: ScimQuery) -> Result<Response, ScimApiError> {
-            resource::list::<$resource>(caller, state, q).await
+        async fn list(r: ScimRequest) -> Result<Response, ScimApiError> {
+            resource::list::<$resource>(r).await
         }
 
         #[doc = $search_doc]
@@ -226,13 +234,8 @@ macro_rules! scim_resource_routes {
             post, path = $path, tag = "scim", operation_id = concat!("create_", $one), security(("bearer" = [])),
             responses((status = 201, description = $title, content_type = "application/scim+json"))
         )]
-        async fn create(
-            caller: ScimCaller,
-            state: State<AppState>,
-            q: ScimQuery,
-            body: ScimBody,
-        ) -> Result<Response, ScimApiError> {
-            resource::create::<$resource>(caller, state, q, body).await
+        async fn create(r: ScimRequest, body: ScimBody) -> Result<Response, ScimApiError> {
+            resource::create::<$resource>(r, body).await
         }
 
         #[doc = $get_doc]
@@ -241,14 +244,8 @@ macro_rules! scim_resource_routes {
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
             responses((status = 200, description = $title, content_type = "application/scim+json"))
         )]
-        async fn get(
-            caller: ScimCaller,
-            state: State<AppState>,
-            id: Path<String>,
-            q: ScimQuery,
-            pre: Preconditions,
-        ) -> Result<Response, ScimApiError> {
-            resource::get::<$resource>(caller, state, id, q, pre).await
+        async fn get(r: ScimRequest, id: Path<String>) -> Result<Response, ScimApiError> {
+            resource::get::<$resource>(r, id).await
         }
 
         #[doc = $replace_doc]
@@ -257,15 +254,8 @@ macro_rules! scim_resource_routes {
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
             responses((status = 200, description = $title, content_type = "application/scim+json"))
         )]
-        async fn replace(
-            caller: ScimCaller,
-            state: State<AppState>,
-            id: Path<String>,
-            q: ScimQuery,
-            pre: Preconditions,
-            body: ScimBody,
-        ) -> Result<Response, ScimApiError> {
-            resource::replace::<$resource>(caller, state, id, q, pre, body).await
+        async fn replace(r: ScimRequest, id: Path<String>, body: ScimBody) -> Result<Response, ScimApiError> {
+            resource::replace::<$resource>(r, id, body).await
         }
 
         #[doc = $patch_doc]
@@ -274,15 +264,8 @@ macro_rules! scim_resource_routes {
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
             responses $patch_responses
         )]
-        async fn patch(
-            caller: ScimCaller,
-            state: State<AppState>,
-            id: Path<String>,
-            q: ScimQuery,
-            pre: Preconditions,
-            body: ScimBody,
-        ) -> Result<Response, ScimApiError> {
-            resource::patch::<$resource>(caller, state, id, q, pre, body).await
+        async fn patch(r: ScimRequest, id: Path<String>, body: ScimBody) -> Result<Response, ScimApiError> {
+            resource::patch::<$resource>(r, id, body).await
         }
 
         #[doc = $delete_doc]

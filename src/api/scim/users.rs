@@ -18,14 +18,10 @@ impl ScimResource for Users {
     type Id = UserId;
     type Input = ScimUser;
     type Record = ScimUserRecord;
+    const TYPE: &'static ResourceType = &USER_TYPE;
     const KIND: &'static str = "user";
-    const ENDPOINT: &'static str = "/Users";
     const SCOPE: Scope = Scope::Users;
     const PATCH_ECHOES: bool = true;
-
-    fn resource_type() -> &'static ResourceType {
-        &USER_TYPE
-    }
 
     /// RFC 7644 section 3.3: attributes no schema defines, and readOnly ones, are ignored; the log names them.
     fn input(body: &Value) -> Result<ScimUser, ScimError> {
