@@ -13,7 +13,7 @@ use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::claim_index;
+use super::move_index;
 use super::users::{keep_a_superadmin, read_user, remove_user_rows, user_name_key, write_user};
 use super::{Acting, Principals, PrincipalsError, Role, User};
 use crate::audit::{self, AuditEvent};
@@ -232,23 +232,12 @@ fn apply_user(
 
 /// Moves the user's index entries (`userName`, `externalId`) from `old` to `new`, refusing taken values.
 fn reindex_user(txn: &WriteTransaction, old: Option<&User>, new: &User) -> Result<()> {
-    let new_key = user_name_key(&new.user_name);
     let old_key = old.map(|o| user_name_key(&o.user_name));
-    if old_key.as_deref() != Some(new_key.as_str()) {
-        claim_index(txn, USER_NAMES, "user", "userName", &new_key, new.id.to_bytes())?;
-        if let Some(k) = old_key {
-            txn.open_table(USER_NAMES)?.remove(k.as_str())?;
-        }
-    }
-    let old_ext = old.and_then(|o| o.external_id.clone());
-    if old_ext != new.external_id {
-        if let Some(e) = &new.external_id {
-            claim_index(txn, USER_EXTERNAL_IDS, "user", "externalId", e, new.id.to_bytes())?;
-        }
-        if let Some(e) = old_ext {
-            txn.open_table(USER_EXTERNAL_IDS)?.remove(e.as_str())?;
-        }
-    }
+    let new_key = user_name_key(&new.user_name);
+    move_index(txn, USER_NAMES, ("user", "userName"), old_key.as_deref(), Some(&new_key), new.id.to_bytes())?;
+    let old_ext = old.and_then(|o| o.external_id.as_deref());
+    let new_ext = new.external_id.as_deref();
+    move_index(txn, USER_EXTERNAL_IDS, ("user", "externalId"), old_ext, new_ext, new.id.to_bytes())?;
     Ok(())
 }
 

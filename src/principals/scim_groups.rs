@@ -7,13 +7,13 @@ use std::collections::HashSet;
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::claim_index;
 use super::groups::{
     GroupRecord, free_slug, groups_named, members_of, read_record, remove_group_rows, rename_in_index, write_record,
 };
 use super::scim::{Result, check_if_match, check_text, meta};
 use super::scim_read::subgroups_of;
 use super::{Acting, Principals};
+use super::{claim_index, move_index};
 use crate::audit::{self, AuditEvent};
 use crate::ids::GroupId;
 use crate::scim::error::ScimError;
@@ -248,15 +248,11 @@ impl Principals {
             check_group_name(&txn, &wanted.display_name, Some(id))?;
             rename_in_index(&txn, id, Some(&record.display_name), Some(&wanted.display_name))?;
         }
-        if external_changed {
-            if let Some(e) = &wanted.external_id {
-                check_text("externalId", e, 256)?;
-                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "externalId", e, id.to_bytes())?;
-            }
-            if let Some(old) = &record.external_id {
-                txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;
-            }
+        if let Some(e) = wanted.external_id.as_ref().filter(|_| external_changed) {
+            check_text("externalId", e, 256)?;
         }
+        let (old_ext, new_ext) = (record.external_id.as_deref(), wanted.external_id.as_deref());
+        move_index(&txn, GROUP_EXTERNAL_IDS, ("group", "externalId"), old_ext, new_ext, id.to_bytes())?;
         apply_members(&txn, id, &delta)?;
         record.display_name = wanted.display_name;
         record.external_id = wanted.external_id;

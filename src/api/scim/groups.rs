@@ -55,7 +55,9 @@ impl ScimResource for Groups {
 
 scim_resource_routes! {
     resource: Groups, one: "group", many: "groups", path: "/scim/v2/Groups", title: "the Group", id: "grp_ id",
-    patch_responses: ((status = 204), (status = 200, description = "the Group", content_type = "application/scim+json")),
+    patch_responses: (
+        (status = 204), (status = 200, description = "the Group", content_type = "application/scim+json")
+    ),
     docs: {
         list: "Groups, filtered, sorted and paged.",
         search: "`POST /Groups/.search`.",

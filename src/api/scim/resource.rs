@@ -213,8 +213,7 @@ macro_rules! scim_resource_routes {
         #[doc = $list_doc]
         #[utoipa::path(
             get, path = $path, tag = "scim", operation_id = concat!("list_", $many), security(("bearer" = [])),
-            responses((status = 200, description = "ListResponse", content_type = "application/scim+json"))
-        )]
+            responses((status = 200, description = "ListResponse", content_type = "application/scim+json")))]
         async fn list(r: ScimRequest) -> Result<Response, ScimApiError> {
             resource::list::<$resource>(r).await
         }
@@ -223,8 +222,7 @@ macro_rules! scim_resource_routes {
         #[utoipa::path(
             post, path = concat!($path, "/.search"), tag = "scim", operation_id = concat!("search_", $many),
             security(("bearer" = [])),
-            responses((status = 200, description = "ListResponse", content_type = "application/scim+json"))
-        )]
+            responses((status = 200, description = "ListResponse", content_type = "application/scim+json")))]
         async fn search(caller: ScimCaller, state: State<AppState>, body: ScimBody) -> Result<Response, ScimApiError> {
             resource::search::<$resource>(caller, state, body).await
         }
@@ -232,8 +230,7 @@ macro_rules! scim_resource_routes {
         #[doc = $create_doc]
         #[utoipa::path(
             post, path = $path, tag = "scim", operation_id = concat!("create_", $one), security(("bearer" = [])),
-            responses((status = 201, description = $title, content_type = "application/scim+json"))
-        )]
+            responses((status = 201, description = $title, content_type = "application/scim+json")))]
         async fn create(r: ScimRequest, body: ScimBody) -> Result<Response, ScimApiError> {
             resource::create::<$resource>(r, body).await
         }
@@ -242,8 +239,7 @@ macro_rules! scim_resource_routes {
         #[utoipa::path(
             get, path = concat!($path, "/{id}"), tag = "scim", operation_id = concat!("get_", $one),
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
-            responses((status = 200, description = $title, content_type = "application/scim+json"))
-        )]
+            responses((status = 200, description = $title, content_type = "application/scim+json")))]
         async fn get(r: ScimRequest, id: Path<String>) -> Result<Response, ScimApiError> {
             resource::get::<$resource>(r, id).await
         }
@@ -252,8 +248,7 @@ macro_rules! scim_resource_routes {
         #[utoipa::path(
             put, path = concat!($path, "/{id}"), tag = "scim", operation_id = concat!("replace_", $one),
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
-            responses((status = 200, description = $title, content_type = "application/scim+json"))
-        )]
+            responses((status = 200, description = $title, content_type = "application/scim+json")))]
         async fn replace(r: ScimRequest, id: Path<String>, body: ScimBody) -> Result<Response, ScimApiError> {
             resource::replace::<$resource>(r, id, body).await
         }
@@ -262,8 +257,7 @@ macro_rules! scim_resource_routes {
         #[utoipa::path(
             patch, path = concat!($path, "/{id}"), tag = "scim", operation_id = concat!("patch_", $one),
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
-            responses $patch_responses
-        )]
+            responses $patch_responses)]
         async fn patch(r: ScimRequest, id: Path<String>, body: ScimBody) -> Result<Response, ScimApiError> {
             resource::patch::<$resource>(r, id, body).await
         }
@@ -272,14 +266,9 @@ macro_rules! scim_resource_routes {
         #[utoipa::path(
             delete, path = concat!($path, "/{id}"), tag = "scim", operation_id = concat!("delete_", $one),
             security(("bearer" = [])), params(("id" = String, Path, description = $id_doc)),
-            responses((status = 204))
-        )]
-        async fn delete(
-            caller: ScimCaller,
-            state: State<AppState>,
-            id: Path<String>,
-            pre: Preconditions,
-        ) -> Result<StatusCode, ScimApiError> {
+            responses((status = 204)))]
+        async fn delete(caller: ScimCaller, state: State<AppState>, id: Path<String>, pre: Preconditions)
+            -> Result<StatusCode, ScimApiError> {
             resource::delete::<$resource>(caller, state, id, pre).await
         }
     };
