@@ -260,21 +260,24 @@ fn user_event(kind: &str, acting: &Acting, user: &User, now: OffsetDateTime) -> 
 }
 
 impl Principals {
+    /// Runs `work` in one write transaction, committed when it succeeds.
+    pub(super) fn in_one_write<T>(&self, work: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.store.db().begin_write()?;
+        let done = work(&txn)?;
+        txn.commit()?;
+        Ok(done)
+    }
+
     /// POST /Users. A user the appliance already has under the same `externalId` or `userName` and that SCIM
     /// does not manage yet (made just in time) is adopted instead of duplicated.
     pub fn scim_create_user(&self, acting: &Acting, user: &ScimUser) -> Result<ScimUserRecord> {
-        let txn = self.store.db().begin_write()?;
-        let id = self.create_user_in(&txn, acting, user)?;
-        txn.commit()?;
+        let id = self.in_one_write(|txn| self.create_user_in(txn, acting, user))?;
         self.scim_user(id)
     }
 
     /// Creates many users in one transaction: an initial import (and the benchmark's fixture).
     pub fn scim_import_users(&self, acting: &Acting, users: &[ScimUser]) -> Result<Vec<UserId>> {
-        let txn = self.store.db().begin_write()?;
-        let ids = users.iter().map(|u| self.create_user_in(&txn, acting, u)).collect::<Result<_>>()?;
-        txn.commit()?;
-        Ok(ids)
+        self.in_one_write(|txn| users.iter().map(|u| self.create_user_in(txn, acting, u)).collect())
     }
 
     fn create_user_in(&self, txn: &WriteTransaction, acting: &Acting, s: &ScimUser) -> Result<UserId> {

@@ -121,18 +121,13 @@ fn check_group_name(txn: &WriteTransaction, name: &str, except: Option<GroupId>)
 impl Principals {
     /// POST /Groups.
     pub fn scim_create_group(&self, acting: &Acting, group: &ScimGroup) -> Result<ScimGroupRecord> {
-        let txn = self.store.db().begin_write()?;
-        let id = self.create_group_in(&txn, acting, group)?;
-        txn.commit()?;
+        let id = self.in_one_write(|txn| self.create_group_in(txn, acting, group))?;
         self.scim_group(id, true)
     }
 
     /// Creates many groups in one transaction: an initial import (and the benchmark's fixture).
     pub fn scim_import_groups(&self, acting: &Acting, groups: &[ScimGroup]) -> Result<Vec<GroupId>> {
-        let txn = self.store.db().begin_write()?;
-        let ids = groups.iter().map(|g| self.create_group_in(&txn, acting, g)).collect::<Result<_>>()?;
-        txn.commit()?;
-        Ok(ids)
+        self.in_one_write(|txn| groups.iter().map(|g| self.create_group_in(txn, acting, g)).collect())
     }
 
     fn create_group_in(&self, txn: &WriteTransaction, acting: &Acting, g: &ScimGroup) -> Result<GroupId> {
