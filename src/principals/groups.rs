@@ -30,6 +30,9 @@ pub(super) struct GroupRecord {
     pub(super) version: u64,
 }
 
+/// A group as the API shows it. Its `scim_managed`, timestamps and `version` repeat `User`'s on purpose: a
+/// shared part with `#[serde(flatten)]` would keep the JSON but turn both OpenAPI schemas into `allOf`
+/// compositions, for four fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Group {
     #[schema(value_type = String, example = "grp_01J4M3Z1K8M0Q9R2S3T4V5W6X7")]
