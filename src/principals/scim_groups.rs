@@ -12,8 +12,7 @@ use super::groups::{
 };
 use super::scim::{Result, check_if_match, check_text, meta};
 use super::scim_read::subgroups_of;
-use super::{Acting, Principals};
-use super::{claim_index, move_index};
+use super::{Acting, Principals, claim_index, move_index};
 use crate::audit::{self, AuditEvent};
 use crate::ids::GroupId;
 use crate::scim::error::ScimError;
