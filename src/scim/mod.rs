@@ -8,6 +8,7 @@
 //! - `patch` (the PATCH engine) and `members` (group PATCH with membership deltas).
 //! - `attrs` (projection, sorting) and `list` (paging, ListResponse, search requests).
 //! - `error`: `ScimError` and the RFC 7644 error body.
+//! - `fixture`: the replay format of `tests/fixtures/scim/` (placeholders, the subset rule), for the tests.
 //!
 //! How a request flows through (the test-only `replay.rs` does exactly this over an in-memory store):
 //! - POST/PUT: `ScimUser::from_json(body)` / `ScimGroup::from_json(body)`, then the store checks uniqueness
@@ -25,6 +26,7 @@ pub mod discovery;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod fixture;
 pub mod group;
 pub mod list;
 pub mod members;

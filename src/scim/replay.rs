@@ -1,14 +1,15 @@
-//! Test-only: replays the identity providers' request sequences in `tests/fixtures/scim/` through these modules
-//! with a small in-memory store, the way the HTTP layer and the SCIM actor will use them. It proves the pieces
+//! Test-only: replays the identity providers' request sequences in `tests/fixtures/scim/` (walked with
+//! `fixture.rs`, as the appliance tests do over HTTP) through these modules with a small in-memory store, the way the HTTP layer and the SCIM actor will use them. It proves the pieces
 //! fit (validation, uniqueness by folded userName, PATCH, projection, filters, errors) before any I/O exists,
 //! and doubles as a sketch of the wiring for the real routes.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::error::{ScimError, ScimResult};
 use super::eval::{fold_case, matches};
+use super::fixture::Replay;
 use super::group::{MemberId, ScimGroup, ScimGroupRecord};
 use super::list::{SearchRequest, list_response};
 use super::members::patch_group;
@@ -211,64 +212,13 @@ fn list(search: &SearchRequest, rt: &'static super::schema::ResourceType, all: V
     Ok((200, Some(list_response(hits.len(), &page, resources))))
 }
 
-/// Replaces every `{{name}}` with the captured id.
-fn substitute(text: &str, captured: &Map<String, Value>) -> String {
-    let mut out = text.to_string();
-    for (name, id) in captured {
-        out = out.replace(&format!("{{{{{name}}}}}"), id.as_str().unwrap_or_default());
-    }
-    out
-}
-
-fn substitute_json(v: &Value, captured: &Map<String, Value>) -> Value {
-    match v {
-        Value::String(s) => Value::String(substitute(s, captured)),
-        Value::Array(items) => Value::Array(items.iter().map(|i| substitute_json(i, captured)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute_json(v, captured))).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The README's subset rule; `Err` names where the mismatch is.
-fn subset(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), String> {
-    match (expected, actual) {
-        (Value::String(s), None) if s == "<absent>" => Ok(()),
-        (Value::String(s), Some(a)) if s == "<absent>" => Err(format!("{at}: expected absent, got {a}")),
-        (_, None) => Err(format!("{at}: missing")),
-        (Value::Object(e), Some(Value::Object(a))) => {
-            e.iter().try_for_each(|(k, v)| subset(v, a.get(k), &format!("{at}.{k}")))
-        }
-        (Value::Array(e), Some(Value::Array(a))) if e.len() == a.len() => {
-            e.iter().zip(a).enumerate().try_for_each(|(i, (x, y))| subset(x, Some(y), &format!("{at}[{i}]")))
-        }
-        (e, Some(a)) if e == a => Ok(()),
-        (e, Some(a)) => Err(format!("{at}: expected {e}, got {a}")),
-    }
-}
-
 fn replay(fixture: &str) {
-    let doc: Value = serde_json::from_str(fixture).expect("fixture is JSON");
+    let mut replay = Replay::parse(fixture).expect("a fixture with steps");
     let mut store = Store::new();
-    let mut captured = Map::new();
-    let steps = doc["steps"].as_array().cloned().unwrap_or_default();
-    assert!(!steps.is_empty(), "fixture has steps");
-    for step in &steps {
-        let name = step["step"].as_str().unwrap_or("?");
-        let method = step["method"].as_str().unwrap_or_default();
-        let path = substitute(step["path"].as_str().unwrap_or_default(), &captured);
-        let body = step.get("body").map(|b| substitute_json(b, &captured));
-        let (status, reply) = store.handle(method, &path, body.as_ref());
-        let expect = &step["expect"];
-        assert_eq!(Some(u64::from(status)), expect["status"].as_u64(), "step '{name}': reply {reply:?}");
-        if let Some(want) = expect.get("body") {
-            let want = substitute_json(want, &captured);
-            if let Err(why) = subset(&want, reply.as_ref(), "body") {
-                panic!("step '{name}': {why}\nreply: {reply:?}");
-            }
-        }
-        if let Some(key) = expect["capture"].as_str() {
-            let id = reply.as_ref().and_then(|r| r.get("id")).cloned().expect("reply has an id to capture");
-            captured.insert(key.to_string(), id);
+    while let Some(step) = replay.next_step() {
+        let (status, reply) = store.handle(&step.method, &step.path, step.body.as_ref());
+        if let Err(why) = replay.check(&step, status, reply.as_ref()) {
+            panic!("{why}");
         }
     }
 }
