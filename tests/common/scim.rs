@@ -1,9 +1,8 @@
 //! SCIM helpers: a SCIM token, requests to `/scim/v2` with the query URL-encoded the way identity providers
-//! send it, and the replay of the request sequences in `tests/fixtures/scim/` (walked with the crate's
-//! `scim::fixture`, which the in-memory replay of `src/scim/replay.rs` uses too).
+//! send it, and the replay of the request sequences in `tests/fixtures/scim/` (walked with `scim_fixture.rs`).
 
+use super::scim_fixture::Replay;
 use reqwest::{Method, RequestBuilder};
-use scaidrive_connectors::scim::fixture::Replay;
 use serde_json::Value;
 
 use super::{TestAppliance, expect_json};

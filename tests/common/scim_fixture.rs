@@ -1,7 +1,6 @@
 //! The replay format of `tests/fixtures/scim/` (its README): steps with `{{name}}` placeholders for ids captured
-//! earlier, and the subset rule expected bodies are checked with. Both replays walk fixtures with it: the
-//! test-only `replay.rs` through these modules in memory, and the appliance tests (`tests/common/scim.rs`)
-//! through HTTP. It only reads and compares JSON; sending each request is the caller's.
+//! earlier, and the subset rule expected bodies are checked with. `scim.rs` walks the fixtures with it over
+//! HTTP; this file only reads and compares JSON.
 
 use serde_json::{Map, Value};
 
