@@ -3,9 +3,9 @@
 //! A write streams the caller's reader into `content_dir/tmp/<ulid>.part` (same file system, so the final rename
 //! is atomic), hashing and counting as it goes, never holding more than one buffer in memory. The temp file's
 //! data is synced before it is renamed to its hash name, and the folder after, so a blob name on disk always
-//! means complete content. Blobs are published in groups (`commit_group.rs`): one folder sync per distinct
-//! shard folder of the group, not one per blob. Identical content lands on the same name and is stored once. A
-//! crash leaves at most `.part` files, which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
+//! means complete content. Writers do both in parallel; only the redb commit that links the blobs is shared
+//! (`commit_group.rs`). Identical content lands on the same name and is stored once. A crash leaves at most
+//! `.part` files, which [`BlobStore::open`] sweeps at start-up. Deciding when a blob may be deleted is not this module's job:
 //! the drive's reference counts do that (see `retention.rs`).
 
 use std::fmt;
@@ -142,37 +142,19 @@ impl BlobStore {
         Ok(staged)
     }
 
-    /// Durably moves one staged blob to its hash name (or drops it when that content is already stored).
+    /// Durably moves a staged blob (its data synced by [`BlobStore::stage`]) to its hash name, or drops it when
+    /// that content is stored already; then syncs the folder holding the name, so the name is durable before any
+    /// commit refers to it.
     pub fn publish(&self, staged: &StagedBlob) -> DriveResult<()> {
-        let mut outcomes = self.publish_group(&[staged])?;
-        Ok(outcomes.pop().unwrap_or(Ok(()))?)
-    }
-
-    /// Moves staged blobs (their data synced by [`BlobStore::stage`]) to their hash names, or drops those whose
-    /// content is stored already, then syncs each shard folder that holds one of the names once, so the names
-    /// are durable before any commit refers to them. `Err` when a folder sync fails (then none may be linked);
-    /// otherwise one result per blob, in order.
-    pub fn publish_group(&self, staged: &[&StagedBlob]) -> io::Result<Vec<io::Result<()>>> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut outcomes = Vec::with_capacity(staged.len());
-        for blob in staged {
-            let target = self.path_of(&blob.hash);
-            let dir = target.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
-            let renamed = if target.exists() {
-                Ok(())
-            } else {
-                fs::create_dir_all(dir).and_then(|()| fs::rename(&blob.temp, &target))
-            };
-            // A name already there may be another writer's rename whose folder sync is still to come: sync it too.
-            if renamed.is_ok() && !dirs.iter().any(|d| d == dir) {
-                dirs.push(dir.to_path_buf());
-            }
-            outcomes.push(renamed);
+        let target = self.path_of(&staged.hash);
+        let dir = target.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
+        if !target.exists() {
+            fs::create_dir_all(dir)?;
+            fs::rename(&staged.temp, &target)?;
         }
-        for dir in &dirs {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(outcomes)
+        // Synced even when the name was there: it may be another writer's rename whose folder sync is to come.
+        File::open(dir)?.sync_all()?;
+        Ok(())
     }
 
     pub fn exists(&self, hash: &[u8; 32]) -> bool {

@@ -7,11 +7,11 @@
 //! copies several files at once; their writes now queue here while a commit runs, and the next commit takes the
 //! whole queue.
 //!
-//! How: a writer stages its content (written and `fdatasync`ed by the writer itself, so concurrent writers sync
-//! in parallel), takes the retention gate, and queues a [`Unit`] (one file, or a batch that must land whole).
-//! The first writer to find no commit in flight leads: it takes every queued unit, publishes their blobs, links
-//! them in one transaction, commits, and answers each unit with its own result; then the next waiting writer
-//! leads with whatever queued meanwhile.
+//! How: a writer stages its content and publishes it under its hash name (both synced, by the writer itself, so
+//! concurrent writers sync in parallel: see `blobs.rs`), holding the retention gate from before publishing, and
+//! queues a [`Unit`] (one file, or a batch that must land whole). The first writer to find no commit in flight
+//! leads: it takes every queued unit, links them in one transaction, commits, and answers each unit with its own
+//! result; then the next waiting writer leads with whatever queued meanwhile.
 //!
 //! One unit's failure never fails the others: every check a link needs (a folder or file in the way, the
 //! precondition, the quota, against the state the earlier units of the group left) runs before it changes
@@ -21,26 +21,25 @@
 //! are refused, and a savepoint cannot be taken once a transaction has changed anything). A failure of the whole
 //! group (a sync or the commit) is retried unit by unit, so each gets its own error.
 //!
-//! Durability, per group: (1) each blob's data was synced by its writer before it queued; (2) the leader
-//! renames each blob to its hash name (or drops it when that content is stored already); (3) it fsyncs each
-//! distinct shard folder holding one of the names once, so every rename is durable; (4) the redb commit (itself
-//! durable) links them. A crash before (2) leaves only `.part` files, which the start-up sweep removes. A crash
-//! after (2) can leave hash names no row refers to, but their data was durable before the rename, so a blob name
-//! on disk always means complete content, and the retention purge deletes such orphans. No entry can name a
-//! blob before (3), so none points at content that could be lost. Cost per group: one redb commit and one fsync
-//! per distinct shard folder (after the first, these find the file system journal already committed), instead
-//! of two fsyncs and a commit per file. Rejected: staging without syncs and one `syncfs` before and after the
-//! renames. It has the fewest syscalls, but `syncfs` flushes every dirty page of the file system: measured 10 ms
-//! to 0.6 s on this shared disk (`sync -f`) against 0.6 ms for a 32 KiB write and fsync. The gate held from
-//! before (2) to after (4) keeps the purge from deleting a blob between the existence check and the commit
-//! that refers to it.
+//! Durability: each blob's data is synced before its rename to the hash name, and the folder holding the name
+//! after it, both before the writer queues (`BlobStore::publish`); the redb commit (itself durable) that links
+//! the blobs comes after. So a blob name on disk always means complete content, no entry can name a blob that
+//! a crash could lose, and a crash before the commit leaves at most `.part` files (swept at start-up) or blobs
+//! no row refers to (deleted by the retention purge). The gate, held from before publishing until the answer,
+//! keeps the purge from deleting a blob between its existence check and the commit that refers to it.
+//!
+//! What is shared is the commit only, on purpose. Measured on the SMB bench (1,000-2,000 files, this 2-core
+//! machine under load): moving the renames and one fsync per distinct shard folder into the leader made the
+//! initial sync slower than before (18.4 s before, 21.4 s and 27.4 s after on 2,000 files), because it lengthened
+//! the serial section while groups of concurrent copies are small; and staging without syncs with one `syncfs`
+//! before and after the renames costs 10 ms to 0.6 s per `syncfs` on a shared disk (`sync -f`, it flushes every
+//! dirty page of the file system) against 0.6 ms for a 32 KiB write and fsync.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::blobs::StagedBlob;
 use super::content::{WriteOptions, apply_link, check_write};
 use super::error::{DriveError, DriveResult};
 use super::paths::DrivePath;
@@ -53,10 +52,8 @@ use crate::ids::ShareId;
 pub(super) struct Unit {
     pub share_id: ShareId,
     pub opts: WriteOptions,
-    /// Path, content hash and size of each file, in write order.
+    /// Path, content hash and size of each file (its blob published already), in write order.
     pub items: Vec<(DrivePath, [u8; 32], u64)>,
-    /// The unit's contents not stored yet (a batch's already stored contents have none).
-    pub staged: Vec<StagedBlob>,
 }
 
 type UnitResult = DriveResult<Vec<Entry>>;
@@ -176,19 +173,10 @@ impl Drive {
         }
     }
 
-    /// Publishes the group's blobs durably, then links every unit that passes its checks in one transaction.
-    /// `Err` only when the whole group failed (a sync, the database); a unit's own failure is its result.
+    /// Links every unit that passes its checks in one transaction. `Err` only when the whole group failed (the
+    /// database); a unit's own failure is its result.
     fn try_group(&self, units: &[Unit]) -> DriveResult<Vec<UnitResult>> {
         let mut failed: Vec<Option<DriveError>> = units.iter().map(|_| None).collect();
-        let staged: Vec<&StagedBlob> = units.iter().flat_map(|u| &u.staged).collect();
-        let mut published = self.inner.blobs.publish_group(&staged)?.into_iter();
-        for (unit, failure) in units.iter().zip(&mut failed) {
-            for outcome in published.by_ref().take(unit.staged.len()) {
-                if let (Err(e), None) = (outcome, &failure) {
-                    *failure = Some(e.into());
-                }
-            }
-        }
         let now = to_nanos(self.now());
         'attempt: loop {
             let txn = self.db().begin_write()?;

@@ -218,8 +218,8 @@ impl Drive {
         }
         let staged = self.inner.blobs.stage(reader, max_bytes)?;
         let _gate = self.inner.blob_gate.read().unwrap_or_else(|p| p.into_inner());
-        let item = (path.clone(), staged.hash, staged.size);
-        let unit = Unit { share_id, opts: opts.clone(), items: vec![item], staged: vec![staged] };
+        self.inner.blobs.publish(&staged)?;
+        let unit = Unit { share_id, opts: opts.clone(), items: vec![(path.clone(), staged.hash, staged.size)] };
         self.commit_unit(unit)?.pop().ok_or(DriveError::Corrupt("group commit answer"))
     }
 
@@ -248,11 +248,13 @@ impl Drive {
         for (path, bytes) in files {
             let hash: [u8; 32] = Sha256::digest(bytes).into();
             if !self.inner.blobs.exists(&hash) && !staged.iter().any(|s| s.hash == hash) {
-                staged.push(self.inner.blobs.stage(&mut &bytes[..], None)?);
+                let blob = self.inner.blobs.stage(&mut &bytes[..], None)?;
+                self.inner.blobs.publish(&blob)?;
+                staged.push(blob);
             }
             items.push((path.clone(), hash, bytes.len() as u64));
         }
-        self.commit_unit(Unit { share_id, opts: opts.clone(), items, staged })
+        self.commit_unit(Unit { share_id, opts: opts.clone(), items })
     }
 
     /// Opens a file's current content for streaming (`Read + Seek`), with the entry it belongs to.
