@@ -1,5 +1,5 @@
 //! Group commit: writes that reach their commit step while another commit is in flight are linked together, in
-//! one redb write transaction after one round of content syncs, instead of paying each for its own.
+//! one redb write transaction (one commit, one set of database syncs), instead of paying each for its own.
 //!
 //! Why: a durable write used to cost about 4.6 fsyncs per file (its blob's data, its blob folder, redb's commit),
 //! and redb commits run one at a time, so an initial sync of many small files was bound by the disk's flush
@@ -19,7 +19,7 @@
 //! later item of a batch, or the database itself, fail mid-change, the transaction is dropped and redone without
 //! that unit (redb's savepoints cannot serve: the store runs redb in multi-writer mode, where ephemeral savepoints
 //! are refused, and a savepoint cannot be taken once a transaction has changed anything). A failure of the whole
-//! group (a sync or the commit) is retried unit by unit, so each gets its own error.
+//! group (the commit) is retried unit by unit, so each gets its own error.
 //!
 //! Durability: each blob's data is synced before its rename to the hash name, and the folder holding the name
 //! after it, both before the writer queues (`BlobStore::publish`); the redb commit (itself durable) that links
@@ -28,12 +28,13 @@
 //! no row refers to (deleted by the retention purge). The gate, held from before publishing until the answer,
 //! keeps the purge from deleting a blob between its existence check and the commit that refers to it.
 //!
-//! What is shared is the commit only, on purpose. Measured on the SMB bench (1,000-2,000 files, this 2-core
-//! machine under load): moving the renames and one fsync per distinct shard folder into the leader made the
-//! initial sync slower than before (18.4 s before, 21.4 s and 27.4 s after on 2,000 files), because it lengthened
-//! the serial section while groups of concurrent copies are small; and staging without syncs with one `syncfs`
-//! before and after the renames costs 10 ms to 0.6 s per `syncfs` on a shared disk (`sync -f`, it flushes every
-//! dirty page of the file system) against 0.6 ms for a 32 KiB write and fsync.
+//! What is shared is the commit only, on purpose: the serial section stays as short as it can be, while blob
+//! syncs run in parallel in the writers. Tried and dropped (SMB bench, 2,000 files, this 2-core machine with
+//! other builds running, so single runs vary by 2x): the leader renaming the group's blobs and syncing each
+//! distinct shard folder once (fewer syscalls, but groups of concurrent copies are small, so it mostly
+//! lengthened the serial section: 21.4 s and 27.4 s against 18.4 s before at load 6); and staging without syncs
+//! with one `syncfs` before and after the renames (`syncfs` flushes every dirty page of the file system: 10 ms
+//! to 0.6 s on a shared disk, `sync -f`, against 0.6 ms for a 32 KiB write and fsync).
 
 use std::collections::HashMap;
 use std::io;
