@@ -158,6 +158,7 @@ where
             ..Plan::default()
         };
         part.order();
+        self.reconciler.drop_passed_claims();
         part
     }
 
@@ -496,6 +497,17 @@ impl<'c> Reconciler<'c> {
             claims.entry(k).or_insert(p);
         }
         true
+    }
+
+    /// Drops the claims the walk has left behind; only for a first sync, whose every decision is made in walk order.
+    /// Every spelling of a name comes next to it in that order, and so does everything under it, so a claim that
+    /// is neither on the row waiting in `group` nor on one of its folded ancestors can no longer be contested:
+    /// the claims then hold the current branch instead of every path the sync creates.
+    fn drop_passed_claims(&mut self) {
+        let Some(next) = self.group.first() else { return };
+        for claims in &mut self.claimed {
+            claims.retain(|_, p| p.same_folded(next.path()) || p.is_folded_ancestor_of(next.path()));
+        }
     }
 
     /// Decides the rows that were not renames: creates (checked against the destination's naming rules) and
