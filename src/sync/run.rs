@@ -163,7 +163,9 @@ where
     O: Observer,
 {
     let mut executor = Executor::new(source, drive, sink, observer, stop, now);
-    match walk_and_execute(source, drive, base, ctx, &mut executor, inspect).await {
+    // Boxed, like the parts below: the walk and an executing part are alive at once, and unboxed their states
+    // nest into one future large enough to overflow a 2 MiB thread stack in debug builds.
+    match Box::pin(walk_and_execute(source, drive, base, ctx, &mut executor, inspect)).await {
         Ok(None) => (executor.complete().await, None),
         Ok(Some(ending)) => (executor.finish(ending).await, None),
         Err(e) => {
@@ -195,12 +197,12 @@ where
         while reconciling.advance().await? {
             let part = reconciling.take_part();
             inspect(&part);
-            if let Some(ending) = executor.execute_part(&part).await {
+            if let Some(ending) = Box::pin(executor.execute_part(&part)).await {
                 return Ok(Some(ending));
             }
         }
     }
-    let plan = settle_plan(source, drive, reconciling.finish().await?, ctx).await?;
+    let plan = Box::pin(settle_plan(source, drive, reconciling.finish().await?, ctx)).await?;
     inspect(&plan);
-    Ok(executor.execute_part(&plan).await)
+    Ok(Box::pin(executor.execute_part(&plan)).await)
 }
