@@ -17,16 +17,19 @@ pub enum ScimMessage {
     Write { acting: Acting, write: ScimWrite, reply: RpcReplyPort<Result<ScimWritten, ScimStoreError>> },
 }
 
-/// One SCIM write. `if_match` is the request's `If-Match` header (412 when it names another version).
+/// One SCIM write, of a user or of a group.
 pub enum ScimWrite {
-    CreateUser(ScimUser),
-    ReplaceUser { id: UserId, user: ScimUser, if_match: Option<String> },
-    PatchUser { id: UserId, patch: PatchRequest, if_match: Option<String> },
-    DeleteUser { id: UserId, if_match: Option<String> },
-    CreateGroup(ScimGroup),
-    ReplaceGroup { id: GroupId, group: ScimGroup, if_match: Option<String> },
-    PatchGroup { id: GroupId, patch: PatchRequest, if_match: Option<String> },
-    DeleteGroup { id: GroupId, if_match: Option<String> },
+    User(ScimOp<UserId, ScimUser>),
+    Group(ScimOp<GroupId, ScimGroup>),
+}
+
+/// What a SCIM write does to one resource. `if_match` is the request's `If-Match` header (412 when it names
+/// another version).
+pub enum ScimOp<Id, Input> {
+    Create(Input),
+    Replace { id: Id, input: Input, if_match: Option<String> },
+    Patch { id: Id, patch: PatchRequest, if_match: Option<String> },
+    Delete { id: Id, if_match: Option<String> },
 }
 
 /// What a write leaves behind: the resource as stored now, or nothing (deletes, group PATCH).
@@ -77,26 +80,26 @@ impl Actor for ScimActor {
 
 fn perform(p: &Principals, acting: &Acting, write: ScimWrite) -> Result<ScimWritten, ScimStoreError> {
     Ok(match write {
-        ScimWrite::CreateUser(user) => ScimWritten::User(p.scim_create_user(acting, &user)?),
-        ScimWrite::ReplaceUser { id, user, if_match } => {
-            ScimWritten::User(p.scim_replace_user(acting, id, &user, if_match.as_deref())?)
+        ScimWrite::User(ScimOp::Create(user)) => ScimWritten::User(p.scim_create_user(acting, &user)?),
+        ScimWrite::User(ScimOp::Replace { id, input, if_match }) => {
+            ScimWritten::User(p.scim_replace_user(acting, id, &input, if_match.as_deref())?)
         }
-        ScimWrite::PatchUser { id, patch, if_match } => {
+        ScimWrite::User(ScimOp::Patch { id, patch, if_match }) => {
             ScimWritten::User(p.scim_patch_user(acting, id, &patch, if_match.as_deref())?)
         }
-        ScimWrite::DeleteUser { id, if_match } => {
+        ScimWrite::User(ScimOp::Delete { id, if_match }) => {
             p.scim_delete_user(acting, id, if_match.as_deref())?;
             ScimWritten::Done
         }
-        ScimWrite::CreateGroup(group) => ScimWritten::Group(p.scim_create_group(acting, &group)?),
-        ScimWrite::ReplaceGroup { id, group, if_match } => {
-            ScimWritten::Group(p.scim_replace_group(acting, id, &group, if_match.as_deref())?)
+        ScimWrite::Group(ScimOp::Create(group)) => ScimWritten::Group(p.scim_create_group(acting, &group)?),
+        ScimWrite::Group(ScimOp::Replace { id, input, if_match }) => {
+            ScimWritten::Group(p.scim_replace_group(acting, id, &input, if_match.as_deref())?)
         }
-        ScimWrite::PatchGroup { id, patch, if_match } => {
+        ScimWrite::Group(ScimOp::Patch { id, patch, if_match }) => {
             p.scim_patch_group(acting, id, &patch, if_match.as_deref())?;
             ScimWritten::Done
         }
-        ScimWrite::DeleteGroup { id, if_match } => {
+        ScimWrite::Group(ScimOp::Delete { id, if_match }) => {
             p.scim_delete_group(acting, id, if_match.as_deref())?;
             ScimWritten::Done
         }

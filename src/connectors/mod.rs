@@ -240,7 +240,8 @@ impl Connectors {
         Ok(connector)
     }
 
-    /// Deletes a connector and its identity mappings. What it synced stays in the share; the source is untouched.
+    /// Deletes a connector and everything kept about it (mappings, file states, jobs, permission and SharePoint item
+    /// memory). What it synced stays in the share; the source is untouched.
     pub fn delete(&self, acting: &Acting, id: ConnectorId) -> Result<(), ConnectorsError> {
         let txn = self.store.db().begin_write()?;
         let removed = txn.open_table(CONNECTORS)?.remove(id.to_bytes())?.is_some();
@@ -251,6 +252,7 @@ impl Connectors {
         file_states::remove_all(&txn, id)?;
         jobs::remove_all(&txn, id)?;
         crate::identity::states::remove_all(&txn, id)?;
+        crate::sides::sharepoint::extras_state::remove_all(&txn, id)?;
         let event = AuditEvent::new("connector.deleted", acting.actor.clone(), Some(id.to_string()), self.clock.now());
         audit::record(&txn, &event)?;
         txn.commit()?;

@@ -207,12 +207,14 @@ async fn a_first_pass_sets_owners_and_aces_and_a_second_reads_nothing() {
     assert_eq!(updated(&job), 2);
     assert_eq!(f.owner("team"), Some(f.alice));
     assert_eq!(f.owner("team/a.txt"), Some(f.service), "Bob maps to nobody: the service account owns his file");
-    let aces = f.aces("team/a.txt");
-    assert_eq!(aces.len(), 1, "only Alice's allow is carried over: {aces:?}");
-    assert_eq!(
-        (aces[0].principal_id, aces[0].permission, aces[0].kind),
-        (PrincipalId::User(f.alice), Permission::Manage, AceType::Allow)
-    );
+    let mut aces: Vec<_> = f.aces("team/a.txt").iter().map(|a| (a.principal_id, a.permission, a.kind)).collect();
+    aces.sort_by_key(|a| a.0.to_string());
+    let mut expected = vec![
+        (PrincipalId::User(f.alice), Permission::Manage, AceType::Allow),
+        (PrincipalId::User(f.service), Permission::Manage, AceType::Allow),
+    ];
+    expected.sort_by_key(|a| a.0.to_string());
+    assert_eq!(aces, expected, "Alice's allow is carried over, and Bob's goes to the service account");
     assert_eq!(unmapped(&job).len(), 1);
     let list = unmapped(&job);
     let bob = &list[0];
@@ -245,7 +247,8 @@ async fn a_moved_tag_reads_that_entry_only_and_a_new_mapping_reads_nothing() {
     source.set("team/a.txt", ALICE, &[ALICE]);
     f.pass(&mut source, f.resolver(&[])).await;
     assert_eq!(f.owner("team/a.txt"), Some(f.service), "no mapping yet: the service account owns it");
-    assert!(f.aces("team/a.txt").is_empty());
+    let aces: Vec<_> = f.aces("team/a.txt").iter().map(|a| (a.principal_id, a.kind)).collect();
+    assert_eq!(aces, vec![(PrincipalId::User(f.service), AceType::Allow)], "and takes Alice's allow");
     assert_eq!(states::summary(&f.store, f.connector).expect("summary").unmapped.to_list()[0].count, 2);
 
     source.take_reads();
@@ -260,8 +263,10 @@ async fn a_moved_tag_reads_that_entry_only_and_a_new_mapping_reads_nothing() {
     f.base("team/a.txt", Kind::File, "t2");
     let job = f.pass(&mut source, f.resolver(&[f.alice_by_sid()])).await;
     assert_eq!(source.take_reads(), ["team/a.txt"]);
-    assert_eq!(updated(&job), 0, "Bob maps to nobody: what ScaiDrive shows does not change");
-    assert_eq!(unmapped(&job)[0].principal, BOB, "but the job reports him: the ACL names him now");
+    assert_eq!(updated(&job), 1, "Bob maps to nobody: his allow goes to the service account");
+    let aces: Vec<_> = f.aces("team/a.txt").iter().map(|a| a.principal_id).collect();
+    assert!(aces.contains(&PrincipalId::User(f.service)) && aces.contains(&PrincipalId::User(f.alice)), "{aces:?}");
+    assert_eq!(unmapped(&job)[0].principal, BOB, "and the job reports him: the ACL names him now");
 }
 
 #[tokio::test]

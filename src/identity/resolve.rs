@@ -13,9 +13,10 @@
 //! - **Name**: the account or display name, normalised (case, and runs of spaces, dots, underscores and dashes
 //!   count as one space), against users' `user_name` and `display_name` and groups' `display_name`. Two or more
 //!   different principals matching is ambiguous: not mapped, reported with the candidates.
-//! - **Fallback**: for ownership only, the connector's service account, represented in ScaiDrive by the user
-//!   who created the connector (`Connector::created_by`); `None` when a system token created it, and files then
-//!   have no owner. The fallback never receives anyone's ACEs (`translate` documents why).
+//! - **Fallback**: the connector's service account, represented in ScaiDrive by the user who created the
+//!   connector (`Connector::created_by`); `None` when a system token created it, and files then have no owner.
+//!   It owns what no mapped user owns and takes unmapped principals' allows (never their denies): `translate`
+//!   documents why; SharePoint's translation follows the same rule.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -356,7 +357,7 @@ impl Resolver {
     }
 
     /// Translates one object's ACL with this run's mappings, counts its unmapped principals, and puts the
-    /// fallback in place of an unmapped owner (the `UnmappedOwner` warning stays for the job log).
+    /// fallback in place of an unmapped owner and unmapped allows (the warnings stay for the job log).
     pub fn translate(&mut self, acl: &NtAcl, parent: Option<&[Ace]>) -> Translation {
         self.translate_entry(acl, parent).0
     }
@@ -367,7 +368,7 @@ impl Resolver {
         let sids: Vec<Sid> = sids_of(acl).cloned().collect();
         let mapped: HashMap<Sid, PrincipalId> =
             sids.iter().filter_map(|s| self.map_sid(s).map(|p| (s.clone(), p))).collect();
-        let mut t = translate::translate(acl, &|s: &Sid| mapped.get(s).copied(), parent);
+        let mut t = translate::translate(acl, &|s: &Sid| mapped.get(s).copied(), self.fallback, parent);
         for w in &t.warnings {
             let (sid, owner) = match w {
                 Warning::UnmappedOwner { sid: Some(sid) } => (sid, true),

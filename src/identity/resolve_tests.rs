@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::connectors::mappings::IdentityType;
+use crate::drive::AceType;
 use crate::ids::{GroupId, MappingId};
 use crate::principals::Role;
 use crate::sides::smb::acl::{AceKind, NtAce};
@@ -150,7 +151,8 @@ fn a_refused_lookup_still_maps_by_sid_and_an_unmapped_owner_falls_back() {
     assert_eq!(mine.owner, Some(PrincipalId::User(alice.id)), "a SID-keyed mapping needs no name");
     let theirs = r.translate(&acl_of(BOB, &[BOB]), None);
     assert_eq!(theirs.owner, Some(PrincipalId::User(service)), "Bob's name is unknown: the service account owns it");
-    assert!(theirs.aces.is_empty(), "the fallback never receives Bob's rights");
+    let taken: Vec<_> = theirs.aces.iter().map(|a| (a.principal_id, a.kind)).collect();
+    assert_eq!(taken, vec![(PrincipalId::User(service), AceType::Allow)], "Bob's allow goes to the service account");
     assert!(theirs.warnings.contains(&Warning::UnmappedOwner { sid: Some(sid(BOB)) }));
 }
 

@@ -32,6 +32,12 @@
 //! Any deny whose trustee cannot be mapped (an unmapped group, Administrators, an unknown SID) may hit members
 //! ScaiDrive cannot see, so it caps every allow of the result, with a warning: safe, and loud.
 //!
+//! An allow whose trustee cannot be mapped (not a well-known SID) goes to the connector's service account
+//! (`fallback`) at the same level, with a warning, as the spec says ("unmapped SMB principals ... fall back to the
+//! connector service account"), and as the SharePoint translation does: a file with broken inheritance stays
+//! reachable by the account that syncs it rather than by nobody. That is not more than SMB grants: the service
+//! account reads and writes the whole share to sync it. Denies never go to the fallback (they cap everybody).
+//!
 //! Special DACLs: no DACL at all grants everyone everything: like Everyone, not expressible, so no ACE is added
 //! (warning) and the parent's ACEs are inherited; an empty DACL grants nobody anything: no ACE, inheritance off.
 //!
@@ -159,10 +165,15 @@ pub struct Translation {
     pub warnings: Vec<Warning>,
 }
 
-/// Translates `acl`. `map` gives the ScaiDrive principal of a SID (explicit, email or name mapping: never the
-/// fallback, which must not receive anyone's rights). `parent` is the parent's stored ScaiDrive ACE list, `None`
-/// at the connector's root.
-pub fn translate(acl: &NtAcl, map: &dyn Fn(&Sid) -> Option<PrincipalId>, parent: Option<&[Ace]>) -> Translation {
+/// Translates `acl`. `map` gives the ScaiDrive principal of a SID (explicit, email or name mapping), `fallback`
+/// the service account that takes unmapped principals' allows (see the module docs). `parent` is the parent's
+/// stored ScaiDrive ACE list, `None` at the connector's root.
+pub fn translate(
+    acl: &NtAcl,
+    map: &dyn Fn(&Sid) -> Option<PrincipalId>,
+    fallback: Option<PrincipalId>,
+    parent: Option<&[Ace]>,
+) -> Translation {
     let owner = acl.owner.as_ref().and_then(map);
     let mut warnings = Vec::new();
     if owner.is_none() {
@@ -224,7 +235,12 @@ pub fn translate(acl: &NtAcl, map: &dyn Fn(&Sid) -> Option<PrincipalId>, parent:
                 warnings.push(Warning::AllUsersNotGranted { sid: Some(sid.clone()) })
             }
             (None, Some(WellKnown::Administrators | WellKnown::CreatorPlaceholder)) => {}
-            (None, _) if level_of(m).is_some() => warnings.push(Warning::UnmappedAllow { sid: sid.clone() }),
+            (None, _) if level_of(m).is_some() => {
+                warnings.push(Warning::UnmappedAllow { sid: sid.clone() });
+                if let Some(f) = fallback {
+                    allows.entry((f.to_string(), ace.inherited())).or_insert((f, 0)).1 |= m;
+                }
+            }
             (None, _) => {}
         }
     }

@@ -71,7 +71,7 @@ fn acl(owner: &str, dacl: Vec<NtAce>) -> NtAcl {
 }
 
 fn run(n: &Names, acl: &NtAcl) -> Translation {
-    translate(acl, &n.map(), None)
+    translate(acl, &n.map(), None, None)
 }
 
 /// The ACEs as (principal, permission, type, inherited), order-insensitive.
@@ -199,9 +199,9 @@ fn a_protected_dacl_breaks_inheritance_and_an_uncovered_parent_is_not_inherited(
     let parent_read = [ace(n.bob, Permission::Read, AceType::Allow, false)];
     let parent_more =
         [ace(n.bob, Permission::Read, AceType::Allow, false), ace(n.staff, Permission::Write, AceType::Allow, false)];
-    assert!(translate(&child, &n.map(), Some(&parent_read)).inherit, "the parent adds nothing: inherit");
+    assert!(translate(&child, &n.map(), None, Some(&parent_read)).inherit, "the parent adds nothing: inherit");
     assert!(
-        !translate(&child, &n.map(), Some(&parent_more)).inherit,
+        !translate(&child, &n.map(), None, Some(&parent_more)).inherit,
         "a parent allow the child's DACL lacks (\"this folder only\") must not leak down"
     );
 }
@@ -222,7 +222,7 @@ fn all_users_sids_are_not_granted_but_their_denies_apply_to_everybody() {
 fn an_explicit_mapping_of_a_well_known_sid_wins() {
     let n = Names::new();
     let map = |s: &Sid| (s.to_string() == EVERYONE).then_some(n.staff);
-    let t = translate(&acl(ALICE, vec![allow(EVERYONE, FILE_GENERIC_READ)]), &map, None);
+    let t = translate(&acl(ALICE, vec![allow(EVERYONE, FILE_GENERIC_READ)]), &map, None, None);
     assert_eq!(shape(&t), vec![(n.staff, Permission::Read, AceType::Allow, false)]);
 }
 
@@ -273,6 +273,29 @@ fn unmapped_principals_are_reported_and_their_denies_apply_to_everybody() {
             Warning::DenyAppliedToAll { sid: sid(ADMINS) },
         ]
     );
+}
+
+#[test]
+fn the_service_account_takes_unmapped_allows_never_their_denies_nor_everyone() {
+    let n = Names::new();
+    let service = PrincipalId::User(crate::ids::UserId::new());
+    let dacl = vec![
+        allow(STRANGER, FILE_GENERIC_READ | FILE_GENERIC_WRITE),
+        allow(EVERYONE, FILE_ALL_ACCESS),
+        allow(BOB, FILE_GENERIC_READ),
+    ];
+    let t = translate(&acl(ALICE, dacl.clone()), &n.map(), Some(service), None);
+    let mut expected =
+        vec![(n.bob, Permission::Read, AceType::Allow, false), (service, Permission::Write, AceType::Allow, false)];
+    expected.sort_by_key(|x| format!("{x:?}"));
+    assert_eq!(shape(&t), expected, "the stranger's write goes to the service account; Everyone's allow to nobody");
+    assert!(t.warnings.contains(&Warning::UnmappedAllow { sid: sid(STRANGER) }), "still reported");
+
+    // An unmapped deny caps everybody, the service account included, and is never its own deny.
+    let mut capped = dacl;
+    capped.push(deny(STRANGER, WRITE_DATA));
+    let t = translate(&acl(ALICE, capped), &n.map(), Some(service), None);
+    assert!(t.aces.iter().all(|a| a.kind == AceType::Allow && a.permission == Permission::Read), "{:?}", t.aces);
 }
 
 #[test]
@@ -417,9 +440,9 @@ proptest! {
         let map = n.map();
         let root = DrivePath::parse("/a").expect("path");
         let sub = DrivePath::parse("/a/b").expect("path");
-        let parent = translate(&parent_acl, &map, None);
+        let parent = translate(&parent_acl, &map, None, None);
         w.drive.set_aces(w.share, &root.clone().into(), &parent.aces, parent.inherit).expect("set parent");
-        let child = translate(&child_acl, &map, Some(&parent.aces));
+        let child = translate(&child_acl, &map, None, Some(&parent.aces));
         w.drive.set_aces(w.share, &sub.clone().into(), &child.aces, child.inherit).expect("set child");
 
         let PrincipalId::Group(staff) = n.staff else { unreachable!() };

@@ -5,7 +5,9 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, Role, claim_index, clean_text, double_option};
+use super::{
+    Acting, Principals, PrincipalsError, Role, claim_index, clean_text, double_option, move_index, page_of, rows_after,
+};
 use crate::audit::{self, AuditEvent};
 use crate::ids::{GroupId, UserId};
 use crate::store::codec;
@@ -28,6 +30,9 @@ pub(super) struct GroupRecord {
     pub(super) version: u64,
 }
 
+/// A group as the API shows it. Its `scim_managed`, timestamps and `version` repeat `User`'s on purpose: a
+/// shared part with `#[serde(flatten)]` would keep the JSON but turn both OpenAPI schemas into `allOf`
+/// compositions, for four fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Group {
     #[schema(value_type = String, example = "grp_01J4M3Z1K8M0Q9R2S3T4V5W6X7")]
@@ -283,21 +288,12 @@ impl Principals {
         let txn = self.store.db().begin_read()?;
         let table = txn.open_table(GROUPS)?;
         let members = txn.open_table(GROUP_MEMBERS)?;
-        let range = match after {
-            Some(after) => table.range((std::ops::Bound::Excluded(after.to_bytes()), std::ops::Bound::Unbounded))?,
-            None => table.range::<[u8; 16]>(..)?,
-        };
-        let mut groups = Vec::new();
-        for row in range.take(limit + 1) {
+        let groups = rows_after(&table, after.map(|a| a.to_bytes()))?.map(|row| {
             let record: GroupRecord = codec::decode("groups", row?.1.value())?;
             let list = members_of(&members, record.id)?;
-            groups.push(with_members(record, list));
-        }
-        let next = (groups.len() > limit).then(|| {
-            groups.truncate(limit);
-            groups[limit - 1].id
+            Ok(with_members(record, list))
         });
-        Ok((groups, next))
+        page_of(groups, limit, |g| g.id)
     }
 
     /// The groups `user` belongs to: what access checks expand a caller into.
@@ -324,20 +320,13 @@ impl Principals {
         }
         if let Some(slug) = patch.slug {
             let slug = valid_slug(&slug)?;
-            if slug != record.slug {
-                claim_index(&txn, GROUP_SLUGS, "group", "slug", &slug, id.to_bytes())?;
-                txn.open_table(GROUP_SLUGS)?.remove(record.slug.as_str())?;
-                record.slug = slug;
-            }
+            move_index(&txn, GROUP_SLUGS, ("group", "slug"), Some(&record.slug), Some(&slug), id.to_bytes())?;
+            record.slug = slug;
         }
         if let Some(external_id) = patch.external_id {
             let external_id = external_id.map(|e| clean_text("external_id", &e, 256)).transpose()?;
-            if let Some(new) = &external_id {
-                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "external_id", new, id.to_bytes())?;
-            }
-            if let Some(old) = record.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
-                txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;
-            }
+            let (old, new) = (record.external_id.as_deref(), external_id.as_deref());
+            move_index(&txn, GROUP_EXTERNAL_IDS, ("group", "external_id"), old, new, id.to_bytes())?;
             record.external_id = external_id;
         }
         if let Some(members) = &patch.members {

@@ -105,6 +105,55 @@ pub(crate) fn claim_index(
     Ok(())
 }
 
+/// Moves the row `id`'s entry in a unique index from `old` to `new` (either may be absent), refusing a `new`
+/// another row holds; equal keys change nothing.
+pub(crate) fn move_index(
+    txn: &redb::WriteTransaction,
+    table: redb::TableDefinition<&str, [u8; 16]>,
+    (kind, field): (&'static str, &'static str),
+    old: Option<&str>,
+    new: Option<&str>,
+    id: [u8; 16],
+) -> Result<(), PrincipalsError> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(new) = new {
+        claim_index(txn, table, kind, field, new, id)?;
+    }
+    if let Some(old) = old {
+        txn.open_table(table)?.remove(old)?;
+    }
+    Ok(())
+}
+
+/// The rows of an id-keyed table in key (creation) order, after the key `after` (from the first without it).
+pub(crate) fn rows_after<T: redb::ReadableTable<[u8; 16], &'static [u8]>>(
+    table: &T,
+    after: Option<[u8; 16]>,
+) -> Result<redb::Range<'_, [u8; 16], &'static [u8]>, redb::StorageError> {
+    match after {
+        Some(after) => table.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+        None => table.range::<[u8; 16]>(..),
+    }
+}
+
+/// A page of at most `limit` items, and the id of its last one when more follow (one item past the page is
+/// read to tell).
+pub(crate) fn page_of<T, Id>(
+    items: impl Iterator<Item = Result<T, PrincipalsError>>,
+    limit: usize,
+    id: impl Fn(&T) -> Id,
+) -> Result<(Vec<T>, Option<Id>), PrincipalsError> {
+    let mut page = items.take(limit + 1).collect::<Result<Vec<T>, _>>()?;
+    if page.len() <= limit {
+        return Ok((page, None));
+    }
+    page.truncate(limit);
+    let next = page.last().map(id);
+    Ok((page, next))
+}
+
 /// A display text: trimmed, 1 to `max` characters, no control characters.
 pub(crate) fn clean_text(field: &'static str, value: &str, max: usize) -> Result<String, PrincipalsError> {
     let value = value.trim();

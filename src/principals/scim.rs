@@ -13,7 +13,7 @@ use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::claim_index;
+use super::move_index;
 use super::users::{keep_a_superadmin, read_user, remove_user_rows, user_name_key, write_user};
 use super::{Acting, Principals, PrincipalsError, Role, User};
 use crate::audit::{self, AuditEvent};
@@ -232,23 +232,12 @@ fn apply_user(
 
 /// Moves the user's index entries (`userName`, `externalId`) from `old` to `new`, refusing taken values.
 fn reindex_user(txn: &WriteTransaction, old: Option<&User>, new: &User) -> Result<()> {
-    let new_key = user_name_key(&new.user_name);
     let old_key = old.map(|o| user_name_key(&o.user_name));
-    if old_key.as_deref() != Some(new_key.as_str()) {
-        claim_index(txn, USER_NAMES, "user", "userName", &new_key, new.id.to_bytes())?;
-        if let Some(k) = old_key {
-            txn.open_table(USER_NAMES)?.remove(k.as_str())?;
-        }
-    }
-    let old_ext = old.and_then(|o| o.external_id.clone());
-    if old_ext != new.external_id {
-        if let Some(e) = &new.external_id {
-            claim_index(txn, USER_EXTERNAL_IDS, "user", "externalId", e, new.id.to_bytes())?;
-        }
-        if let Some(e) = old_ext {
-            txn.open_table(USER_EXTERNAL_IDS)?.remove(e.as_str())?;
-        }
-    }
+    let new_key = user_name_key(&new.user_name);
+    move_index(txn, USER_NAMES, ("user", "userName"), old_key.as_deref(), Some(&new_key), new.id.to_bytes())?;
+    let old_ext = old.and_then(|o| o.external_id.as_deref());
+    let new_ext = new.external_id.as_deref();
+    move_index(txn, USER_EXTERNAL_IDS, ("user", "externalId"), old_ext, new_ext, new.id.to_bytes())?;
     Ok(())
 }
 
@@ -271,21 +260,24 @@ fn user_event(kind: &str, acting: &Acting, user: &User, now: OffsetDateTime) -> 
 }
 
 impl Principals {
+    /// Runs `work` in one write transaction, committed when it succeeds.
+    pub(super) fn in_one_write<T>(&self, work: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.store.db().begin_write()?;
+        let done = work(&txn)?;
+        txn.commit()?;
+        Ok(done)
+    }
+
     /// POST /Users. A user the appliance already has under the same `externalId` or `userName` and that SCIM
     /// does not manage yet (made just in time) is adopted instead of duplicated.
     pub fn scim_create_user(&self, acting: &Acting, user: &ScimUser) -> Result<ScimUserRecord> {
-        let txn = self.store.db().begin_write()?;
-        let id = self.create_user_in(&txn, acting, user)?;
-        txn.commit()?;
+        let id = self.in_one_write(|txn| self.create_user_in(txn, acting, user))?;
         self.scim_user(id)
     }
 
     /// Creates many users in one transaction: an initial import (and the benchmark's fixture).
     pub fn scim_import_users(&self, acting: &Acting, users: &[ScimUser]) -> Result<Vec<UserId>> {
-        let txn = self.store.db().begin_write()?;
-        let ids = users.iter().map(|u| self.create_user_in(&txn, acting, u)).collect::<Result<_>>()?;
-        txn.commit()?;
-        Ok(ids)
+        self.in_one_write(|txn| users.iter().map(|u| self.create_user_in(txn, acting, u)).collect())
     }
 
     fn create_user_in(&self, txn: &WriteTransaction, acting: &Acting, s: &ScimUser) -> Result<UserId> {

@@ -7,13 +7,12 @@ use std::collections::HashSet;
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::claim_index;
 use super::groups::{
     GroupRecord, free_slug, groups_named, members_of, read_record, remove_group_rows, rename_in_index, write_record,
 };
 use super::scim::{Result, check_if_match, check_text, meta};
 use super::scim_read::subgroups_of;
-use super::{Acting, Principals};
+use super::{Acting, Principals, claim_index, move_index};
 use crate::audit::{self, AuditEvent};
 use crate::ids::GroupId;
 use crate::scim::error::ScimError;
@@ -121,18 +120,13 @@ fn check_group_name(txn: &WriteTransaction, name: &str, except: Option<GroupId>)
 impl Principals {
     /// POST /Groups.
     pub fn scim_create_group(&self, acting: &Acting, group: &ScimGroup) -> Result<ScimGroupRecord> {
-        let txn = self.store.db().begin_write()?;
-        let id = self.create_group_in(&txn, acting, group)?;
-        txn.commit()?;
+        let id = self.in_one_write(|txn| self.create_group_in(txn, acting, group))?;
         self.scim_group(id, true)
     }
 
     /// Creates many groups in one transaction: an initial import (and the benchmark's fixture).
     pub fn scim_import_groups(&self, acting: &Acting, groups: &[ScimGroup]) -> Result<Vec<GroupId>> {
-        let txn = self.store.db().begin_write()?;
-        let ids = groups.iter().map(|g| self.create_group_in(&txn, acting, g)).collect::<Result<_>>()?;
-        txn.commit()?;
-        Ok(ids)
+        self.in_one_write(|txn| groups.iter().map(|g| self.create_group_in(txn, acting, g)).collect())
     }
 
     fn create_group_in(&self, txn: &WriteTransaction, acting: &Acting, g: &ScimGroup) -> Result<GroupId> {
@@ -248,15 +242,11 @@ impl Principals {
             check_group_name(&txn, &wanted.display_name, Some(id))?;
             rename_in_index(&txn, id, Some(&record.display_name), Some(&wanted.display_name))?;
         }
-        if external_changed {
-            if let Some(e) = &wanted.external_id {
-                check_text("externalId", e, 256)?;
-                claim_index(&txn, GROUP_EXTERNAL_IDS, "group", "externalId", e, id.to_bytes())?;
-            }
-            if let Some(old) = &record.external_id {
-                txn.open_table(GROUP_EXTERNAL_IDS)?.remove(old.as_str())?;
-            }
+        if let Some(e) = wanted.external_id.as_ref().filter(|_| external_changed) {
+            check_text("externalId", e, 256)?;
         }
+        let (old_ext, new_ext) = (record.external_id.as_deref(), wanted.external_id.as_deref());
+        move_index(&txn, GROUP_EXTERNAL_IDS, ("group", "externalId"), old_ext, new_ext, id.to_bytes())?;
         apply_members(&txn, id, &delta)?;
         record.display_name = wanted.display_name;
         record.external_id = wanted.external_id;

@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::groups::{GroupRecord, groups_named, members_of};
 use super::scim::{Result, meta, read_profile, scim_user};
 use super::users::user_name_key;
-use super::{Principals, User};
+use super::{Principals, User, rows_after};
 use crate::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::eval::{IndexLookup, IndexedAttr};
@@ -155,10 +155,7 @@ impl Principals {
         let mut reader = Reader::open(self)?;
         let total = usize::try_from(reader.users.len()?).unwrap_or(usize::MAX);
         let resume = self.walk_cursor().filter(|c| c.offset == offset && offset > 0).map(|c| c.after);
-        let rows = match resume {
-            Some(after) => reader.users.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))?,
-            None => reader.users.range::<[u8; 16]>(..)?,
-        };
+        let rows = rows_after(&reader.users, resume)?;
         let skip = if resume.is_some() { 0 } else { offset };
         let mut users = Vec::new();
         for row in rows.skip(skip).take(count) {

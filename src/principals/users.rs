@@ -5,7 +5,9 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Acting, Principals, PrincipalsError, claim_index, clean_text, double_option};
+use super::{
+    Acting, Principals, PrincipalsError, claim_index, clean_text, double_option, move_index, page_of, rows_after,
+};
 use crate::audit::{self, AuditEvent};
 use crate::ids::UserId;
 use crate::store::codec;
@@ -235,20 +237,8 @@ impl Principals {
     ) -> Result<(Vec<User>, Option<UserId>), PrincipalsError> {
         let txn = self.store.db().begin_read()?;
         let table = txn.open_table(USERS)?;
-        let range = match after {
-            Some(after) => table.range((std::ops::Bound::Excluded(after.to_bytes()), std::ops::Bound::Unbounded))?,
-            None => table.range::<[u8; 16]>(..)?,
-        };
-        let mut users = Vec::new();
-        for row in range.take(limit + 1) {
-            let (_, value) = row?;
-            users.push(codec::decode::<User>("users", value.value())?);
-        }
-        let next = (users.len() > limit).then(|| {
-            users.truncate(limit);
-            users[limit - 1].id
-        });
-        Ok((users, next))
+        let rows = rows_after(&table, after.map(|a| a.to_bytes()))?;
+        page_of(rows.map(|row| Ok(codec::decode::<User>("users", row?.1.value())?)), limit, |u| u.id)
     }
 
     pub fn update_user(&self, acting: &Acting, id: UserId, patch: UserPatch) -> Result<User, PrincipalsError> {
@@ -268,20 +258,14 @@ impl Principals {
         }
         if let Some(name) = patch.user_name {
             let name = clean_text("user_name", &name, 256)?;
-            if user_name_key(&name) != user_name_key(&user.user_name) {
-                claim_index(&txn, USER_NAMES, "user", "user_name", &user_name_key(&name), id.to_bytes())?;
-                txn.open_table(USER_NAMES)?.remove(user_name_key(&user.user_name).as_str())?;
-            }
+            let (old_key, new_key) = (user_name_key(&user.user_name), user_name_key(&name));
+            move_index(&txn, USER_NAMES, ("user", "user_name"), Some(&old_key), Some(&new_key), id.to_bytes())?;
             user.user_name = name;
         }
         if let Some(external_id) = patch.external_id {
             let external_id = clean_optional("external_id", external_id)?;
-            if let Some(new) = &external_id {
-                claim_index(&txn, USER_EXTERNAL_IDS, "user", "external_id", new, id.to_bytes())?;
-            }
-            if let Some(old) = user.external_id.as_ref().filter(|old| external_id.as_ref() != Some(*old)) {
-                txn.open_table(USER_EXTERNAL_IDS)?.remove(old.as_str())?;
-            }
+            let (old, new) = (user.external_id.as_deref(), external_id.as_deref());
+            move_index(&txn, USER_EXTERNAL_IDS, ("user", "external_id"), old, new, id.to_bytes())?;
             user.external_id = external_id;
         }
         if let Some(name) = patch.display_name {

@@ -9,7 +9,7 @@
 //! - `attrs` (projection, sorting) and `list` (paging, ListResponse, search requests).
 //! - `error`: `ScimError` and the RFC 7644 error body.
 //!
-//! How a request flows through (the test-only `replay.rs` does exactly this over an in-memory store):
+//! How a request flows through (`src/api/scim/` and the SCIM actor do this over the store):
 //! - POST/PUT: `ScimUser::from_json(body)` / `ScimGroup::from_json(body)`, then the store checks uniqueness
 //!   on `eval::fold_case(userName)` (409 `Uniqueness`) and that member ids exist (400 `InvalidValue`),
 //!   stores, and answers `record.to_json(base)` through the request's `Projection`.
@@ -30,7 +30,5 @@ pub mod list;
 pub mod members;
 pub(crate) mod normalize;
 pub mod patch;
-#[cfg(test)]
-mod replay;
 pub mod resource;
 pub mod schema;

@@ -6,6 +6,7 @@
 
 pub mod process;
 pub mod scim;
+pub mod scim_fixture;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

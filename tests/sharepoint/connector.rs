@@ -197,6 +197,36 @@ async fn a_user_without_manage_on_the_share_cannot_see_or_create_connectors() {
 }
 
 #[tokio::test]
+async fn under_the_smb_prefix_a_sharepoint_connector_is_not_found_on_any_route() {
+    let s = Setup::start(vec![]).await;
+    let id = s.connector(json!({})).await;
+    let smb = |rest: &str| format!("/api/v1/smb-connectors/{id}{rest}");
+    let cfl = "cfl_01JAAAAAAAAAAAAAAAAAAAAAAA";
+    for (method, path) in [
+        (Method::GET, smb("")),
+        (Method::GET, smb("/status")),
+        (Method::POST, smb("/test")),
+        (Method::GET, smb("/jobs")),
+        (Method::GET, smb("/file-states")),
+        (Method::GET, smb("/conflicts")),
+        (Method::GET, smb("/unmapped-principals")),
+        (Method::GET, smb("/identity-mappings")),
+        (Method::POST, smb("/sync")),
+        (Method::POST, smb("/pause")),
+    ] {
+        let answer = s.app.admin(method.clone(), &path).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{method} {path}");
+        expect_error(answer, 404, "NOT_FOUND").await;
+    }
+    let resolve = s.app.admin(Method::POST, &smb(&format!("/conflicts/{cfl}/resolve")));
+    expect_error(resolve.json(&json!({"resolution": "keep_source"})).send().await.unwrap(), 404, "NOT_FOUND").await;
+    // Under its own prefix the same routes answer, and nothing above started a run.
+    let jobs = expect_json(s.app.admin(Method::GET, &s.path(&id, "/jobs")).send().await.unwrap(), 200).await;
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "{jobs}");
+    expect_json(s.app.admin(Method::GET, &s.path(&id, "/conflicts")).send().await.unwrap(), 200).await;
+}
+
+#[tokio::test]
 async fn test_reports_the_connection_the_site_the_library_and_the_permissions() {
     let s = Setup::start(vec![]).await;
     let id = s.connector(json!({})).await;

@@ -21,6 +21,38 @@ pub const SITE: &str =
     "contoso.sharepoint.com,aaaaaaaa-1111-2222-3333-444444444444,bbbbbbbb-1111-2222-3333-444444444444";
 pub const DRIVE: &str = "b!c2hhcmVwb2ludC1zaWRlLXRlc3RzLWxpYnJhcnktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA";
 
+/// The PKCE code verifier the tests sign in with (a challenge of it goes to `/authorize`).
+pub const VERIFIER: &str = "a-verifier-that-is-long-enough-for-pkce-0123456789";
+
+/// The emulator's `/authorize` address for the test app: offline access to sites, `state` echoed back, and an
+/// S256 challenge of [`VERIFIER`].
+pub fn authorize_url(base_url: &str, state: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()));
+    format!(
+        "{base_url}/{TENANT}/oauth2/v2.0/authorize?client_id={CLIENT}&response_type=code&redirect_uri={}&scope=offline_access%20https%3A%2F%2Fgraph.microsoft.com%2FSites.ReadWrite.All&state={state}&code_challenge={challenge}&code_challenge_method=S256",
+        "http%3A%2F%2F127.0.0.1%3A9%2Fcallback"
+    )
+}
+
+/// The authorization code in the `Location` that `/authorize` redirects to.
+pub fn code_in(location: &str) -> String {
+    location.split("code=").nth(1).and_then(|s| s.split('&').next()).expect("code").replace("%2E", ".")
+}
+
+/// The token request form that redeems `code` with the PKCE `verifier`.
+pub fn redeem_form<'a>(code: &'a str, verifier: &'a str) -> [(&'a str, &'a str); 6] {
+    [
+        ("client_id", CLIENT),
+        ("client_secret", SECRET),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
+}
+
 /// Records every wait the client asks for and returns at once.
 #[derive(Default)]
 pub struct RecordingSleeper(pub Mutex<Vec<Duration>>);

@@ -15,7 +15,7 @@ use scaidrive_connectors::sync::{Entry, Sha256Digest, SyncPath};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::fixture::{CLIENT, DRIVE, Fixture, REDIRECT, SECRET, TENANT, seed};
+use crate::fixture::{CLIENT, DRIVE, Fixture, TENANT, VERIFIER, authorize_url, code_in, redeem_form, seed};
 
 async fn listing(side: &SharePointSide) -> Result<Vec<Entry>, SideError> {
     let mut stream = side.list();
@@ -275,28 +275,12 @@ async fn a_large_library_pages_at_1000_and_ten_changes_cost_requests_in_proporti
 
 /// Signs in through the emulator's `/authorize` (auto-approved user) and redeems the code with PKCE.
 async fn user_refresh_token(f: &Fixture) -> String {
-    use base64::Engine;
-    use sha2::Digest;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http");
-    let verifier = "a-verifier-that-is-long-enough-for-pkce-0123456789";
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let authorize = format!(
-        "{}/{TENANT}/oauth2/v2.0/authorize?client_id={CLIENT}&response_type=code&redirect_uri={}&scope=offline_access%20https%3A%2F%2Fgraph.microsoft.com%2FSites.ReadWrite.All&state=s&code_challenge={challenge}&code_challenge_method=S256",
-        f.emulator.base_url, "http%3A%2F%2F127.0.0.1%3A9%2Fcallback"
-    );
-    let response = http.get(&authorize).send().await.expect("authorize");
-    let location = response.headers()["location"].to_str().expect("location").to_string();
-    let code = location.split("code=").nth(1).and_then(|s| s.split('&').next()).expect("code").replace("%2E", ".");
+    let response = http.get(authorize_url(&f.emulator.base_url, "s")).send().await.expect("authorize");
+    let code = code_in(response.headers()["location"].to_str().expect("location"));
     let body: serde_json::Value = http
         .post(f.emulator.token_url(TENANT))
-        .form(&[
-            ("client_id", CLIENT),
-            ("client_secret", SECRET),
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ])
+        .form(&redeem_form(&code, VERIFIER))
         .send()
         .await
         .expect("redeem")

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use scaidrive_connectors::clock::ManualClock;
 use scaidrive_connectors::connectors::mappings::{IdentityMapping, IdentityType};
-use scaidrive_connectors::drive::{Drive, DrivePath, Membership, Origin, Permission, PrincipalId, WriteOptions};
+use scaidrive_connectors::drive::{
+    AceType, Drive, DrivePath, Membership, Origin, Permission, PrincipalId, WriteOptions,
+};
 use scaidrive_connectors::identity::resolve::{Directory, Resolver, UnmappedReason};
 use scaidrive_connectors::identity::translate::Warning;
 use scaidrive_connectors::ids::{GroupId, MappingId, UserId};
@@ -70,7 +72,8 @@ impl Membership for Groups {
 }
 
 /// Alice owns a file that denies Bob write and lets a group read; the folder above breaks inheritance; a file
-/// owned by an account the server does not know falls back to the service account.
+/// owned by an account the server does not know falls back to the service account, which also takes that
+/// account's allow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_acls_translate_to_owners_and_aces_with_real_mappings() {
     let mut s = Samba::start();
@@ -90,7 +93,10 @@ async fn real_acls_translate_to_owners_and_aces_with_real_mappings() {
              (A;;0x001301bf;;;{bob_sid})(A;;0x001200a9;;;{team_sid})(A;;0x001200a9;;;S-1-1-0)"
         ),
     );
-    s.set_ntacl("team/orphan.txt", &format!("O:{ghost_sid}G:{alice_sid}D:(A;;0x001f01ff;;;{alice_sid})"));
+    s.set_ntacl(
+        "team/orphan.txt",
+        &format!("O:{ghost_sid}G:{alice_sid}D:(A;;0x001f01ff;;;{alice_sid})(A;;0x001200a9;;;{ghost_sid})"),
+    );
 
     // ScaiDrive: Alice found by name (through LSA), Bob by an explicit DOMAIN\name, the team by SID.
     let (sd_alice, sd_bob, carol, service) = (user(&alice.name), user("robert"), user("carol"), UserId::new());
@@ -143,11 +149,16 @@ async fn real_acls_translate_to_owners_and_aces_with_real_mappings() {
     assert_eq!(access(sd_alice.id), Some(Permission::Manage));
     assert_eq!(access(sd_bob.id), Some(Permission::Read), "Bob's deny-write ACE denies in effective access");
     assert_eq!(access(carol.id), Some(Permission::Read), "the team's ACE maps to the ScaiDrive group");
-    assert_eq!(access(service), None, "the service account gets nobody's rights");
+    assert_eq!(access(service), None, "every allow here is mapped (or Everyone's): the service account gets none");
 
     let orphan = resolver.translate(&acls["team/orphan.txt"], Some(&folder.aces));
     assert_eq!(orphan.owner, Some(PrincipalId::User(service)), "an unmapped owner falls back to the service account");
     assert!(orphan.warnings.iter().any(|w| matches!(w, Warning::UnmappedOwner { .. })));
+    let taken: Vec<_> = orphan.aces.iter().map(|a| (a.principal_id, a.permission, a.kind)).collect();
+    assert!(
+        taken.contains(&(PrincipalId::User(service), Permission::Read, AceType::Allow)),
+        "the unknown account's read goes to the service account: {taken:?}"
+    );
 
     let report = resolver.report().to_list();
     let ghost = report.iter().find(|u| u.principal == ghost_sid).expect("the ghost owner is reported");

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::managed_connector;
+use super::managed_connector_of;
 use super::runs::actor_of;
 use crate::actors::connector::{ConnectorMessage, ResolveRefused};
 use crate::api::auth::Caller;
@@ -19,7 +19,7 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::json::ApiJson;
 use crate::api::{AppState, blocking, parse_id};
 use crate::audit::AuditActor;
-use crate::connectors::file_states;
+use crate::connectors::{ConnectorKind, file_states};
 use crate::ids::{ConflictId, JobId};
 use crate::sync::conflict::{ConflictRecord, Resolution};
 
@@ -59,8 +59,13 @@ pub struct Resolved {
 }
 
 /// Open conflicts of any connector kind, oldest first.
-pub(super) async fn list(state: &AppState, caller: &Caller, id: &str) -> Result<ConflictList, ApiError> {
-    let connector = managed_connector(state, caller, id).await?;
+pub(super) async fn list(
+    kind: ConnectorKind,
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ConflictList, ApiError> {
+    let connector = managed_connector_of(state, caller, id, kind).await?;
     let store = state.store.clone();
     let conflicts = blocking(move || Ok(file_states::open_conflicts(&store, connector.id)?)).await?;
     Ok(ConflictList { conflicts, next_cursor: None })
@@ -68,13 +73,14 @@ pub(super) async fn list(state: &AppState, caller: &Caller, id: &str) -> Result<
 
 /// Resolves a conflict of any connector kind: the connector's actor runs it and answers when it is done.
 pub(super) async fn resolve(
+    kind: ConnectorKind,
     state: &AppState,
     caller: &Caller,
     id: &str,
     conflict: &str,
     body: ResolveBody,
 ) -> Result<Resolved, ApiError> {
-    let connector = managed_connector(state, caller, id).await?;
+    let connector = managed_connector_of(state, caller, id, kind).await?;
     let conflict: ConflictId = parse_id(conflict, "conflict")?;
     let actor = actor_of(state, connector.id).await?;
     let by = AuditActor::User(caller.user.id);
@@ -134,7 +140,7 @@ async fn list_smb_conflicts(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    Ok(Json(list(&state, &caller, &id).await?))
+    Ok(Json(list(ConnectorKind::Smb, &state, &caller, &id).await?))
 }
 
 /// Resolve a conflict: the chosen content wins on both sides and the other stays a ScaiDrive version
@@ -158,7 +164,7 @@ async fn resolve_smb_conflict(
     Path((id, cfl_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Json<Resolved>, ApiError> {
-    Ok(Json(resolve(&state, &caller, &id, &cfl_id, body).await?))
+    Ok(Json(resolve(ConnectorKind::Smb, &state, &caller, &id, &cfl_id, body).await?))
 }
 
 /// Open conflicts (strategy `MANUAL`): both sides' entries when the conflict was found, oldest first.
@@ -172,7 +178,7 @@ async fn list_sharepoint_conflicts(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    Ok(Json(list(&state, &caller, &id).await?))
+    Ok(Json(list(ConnectorKind::Sharepoint, &state, &caller, &id).await?))
 }
 
 /// Resolve a conflict, as for SMB connectors: the chosen content wins on both sides (`keep_both` keeps both
@@ -193,5 +199,5 @@ async fn resolve_sharepoint_conflict(
     Path((id, cfl_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Json<Resolved>, ApiError> {
-    Ok(Json(resolve(&state, &caller, &id, &cfl_id, body).await?))
+    Ok(Json(resolve(ConnectorKind::Sharepoint, &state, &caller, &id, &cfl_id, body).await?))
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::managed_connector;
+use super::managed_connector_of;
 use super::runs::actor_of;
 use crate::actors::connector::{ConnectorMessage, RunState};
 use crate::api::auth::Caller;
@@ -101,14 +101,6 @@ impl TestResult {
     }
 }
 
-async fn smb_connector(state: &AppState, caller: &Caller, id: &str) -> Result<Connector, ApiError> {
-    let connector = managed_connector(state, caller, id).await?;
-    if connector.kind != ConnectorKind::Smb {
-        return Err(ApiError::NotFound(format!("SMB connector {id} not found")));
-    }
-    Ok(connector)
-}
-
 /// The connector's state, the live progress of its current job, its last successful run, files synced and
 /// errors over the last day, week and month, the paths waiting for a retry, and the storage it fills.
 #[utoipa::path(
@@ -121,7 +113,7 @@ async fn smb_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConnectorStatus>, ApiError> {
-    let connector = smb_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Smb).await?;
     Ok(Json(status_of(&state, connector).await?))
 }
 
@@ -137,7 +129,7 @@ async fn smb_test(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
-    let connector = smb_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Smb).await?;
     let config = launch::smb_config(&state.connectors, &connector).map_err(ApiError::internal)?;
     let outcome = SmbClient::probe(config).await.map_err(|e| {
         let code = match e {

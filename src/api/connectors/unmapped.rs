@@ -10,10 +10,11 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::managed_connector;
+use super::managed_connector_of;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::{AppState, blocking};
+use crate::connectors::ConnectorKind;
 use crate::identity::resolve::UnmappedPrincipal;
 use crate::identity::states;
 
@@ -38,7 +39,7 @@ async fn list_unmapped_principals(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<UnmappedList>, ApiError> {
-    let connector = managed_connector(&state, &caller, &id).await?;
+    let connector = managed_connector_of(&state, &caller, &id, ConnectorKind::Smb).await?;
     let store = state.store.clone();
     let summary = blocking(move || Ok(states::summary(&store, connector.id)?)).await?;
     Ok(Json(UnmappedList { unmapped_principals: summary.unmapped.to_list(), next_cursor: None }))

@@ -3,12 +3,14 @@
 //! parse with the pure `crate::scim` modules, send writes to the SCIM actor, read from the store, and answer
 //! `application/scim+json` with the RFC error shape (`scim_error.rs`).
 //!
-//! - `users.rs`, `groups.rs`: the two resource types; `search.rs`: lists, filters, `/.search`;
+//! - `resource.rs`: the one handler path of both resource types, over its `ScimResource` trait, which
+//!   `users.rs` and `groups.rs` implement; `search.rs`: lists, filters, `/.search`;
 //!   `discovery.rs`: `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`.
 //! - Unknown URLs and methods below `/scim/v2` get SCIM bodies from the router's fallbacks (`api/mod.rs`).
 
 mod discovery;
 mod groups;
+mod resource;
 mod search;
 mod users;
 

@@ -4,7 +4,7 @@
 //! base of the three-way column merge). It names the drive entry it describes: if the item comes to sync into
 //! another entry (deleted and made again), the old memory no longer applies and is ignored.
 
-use redb::{ReadableDatabase, TableError};
+use redb::{ReadableDatabase, TableError, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -53,18 +53,14 @@ pub fn save(store: &Store, connector: ConnectorId, item_id: &str, state: &ItemSt
     Ok(())
 }
 
-/// Forgets everything about a connector's items (the connector is deleted).
-pub fn forget_connector(store: &Store, connector: ConnectorId) -> Result<(), StoreError> {
-    let txn = store.db().begin_write()?;
-    {
-        let mut table = txn.open_table(SHAREPOINT_ITEMS)?;
-        let start = connector.to_bytes().to_vec();
-        let mut end = start.clone();
-        end.push(0xff);
-        // Item ids are ASCII, so every key of the connector sorts below `connector ++ 0xff`.
-        table.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
-    }
-    txn.commit()?;
+/// Forgets everything about a deleted connector's items, inside the transaction that deletes it.
+pub fn remove_all(txn: &WriteTransaction, connector: ConnectorId) -> Result<(), StoreError> {
+    let mut table = txn.open_table(SHAREPOINT_ITEMS)?;
+    let start = connector.to_bytes().to_vec();
+    let mut end = start.clone();
+    end.push(0xff);
+    // Item ids are ASCII, so every key of the connector sorts below `connector ++ 0xff`.
+    table.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     Ok(())
 }
 
@@ -73,7 +69,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_is_kept_per_connector_and_item_and_dropped_for_another_entry() {
+    fn memory_is_kept_per_connector_and_item_and_dropped_for_another_entry_or_a_deleted_connector() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.redb")).unwrap();
         let (c1, c2, entry) = (ConnectorId::new(), ConnectorId::new(), EntryId::new());
@@ -83,7 +79,12 @@ mod tests {
         assert_eq!(load(&store, c1, "01ABC", entry).unwrap(), state);
         assert_eq!(load(&store, c2, "01ABC", entry).unwrap(), ItemState::default());
         assert_eq!(load(&store, c1, "01ABC", EntryId::new()).unwrap(), ItemState::default());
-        forget_connector(&store, c1).unwrap();
+        let other = ItemState { entry_id: Some(entry), versions: vec!["2.0".into()], fields: Map::new() };
+        save(&store, c2, "01ABC", &other).unwrap();
+        let txn = store.db().begin_write().unwrap();
+        remove_all(&txn, c1).unwrap();
+        txn.commit().unwrap();
         assert_eq!(load(&store, c1, "01ABC", entry).unwrap(), ItemState::default());
+        assert_eq!(load(&store, c2, "01ABC", entry).unwrap().versions, vec!["2.0".to_string()]);
     }
 }
