@@ -30,7 +30,8 @@ fn build() -> Setup {
     let folders = (entries / PER_FOLDER).max(1);
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("bench.redb");
-    let db = Arc::new(redb::Database::create(&db_path).expect("create redb"));
+    // Opened as the appliance opens it (multi-process mode, its page-cache cap), so the figures are the appliance's.
+    let db = scaidrive_connectors::store::Store::open(&db_path).expect("create store").shared_db();
     let drive = Drive::open(db.clone(), &dir.path().join("content"), Arc::new(SystemClock)).expect("open drive");
     let user = UserId::new();
     let share = drive.create_share("Bench", None, None, Some(user)).expect("share").id;

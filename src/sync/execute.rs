@@ -190,6 +190,15 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
 
     /// Runs every action of the plan in order and reports how the run ended.
     pub async fn execute(mut self, plan: &Plan) -> Outcome {
+        match self.execute_part(plan).await {
+            Some(ending) => self.finish(ending).await,
+            None => self.complete().await,
+        }
+    }
+
+    /// Runs the actions of a plan, or of one part of a run's plan (see [`super::run`]), in order, after logging
+    /// its reports; `Some(ending)` when the run must end here (stop request, failure).
+    pub async fn execute_part(&mut self, plan: &Plan) -> Option<RunStatus> {
         self.counters.files_scanned = plan.stats.source_listed.max(plan.stats.drive_listed);
         for report in &plan.reports {
             let code = report.kind.code();
@@ -211,12 +220,12 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
             if !stretch.is_empty() {
                 next += stretch.len() - 1;
                 if let Some(ending) = self.copy_concurrently(&stretch).await {
-                    return self.finish(ending).await;
+                    return Some(ending);
                 }
                 continue;
             }
             if self.stop.stop_requested() {
-                return self.finish(RunStatus::Stopped).await;
+                return Some(RunStatus::Stopped);
             }
             if self.failed_moves.iter().any(|p| p == action.path() || p.is_ancestor_of(action.path())) {
                 let error = SideError::new(ErrorCode::PreconditionFailed, "a move this depends on failed");
@@ -235,17 +244,20 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
                     }
                     self.fail(action.path(), action.name(), &error);
                 }
-                Err(Failure::Stop(message, code)) => {
-                    return self.finish(RunStatus::Failed { code, message }).await;
-                }
+                Err(Failure::Stop(message, code)) => return Some(RunStatus::Failed { code, message }),
             }
             if self.batch.len() >= BATCH
                 && let Err(e) = self.flush().await
             {
-                return self.finish(RunStatus::Failed { code: "INTERNAL", message: e.to_string() }).await;
+                return Some(RunStatus::Failed { code: "INTERNAL", message: e.to_string() });
             }
             self.observer.progress(&self.counters);
         }
+        None
+    }
+
+    /// Ends a run that carried out all of its plan: completed, with or without per-file errors.
+    pub async fn complete(self) -> Outcome {
         let status = if self.counters.error_count == 0 { RunStatus::Completed } else { RunStatus::CompletedWithErrors };
         self.finish(status).await
     }
@@ -264,7 +276,8 @@ impl<'a, S: Side, D: DriveSide, K: BaseSink, O: Observer> Executor<'a, S, D, K, 
         self.sink.commit(batch).await
     }
 
-    async fn finish(mut self, status: RunStatus) -> Outcome {
+    /// Ends the run with `status`, recording what was done.
+    pub async fn finish(mut self, status: RunStatus) -> Outcome {
         // What was done is true whatever stopped the run: record it.
         let status = match self.flush().await {
             Ok(()) => status,

@@ -59,7 +59,8 @@ struct Faults {
     failpoint: Option<Failpoint>,
     calls: HashMap<Op, u64>,
     path_errors: Vec<(Op, SyncPath, ErrorCode)>,
-    break_listing: bool,
+    /// The listing breaks off after this many entries.
+    break_listing: Option<usize>,
 }
 
 /// The wrapper.
@@ -104,7 +105,12 @@ impl<S: Side> FaultySide<S> {
     }
 
     pub fn break_listing(&self, broken: bool) {
-        self.lock().break_listing = broken;
+        self.lock().break_listing = broken.then_some(1);
+    }
+
+    /// The listing breaks off after `entries` entries.
+    pub fn break_listing_after(&self, entries: usize) {
+        self.lock().break_listing = Some(entries);
     }
 
     pub fn crashed(&self) -> bool {
@@ -152,9 +158,9 @@ impl<S: Side> Side for FaultySide<S> {
 
     fn list(&self) -> Listing<'_> {
         let inner = self.inner.list();
-        if self.lock().break_listing {
+        if let Some(entries) = self.lock().break_listing {
             let broken = SideError::new(ErrorCode::ListingIncomplete, "injected listing failure");
-            Box::pin(inner.take(1).chain(futures::stream::iter([Err(broken)])))
+            Box::pin(inner.take(entries).chain(futures::stream::iter([Err(broken)])))
         } else {
             inner
         }

@@ -76,50 +76,79 @@ fn min_path<'a>(paths: impl Iterator<Item = Option<&'a SyncPath>>) -> Option<&'a
     paths.flatten().min()
 }
 
-/// Calls `visit` once per path present in any stream, in order, with what each stream holds for it.
-pub async fn march<SS, DS, BS, BE>(
-    source: SS,
-    drive: DS,
-    base: BS,
-    mut visit: impl FnMut(Option<Entry>, Option<Entry>, Option<BaseRecord>),
-) -> Result<(), MergeError>
+fn source_error(error: SideError) -> MergeError {
+    MergeError::Listing { side: SideId::Source, error }
+}
+
+fn drive_error(error: SideError) -> MergeError {
+    MergeError::Listing { side: SideId::Drive, error }
+}
+
+fn base_error<BE: std::fmt::Display>(e: BE) -> MergeError {
+    MergeError::Base(e.to_string())
+}
+
+/// What the three streams hold for one path.
+pub type Step = (Option<Entry>, Option<Entry>, Option<BaseRecord>);
+
+/// The walk, one path at a time: a caller may act on what it has seen before pulling the next path (a first
+/// sync runs its copies while the listing goes on).
+pub struct Merge<SS, DS, BS> {
+    s: Cursor<SS, Entry>,
+    d: Cursor<DS, Entry>,
+    b: Cursor<BS, BaseRecord>,
+}
+
+impl<SS, DS, BS, BE> Merge<SS, DS, BS>
 where
     SS: Stream<Item = Result<Entry, SideError>> + Unpin,
     DS: Stream<Item = Result<Entry, SideError>> + Unpin,
     BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
     BE: std::fmt::Display,
 {
-    let mut s = Cursor { stream: source, head: None, name: "source" };
-    let mut d = Cursor { stream: drive, head: None, name: "drive" };
-    let mut b = Cursor { stream: base, head: None, name: "base" };
-    let source_error = |error| MergeError::Listing { side: SideId::Source, error };
-    let drive_error = |error| MergeError::Listing { side: SideId::Drive, error };
-    let base_error = |e: BE| MergeError::Base(e.to_string());
-    s.advance(None, source_error).await?;
-    d.advance(None, drive_error).await?;
-    b.advance(None, base_error).await?;
-    loop {
+    /// Pulls the first item of each stream.
+    pub async fn start(source: SS, drive: DS, base: BS) -> Result<Self, MergeError> {
+        let mut merge = Merge {
+            s: Cursor { stream: source, head: None, name: "source" },
+            d: Cursor { stream: drive, head: None, name: "drive" },
+            b: Cursor { stream: base, head: None, name: "base" },
+        };
+        merge.s.advance(None, source_error).await?;
+        merge.d.advance(None, drive_error).await?;
+        merge.b.advance(None, base_error).await?;
+        Ok(merge)
+    }
+
+    /// Whether the base stream had nothing at all (asked right after [`Merge::start`]).
+    pub fn base_is_empty(&self) -> bool {
+        self.b.head.is_none()
+    }
+
+    /// What each stream holds for the next path in order; `None` once all three are exhausted.
+    pub async fn next(&mut self) -> Result<Option<Step>, MergeError> {
         let (take_s, take_d, take_b) = {
-            let heads =
-                [s.head.as_ref().map(|e| &e.path), d.head.as_ref().map(|e| &e.path), b.head.as_ref().map(|r| &r.path)];
-            let Some(min) = min_path(heads.iter().copied()) else { break };
+            let heads = [
+                self.s.head.as_ref().map(|e| &e.path),
+                self.d.head.as_ref().map(|e| &e.path),
+                self.b.head.as_ref().map(|r| &r.path),
+            ];
+            let Some(min) = min_path(heads.iter().copied()) else { return Ok(None) };
             (heads[0] == Some(min), heads[1] == Some(min), heads[2] == Some(min))
         };
-        let se = if take_s { s.head.take() } else { None };
-        let de = if take_d { d.head.take() } else { None };
-        let be = if take_b { b.head.take() } else { None };
+        let se = if take_s { self.s.head.take() } else { None };
+        let de = if take_d { self.d.head.take() } else { None };
+        let be = if take_b { self.b.head.take() } else { None };
         if let Some(e) = &se {
-            s.advance(Some(&e.path), source_error).await?;
+            self.s.advance(Some(&e.path), source_error).await?;
         }
         if let Some(e) = &de {
-            d.advance(Some(&e.path), drive_error).await?;
+            self.d.advance(Some(&e.path), drive_error).await?;
         }
         if let Some(r) = &be {
-            b.advance(Some(&r.path), base_error).await?;
+            self.b.advance(Some(&r.path), base_error).await?;
         }
-        visit(se, de, be);
+        Ok(Some((se, de, be)))
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -130,6 +159,26 @@ mod tests {
 
     use super::*;
     use crate::sync::entry::{Attributes, Kind};
+
+    /// Calls `visit` once per path present in any stream, in order, with what each stream holds for it.
+    async fn march<SS, DS, BS, BE>(
+        source: SS,
+        drive: DS,
+        base: BS,
+        mut visit: impl FnMut(Option<Entry>, Option<Entry>, Option<BaseRecord>),
+    ) -> Result<(), MergeError>
+    where
+        SS: Stream<Item = Result<Entry, SideError>> + Unpin,
+        DS: Stream<Item = Result<Entry, SideError>> + Unpin,
+        BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+        BE: std::fmt::Display,
+    {
+        let mut merge = Merge::start(source, drive, base).await?;
+        while let Some((s, d, b)) = merge.next().await? {
+            visit(s, d, b);
+        }
+        Ok(())
+    }
 
     fn entry(path: &str) -> Result<Entry, SideError> {
         Ok(Entry {

@@ -6,14 +6,16 @@
 //! a rename (a base whose entry vanished from a side; an entry new on one side) are set aside, because their
 //! other half can come anywhere later in the walk; at the end they are paired by identity (see `renames.rs`),
 //! and the unpaired ones are decided as creates and deletes. With an empty base (a first sync) nothing can be a
-//! rename, and new entries are decided as the walk goes. Names that cannot cross (refused by the destination, or
+//! rename, and new entries are decided as the walk goes; nothing can be deleted either (a path with no base record
+//! never is), so those decisions are final at once and a run may carry them out in parts while the walk goes on
+//! ([`Reconciling::take_part`]): memory then follows the part, not the tree. Names that cannot cross (refused by the destination, or
 //! colliding in case on a case-insensitive destination) are checked when every spelling in the name's fold group
 //! is known.
 
 use std::collections::HashMap;
 
+use futures::Stream;
 use futures::stream;
-use futures::{Stream, StreamExt};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::ids::ConflictId;
@@ -22,7 +24,7 @@ use super::config::RunConfig;
 use super::decide::{Decision, Row, decide};
 use super::entry::{BaseRecord, Entry, Kind, SideId};
 use super::filters::{FilterError, Filters, Skip};
-use super::merge::{MergeError, march};
+use super::merge::{Merge, MergeError};
 use super::names::{NamingRules, is_temp_name};
 use super::path::SyncPath;
 use super::plan::{Action, Plan, Report, ReportKind};
@@ -37,7 +39,13 @@ pub struct Context {
     pub drive_naming: NamingRules,
     /// Paths with an open MANUAL conflict: frozen until an admin resolves them or both sides agree.
     pub open_conflicts: HashMap<SyncPath, ConflictId>,
+    /// Actions a first sync hands over at once to be carried out while the walk goes on.
+    pub part_actions: usize,
 }
+
+/// Actions per part of a first sync: enough for the executor's stretches of concurrent copies, few enough that
+/// a part's entries weigh little (about 300 KiB).
+pub const PART_ACTIONS: usize = 1024;
 
 impl Context {
     pub fn new(
@@ -48,7 +56,7 @@ impl Context {
     ) -> Result<Self, FilterError> {
         let s = &config.settings;
         let filters = Filters::new(&s.include_patterns, &s.exclude_patterns, s.sync_hidden_files, s.sync_system_files)?;
-        Ok(Self { config, filters, source_naming, drive_naming, open_conflicts })
+        Ok(Self { config, filters, source_naming, drive_naming, open_conflicts, part_actions: PART_ACTIONS })
     }
 
     pub(super) fn naming(&self, side: SideId) -> &NamingRules {
@@ -96,11 +104,80 @@ where
     BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
     BE: std::fmt::Display,
 {
-    let mut reconciler = Reconciler::new(ctx);
-    let mut base = base.peekable();
-    reconciler.base_seen = std::pin::Pin::new(&mut base).peek().await.is_some();
-    march(source, drive, base, |s, d, b| reconciler.push(s, d, b)).await?;
-    Ok(reconciler.finish())
+    Reconciling::start(source, drive, base, ctx).await?.finish().await
+}
+
+/// A reconcile under way: the walk, and what it decided so far.
+pub struct Reconciling<'c, SS, DS, BS> {
+    merge: Merge<SS, DS, BS>,
+    reconciler: Reconciler<'c>,
+}
+
+impl<'c, SS, DS, BS, BE> Reconciling<'c, SS, DS, BS>
+where
+    SS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    DS: Stream<Item = Result<Entry, SideError>> + Unpin,
+    BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+    BE: std::fmt::Display,
+{
+    pub async fn start(source: SS, drive: DS, base: BS, ctx: &'c Context) -> Result<Self, MergeError> {
+        let merge = Merge::start(source, drive, base).await?;
+        let mut reconciler = Reconciler::new(ctx);
+        reconciler.base_seen = !merge.base_is_empty();
+        Ok(Self { merge, reconciler })
+    }
+
+    /// True for a first sync (the base is empty): no entry can be half of a rename and nothing can be deleted,
+    /// so each action is final once decided and parts may be carried out before the walk ends. (With a base, a
+    /// move found at the end of the walk must run before everything else, and the safety guard must see every
+    /// delete first.)
+    pub fn streams(&self) -> bool {
+        !self.reconciler.base_seen
+    }
+
+    /// Walks on until a part's worth of actions waits (`true`) or the walk ends (`false`).
+    pub async fn advance(&mut self) -> Result<bool, MergeError> {
+        let limit = self.reconciler.ctx.part_actions.max(1);
+        while self.reconciler.plan.actions.len() < limit {
+            if !self.step().await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The actions and reports decided so far (in path order: the walk's), with the counts so far. Only for a
+    /// first sync ([`Reconciling::streams`]): moves and deletes never come there, and rows waiting for hashes stay
+    /// for the end.
+    pub fn take_part(&mut self) -> Plan {
+        let plan = &mut self.reconciler.plan;
+        let mut part = Plan {
+            actions: std::mem::take(&mut plan.actions),
+            reports: std::mem::take(&mut plan.reports),
+            stats: plan.stats,
+            ..Plan::default()
+        };
+        part.order();
+        self.reconciler.drop_passed_claims();
+        part
+    }
+
+    /// Walks to the end and decides what was set aside: the plan of everything not taken as a part.
+    pub async fn finish(mut self) -> Result<Plan, MergeError> {
+        while self.step().await? {}
+        Ok(self.reconciler.finish())
+    }
+
+    /// Takes in the next path; `false` at the end of the walk.
+    async fn step(&mut self) -> Result<bool, MergeError> {
+        match self.merge.next().await? {
+            Some((s, d, b)) => {
+                self.reconciler.push(s, d, b);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 /// Decides a row that was waiting for hashes, once they are filled in.
@@ -420,6 +497,17 @@ impl<'c> Reconciler<'c> {
             claims.entry(k).or_insert(p);
         }
         true
+    }
+
+    /// Drops the claims the walk has left behind; only for a first sync, whose every decision is made in walk order.
+    /// Every spelling of a name comes next to it in that order, and so does everything under it, so a claim that
+    /// is neither on the row waiting in `group` nor on one of its folded ancestors can no longer be contested:
+    /// the claims then hold the current branch instead of every path the sync creates.
+    fn drop_passed_claims(&mut self) {
+        let Some(next) = self.group.first() else { return };
+        for claims in &mut self.claimed {
+            claims.retain(|_, p| p.same_folded(next.path()) || p.is_folded_ancestor_of(next.path()));
+        }
     }
 
     /// Decides the rows that were not renames: creates (checked against the destination's naming rules) and

@@ -13,7 +13,7 @@ use super::execute::{BaseSink, Executor, Observer, Outcome, RunStatus, StopSigna
 use super::merge::MergeError;
 use super::path::SyncPath;
 use super::plan::Plan;
-use super::reconcile::{Context, reconcile_streams, settle};
+use super::reconcile::{Context, Reconciling, reconcile_streams, settle};
 use super::safety::{SafetyAbort, check};
 use super::side::{Disposition, DriveSide, ErrorCode, Side, SideError};
 
@@ -78,7 +78,17 @@ where
     BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
     BE: std::fmt::Display,
 {
-    let mut plan = reconcile_streams(source.list(), drive.list(), base, ctx).await?;
+    let plan = reconcile_streams(source.list(), drive.list(), base, ctx).await?;
+    settle_plan(source, drive, plan, ctx).await
+}
+
+/// Hashes the rows the walk left waiting, decides them, orders the plan and checks the guard.
+async fn settle_plan<S: Side, D: Side>(
+    source: &S,
+    drive: &D,
+    mut plan: Plan,
+    ctx: &Context,
+) -> Result<Plan, PlanError> {
     let pending = std::mem::take(&mut plan.pending);
     // A few hashes at a time: each may read a whole file over the network.
     let mut hashed = futures::stream::iter(pending.into_iter().map(|row| hash_row(source, drive, row, ctx)))
@@ -123,11 +133,76 @@ where
     K: BaseSink,
     O: Observer,
 {
-    match plan_run(source, drive, base, ctx).await {
-        Ok(plan) => Executor::new(source, drive, sink, observer, stop, now).execute(&plan).await,
-        Err(e) => Outcome {
-            status: RunStatus::Failed { code: e.code(), message: e.to_string() },
-            counters: Default::default(),
-        },
+    run_inspected(source, drive, base, ctx, sink, observer, stop, now, &mut |_| {}).await.0
+}
+
+/// [`run`], showing `inspect` each plan (or part of one) before it is carried out, and returning why planning
+/// failed when it did (the outcome is then `Failed` with its code, recording whatever parts ran before).
+///
+/// A first sync (empty base) is carried out in parts while the walk goes on (see
+/// [`Reconciling::streams`]): its plan would otherwise hold one action per file of the tree. Any other run
+/// plans everything first: moves run before the rest and the safety guard sees every delete before any runs.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_inspected<S, D, BS, BE, K, O>(
+    source: &S,
+    drive: &D,
+    base: BS,
+    ctx: &Context,
+    sink: &mut K,
+    observer: &mut O,
+    stop: &dyn StopSignal,
+    now: OffsetDateTime,
+    inspect: &mut (dyn FnMut(&Plan) + Send),
+) -> (Outcome, Option<PlanError>)
+where
+    S: Side,
+    D: DriveSide,
+    BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+    BE: std::fmt::Display,
+    K: BaseSink,
+    O: Observer,
+{
+    let mut executor = Executor::new(source, drive, sink, observer, stop, now);
+    // Boxed, like the parts below: the walk and an executing part are alive at once, and unboxed their states
+    // nest into one future large enough to overflow a 2 MiB thread stack in debug builds.
+    match Box::pin(walk_and_execute(source, drive, base, ctx, &mut executor, inspect)).await {
+        Ok(None) => (executor.complete().await, None),
+        Ok(Some(ending)) => (executor.finish(ending).await, None),
+        Err(e) => {
+            let status = RunStatus::Failed { code: e.code(), message: e.to_string() };
+            (executor.finish(status).await, Some(e))
+        }
     }
+}
+
+/// Plans (in parts for a first sync) and carries the plan out; `Some(ending)` when the run ended early.
+async fn walk_and_execute<S, D, BS, BE, K, O>(
+    source: &S,
+    drive: &D,
+    base: BS,
+    ctx: &Context,
+    executor: &mut Executor<'_, S, D, K, O>,
+    inspect: &mut (dyn FnMut(&Plan) + Send),
+) -> Result<Option<RunStatus>, PlanError>
+where
+    S: Side,
+    D: DriveSide,
+    BS: Stream<Item = Result<BaseRecord, BE>> + Unpin,
+    BE: std::fmt::Display,
+    K: BaseSink,
+    O: Observer,
+{
+    let mut reconciling = Reconciling::start(source.list(), drive.list(), base, ctx).await?;
+    if reconciling.streams() {
+        while reconciling.advance().await? {
+            let part = reconciling.take_part();
+            inspect(&part);
+            if let Some(ending) = Box::pin(executor.execute_part(&part)).await {
+                return Ok(Some(ending));
+            }
+        }
+    }
+    let plan = Box::pin(settle_plan(source, drive, reconciling.finish().await?, ctx)).await?;
+    inspect(&plan);
+    Ok(Box::pin(executor.execute_part(&plan)).await)
 }

@@ -253,6 +253,71 @@ fn a_side_listing_nothing_while_the_base_holds_entries_stops_the_run() {
     assert_eq!(w.d().files().len(), 10);
 }
 
+// ---- A first sync in parts ----
+
+/// A first sync with `files` files in four folders, run with parts of `part` actions; the sizes of the parts.
+fn first_sync_in_parts(w: &mut World, part: usize) -> (crate::sync::execute::Outcome, Option<PlanError>, Vec<usize>) {
+    let mut ctx = w.context(&bidi(Strategy::Manual));
+    ctx.part_actions = part;
+    let base = futures::stream::iter(Vec::<Result<crate::sync::BaseRecord, std::convert::Infallible>>::new());
+    let (mut records, mut conflicts) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+    let mut sink = super::harness::TestSink::new(&mut records, &mut conflicts, w.crashed.clone());
+    let mut log = super::harness::Log::default();
+    let mut parts = Vec::new();
+    let mut inspect = |plan: &crate::sync::Plan| parts.push(plan.all_actions().count());
+    let stop = StopFlag::default();
+    let run = crate::sync::run::run_inspected(
+        &w.source,
+        &w.drive,
+        base,
+        &ctx,
+        &mut sink,
+        &mut log,
+        &stop,
+        super::harness::t0(),
+        &mut inspect,
+    );
+    let (outcome, error) = futures::executor::block_on(run);
+    w.base = records;
+    (outcome, error, parts)
+}
+
+#[test]
+fn a_first_sync_runs_in_parts_as_its_walk_goes_so_memory_follows_the_part_not_the_tree() {
+    let mut w = World::new();
+    for i in 0..40 {
+        w.put_source(&format!("d{}/f{i:02}.txt", i % 4), &format!("{i}"));
+    }
+    let (outcome, error, parts) = first_sync_in_parts(&mut w, 4);
+    assert_eq!((outcome.status, error), (RunStatus::Completed, None));
+    // 4 folders and 40 files: the executor never held more than a part of them.
+    assert_eq!(parts.iter().sum::<usize>(), 44);
+    assert!(parts.len() >= 11 && parts.iter().all(|&n| n <= 4), "parts {parts:?}");
+    assert_eq!((w.d().files().len(), w.tracked().len()), (40, 44));
+    assert!(w.plan(&bidi(Strategy::Manual)).unwrap().is_empty(), "a second run has nothing to do");
+}
+
+#[test]
+fn a_first_sync_whose_listing_breaks_off_keeps_and_records_what_it_copied_and_the_next_run_completes() {
+    let mut w = World::new();
+    for i in 0..40 {
+        w.put_source(&format!("d{}/f{i:02}.txt", i % 4), &format!("{i}"));
+    }
+    w.source.break_listing_after(20);
+    let (outcome, error, parts) = first_sync_in_parts(&mut w, 4);
+    assert!(matches!(error, Some(PlanError::Merge(_))), "{error:?}");
+    assert!(matches!(outcome.status, RunStatus::Failed { code: "LISTING_INCOMPLETE", .. }), "{outcome:?}");
+    let copied = w.d().files().len();
+    assert!(copied > 0 && parts.len() > 1, "parts ran before the break: {parts:?}");
+    assert_eq!(w.tracked().len(), parts.iter().sum::<usize>(), "everything done is recorded");
+    assert!(w.s().files().len() == 40, "nothing is deleted on the side whose listing broke");
+    w.source.break_listing(false);
+    let run = w.sync(&bidi(Strategy::Manual));
+    assert_eq!(status(&run), Some(RunStatus::Completed), "{:?}", run.events);
+    assert_eq!(run.outcome.map(|o| o.counters.files_synced), Some(44 - parts.iter().sum::<usize>() as u64));
+    assert_eq!((w.d().files().len(), w.tracked().len()), (40, 44));
+}
+
 // ---- Pause ----
 
 /// Asks to stop after `n` questions: pause arriving mid-run.

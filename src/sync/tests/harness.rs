@@ -11,13 +11,11 @@ use futures::executor::block_on;
 use time::{Duration, OffsetDateTime};
 
 use crate::sync::conflict::ConflictRecord;
-use crate::sync::execute::{
-    BaseChange, BaseSink, Executor, FileEvent, Observer, Outcome, SinkError, StopFlag, StopSignal,
-};
+use crate::sync::execute::{BaseChange, BaseSink, FileEvent, Observer, Outcome, SinkError, StopFlag, StopSignal};
 use crate::sync::faulty::FaultySide;
 use crate::sync::memory::{MemoryKnobs, MemorySide};
 use crate::sync::reconcile::Context;
-use crate::sync::run::{PlanError, plan_run};
+use crate::sync::run::{PlanError, plan_run, run_inspected};
 use crate::sync::side::Side;
 use crate::sync::{BaseRecord, Direction, Plan, RunConfig, Strategy, SyncPath};
 
@@ -179,18 +177,33 @@ impl World {
         self.sync_with_stop(config, &StopFlag::default())
     }
 
+    /// One run through the real pipeline ([`run_inspected`]). A first sync runs in parts of two actions while
+    /// its walk goes on (production parts are larger), so every test's first sync exercises the parts; the plan
+    /// returned is every part carried out, in order.
     pub fn sync_with_stop(&mut self, config: &RunConfig, stop: &dyn StopSignal) -> RunResult {
-        let plan = self.plan(config);
-        let mut log = Log::default();
         let now = self.now();
-        let outcome = match &plan {
-            Ok(plan) => {
-                let mut sink =
-                    TestSink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
-                let executor = Executor::new(&self.source, &self.drive, &mut sink, &mut log, stop, now);
-                Some(block_on(executor.execute(plan)))
-            }
-            Err(_) => None,
+        let mut ctx = self.context(config);
+        ctx.part_actions = 2;
+        let base: Vec<BaseRecord> = self.base.values().cloned().collect();
+        let base = futures::stream::iter(base.into_iter().map(Ok::<_, Infallible>));
+        let mut log = Log::default();
+        let mut carried = Plan::default();
+        let mut sink = TestSink { base: &mut self.base, conflicts: &mut self.conflicts, crashed: self.crashed.clone() };
+        let mut inspect = |part: &Plan| absorb(&mut carried, part);
+        let (outcome, error) = block_on(run_inspected(
+            &self.source,
+            &self.drive,
+            base,
+            &ctx,
+            &mut sink,
+            &mut log,
+            stop,
+            now,
+            &mut inspect,
+        ));
+        let (plan, outcome) = match error {
+            Some(e) => (Err(e), None),
+            None => (Ok(carried), Some(outcome)),
         };
         RunResult { plan, outcome, events: log.0 }
     }
@@ -219,4 +232,14 @@ impl World {
     pub fn tracked(&self) -> Vec<String> {
         self.base.keys().map(|p| p.to_string()).collect()
     }
+}
+
+/// Appends a part of a run's plan to what the run carried out so far.
+fn absorb(into: &mut Plan, part: &Plan) {
+    into.moves.extend(part.moves.iter().cloned());
+    into.actions.extend(part.actions.iter().cloned());
+    into.deletes.extend(part.deletes.iter().cloned());
+    into.reports.extend(part.reports.iter().cloned());
+    into.errors.extend(part.errors.iter().cloned());
+    into.stats = part.stats;
 }
