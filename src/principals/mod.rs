@@ -3,6 +3,7 @@
 //! database: async callers run them on the blocking pool. `scim` is SCIM's view of the same users and groups.
 
 mod groups;
+mod landmarks;
 mod scim;
 mod scim_groups;
 mod scim_read;
@@ -53,8 +54,8 @@ store_error_from_redb!(redb::TransactionError, redb::TableError, redb::StorageEr
 pub struct Principals {
     store: Store,
     clock: SharedClock,
-    /// Where the last SCIM user page ended, so a client walking `startIndex += count` resumes there.
-    scim_walk: std::sync::Arc<std::sync::Mutex<Option<scim_read::WalkCursor>>>,
+    /// Landmarks in the user list, so a deep SCIM page starts near its offset (`landmarks.rs`).
+    scim_landmarks: std::sync::Arc<std::sync::Mutex<landmarks::Landmarks>>,
 }
 
 /// Who is acting, as the audit log records it, and with which role.
@@ -73,7 +74,7 @@ impl Acting {
 
 impl Principals {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock, scim_walk: Default::default() }
+        Self { store, clock, scim_landmarks: Default::default() }
     }
 
     pub fn store(&self) -> &Store {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::groups::{GroupRecord, groups_named, members_of};
+use super::landmarks::Landmarks;
 use super::scim::{Result, meta, read_profile, scim_user};
 use super::users::user_name_key;
 use super::{Principals, User, rows_after};
@@ -20,13 +21,6 @@ use crate::store::tables::{
     GROUP_EXTERNAL_IDS, GROUP_MEMBERS, GROUP_NAMES, GROUP_SUBGROUPS, GROUPS, USER_EXTERNAL_IDS, USER_GROUPS,
     USER_NAMES, USER_SCIM_PROFILES, USERS,
 };
-
-/// Where a walk through the user list stopped: `offset` rows are behind it, the last one keyed `after`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct WalkCursor {
-    offset: usize,
-    after: [u8; 16],
-}
 
 /// Reads users and groups in one read transaction, remembering group names for the `groups` attribute.
 struct Reader {
@@ -145,32 +139,33 @@ impl Principals {
         Ok(id.map(|id| reader.user(id)).transpose()?.flatten().into_iter().collect())
     }
 
-    /// A page of users in creation order with the total count, for lists without a filter or sort.
-    ///
-    /// redb cannot seek to the n-th row, so reaching page n means stepping over every row before it (about
-    /// 0.1 ms per 1,000 users). Identity providers walk the list page after page (Okta: `startIndex += 100`),
-    /// so the key where the last page ended is remembered and the next page starts there. Rows added or deleted
-    /// between two pages move a walk by that many rows, as any offset paging would.
+    /// A page of users in creation order with the total count, for lists without a filter or sort. It starts
+    /// from the nearest landmark of the user list (`landmarks.rs`), so a deep page steps over few rows.
     pub fn scim_users_page(&self, offset: usize, count: usize) -> Result<(usize, Vec<ScimUserRecord>)> {
         let mut reader = Reader::open(self)?;
-        let total = usize::try_from(reader.users.len()?).unwrap_or(usize::MAX);
-        let resume = self.walk_cursor().filter(|c| c.offset == offset && offset > 0).map(|c| c.after);
-        let rows = rows_after(&reader.users, resume)?;
-        let skip = if resume.is_some() { 0 } else { offset };
+        let rows_total = reader.users.len()?;
+        let print = (rows_total, reader.users.last()?.map(|(k, _)| k.value()));
+        let mut marks = self.landmarks().for_print(print);
+        let (mut ordinal, after) = marks.start_for(offset);
         let mut users = Vec::new();
-        for row in rows.skip(skip).take(count) {
-            users.push(codec::decode::<User>("users", row?.1.value())?);
+        for row in rows_after(&reader.users, after)? {
+            let (key, value) = row?;
+            marks.note(ordinal, key.value());
+            if ordinal >= offset {
+                users.push(codec::decode::<User>("users", value.value())?);
+                if users.len() == count {
+                    break;
+                }
+            }
+            ordinal += 1;
         }
-        if let Some(last) = users.last() {
-            let cursor = WalkCursor { offset: offset + users.len(), after: last.id.to_bytes() };
-            *self.scim_walk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cursor);
-        }
+        *self.scim_landmarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = marks;
         let records = users.into_iter().map(|u| reader.user_record(u)).collect::<Result<_>>()?;
-        Ok((total, records))
+        Ok((usize::try_from(rows_total).unwrap_or(usize::MAX), records))
     }
 
-    fn walk_cursor(&self) -> Option<WalkCursor> {
-        *self.scim_walk.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn landmarks(&self) -> Landmarks {
+        self.scim_landmarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// Every user, for filters no index answers and for sorting.

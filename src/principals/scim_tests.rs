@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::audit::AuditActor;
 use crate::clock::ManualClock;
-use crate::ids::TokenId;
+use crate::ids::{TokenId, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::eval::{IndexLookup, IndexedAttr};
 use crate::scim::group::{MemberId, ScimGroup, ScimMember};
@@ -124,4 +124,35 @@ fn a_schema_1_database_gets_its_group_names_indexed() {
     assert_eq!(found[0].group.display_name, "Legacy Team");
     let txn = p.store().db().begin_write().unwrap();
     assert_eq!(migrate::read_version(&txn).unwrap(), Some(migrate::SCHEMA_VERSION));
+}
+
+#[test]
+fn deep_pages_match_the_list_after_users_come_and_go() {
+    let (_dir, p) = principals();
+    let acting = token(Role::Admin);
+    let create = |name: String| {
+        let body = json!({"userName": name, "active": true});
+        p.scim_create_user(&acting, &ScimUser::from_json(&body).unwrap()).unwrap().id
+    };
+    let mut ids: Vec<UserId> = (0..700).map(|n| create(format!("u{n:04}"))).collect();
+    let page =
+        |offset: usize| -> Vec<UserId> { p.scim_users_page(offset, 50).unwrap().1.into_iter().map(|r| r.id).collect() };
+    // In order of creation: the ids the store handed out, sliced.
+    assert_eq!(page(600), ids[600..650].to_vec(), "a deep page, stepping from the first row");
+    assert_eq!(page(300), ids[300..350].to_vec(), "from a landmark the first request left");
+    assert_eq!(page(650), ids[650..700].to_vec());
+
+    // Users deleted before the landmarks and added after them: the next pages are of the list as it is now.
+    let gone = [ids[3], ids[200]];
+    for id in gone {
+        p.scim_delete_user(&acting, id, None).unwrap();
+    }
+    ids.retain(|id| !gone.contains(id));
+    assert_eq!(page(600), ids[600..650].to_vec());
+    ids.push(create("late".into()));
+    p.scim_delete_user(&acting, ids[10], None).unwrap();
+    ids.remove(10);
+    assert_eq!(page(600), ids[600..650].to_vec(), "one added and one removed: the same count, other rows");
+    assert_eq!(page(0), ids[0..50].to_vec());
+    assert_eq!(p.scim_users_page(800, 50).unwrap(), (ids.len(), Vec::new()), "past the end: nothing");
 }
