@@ -43,7 +43,7 @@ impl Landmarks {
 
     /// Notes the row at `ordinal` (rows are noted in order, from a start `start_for` gave).
     pub fn note(&mut self, ordinal: usize, key: [u8; 16]) {
-        if (ordinal + 1) % STEP == 0 && (ordinal + 1) / STEP == self.keys.len() + 1 {
+        if (ordinal + 1).is_multiple_of(STEP) && (ordinal + 1) / STEP == self.keys.len() + 1 {
             self.keys.push(key);
         }
     }
