@@ -28,6 +28,7 @@ const BIG_GROUP: usize = 10_000;
 
 struct Setup {
     _dir: tempfile::TempDir,
+    store: Store,
     principals: Principals,
     users: Vec<UserId>,
     big_group: GroupId,
@@ -53,7 +54,7 @@ fn setup() -> Setup {
     let count: usize = std::env::var("SCIM_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("db.redb")).expect("store");
-    let principals = Principals::new(store, Arc::new(SystemClock));
+    let principals = Principals::new(store.clone(), Arc::new(SystemClock));
     let mut users = Vec::with_capacity(count);
     for chunk in (0..count).collect::<Vec<_>>().chunks(10_000) {
         let batch: Vec<ScimUser> = chunk.iter().map(|&i| user(i)).collect();
@@ -73,7 +74,7 @@ fn setup() -> Setup {
         .collect();
     groups.insert(0, ScimGroup { display_name: "Everyone".into(), external_id: None, members });
     let ids = principals.scim_import_groups(&acting(), &groups).expect("import groups");
-    Setup { _dir: dir, principals, users, big_group: ids[0], count }
+    Setup { _dir: dir, store, principals, users, big_group: ids[0], count }
 }
 
 fn query(filter: Option<&str>, start: i64, count: i64) -> SearchRequest {
@@ -104,8 +105,9 @@ fn bench(c: &mut Criterion) {
             assert_eq!(list["totalResults"], 1);
         })
     });
-    // The first page; a jump straight to the middle (it steps over half the table); and the next page of a walk
-    // through the middle, as Okta pages (`startIndex += 100`).
+    // The first page; a jump straight to the middle (from the landmarks earlier pages left, `principals/
+    // landmarks.rs`); the same jump with none; and the next page of a walk through the middle, as Okta pages
+    // (`startIndex += 100`).
     for (name, start) in [("page of 100 users (first)", 1), ("page of 100 users (jump to the middle)", s.count / 2)] {
         let page = query(None, i64::try_from(start).unwrap_or(1), 100);
         group.bench_function(name, |b| {
@@ -117,6 +119,18 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The same jump with no landmarks yet (the first deep request after the user set changed): a fresh
+    // `Principals` over the same store holds none, so this steps over every row before the page.
+    let page = query(None, i64::try_from(s.count / 2).unwrap_or(1), 100);
+    group.bench_function("page of 100 users (jump to the middle, no landmarks)", |b| {
+        b.iter_batched(
+            || Principals::new(s.store.clone(), Arc::new(SystemClock)),
+            |cold| {
+                assert_eq!(cold.scim_search(BASE, black_box(&page), Scope::Users).expect("page")["itemsPerPage"], 100)
+            },
+            BatchSize::SmallInput,
+        )
+    });
     let mut start = s.count / 2;
     group.bench_function("page of 100 users (walking through the middle)", |b| {
         b.iter(|| {
