@@ -7,10 +7,12 @@
 //! over fewer than `STEP` rows. Identity providers walking the list a page after another (Okta's imports) reach
 //! each page the same way.
 //!
-//! Landmarks are only right for the key set they were taken from. They carry that set's print: the row count and
-//! the last key. Users get fresh ids from a monotonic generator (`ids.rs`), so an added user moves the last key
-//! and a removed one lowers the count: any change to the set changes the print, and stale landmarks are never
-//! used (an update of a user changes neither the set nor the order).
+//! Landmarks are right for the key set they were taken from, and for that set with rows added: users get fresh
+//! ids from a monotonic generator (`ids.rs`), so a new user lands after every landmark and moves none. They carry
+//! the set's print, the row count and the last key. When the print has changed, they are kept only if the rows
+//! after the old last key account for the whole change in count (users were only added: what identity providers
+//! mostly do); a removed user would shift every landmark after it, so then they are dropped. An update of a user
+//! changes neither the set nor the order.
 
 /// Rows between two landmarks.
 const STEP: usize = 128;
@@ -26,9 +28,14 @@ pub(super) struct Landmarks {
 }
 
 impl Landmarks {
-    /// Landmarks for `print`: these, or none when they were taken from another key set.
-    pub fn for_print(self, print: Print) -> Self {
-        if self.print == print { self } else { Self { print, keys: Vec::new() } }
+    /// Landmarks for the key set printed `print`: these, when that set is theirs or theirs with rows added after
+    /// its last key (`added_after(last)` counts those, `None` when it cannot tell), or none.
+    pub fn for_print(self, print: Print, added_after: impl FnOnce(Option<[u8; 16]>) -> Option<u64>) -> Self {
+        if self.print == print {
+            return self;
+        }
+        let only_added = print.0 >= self.print.0 && added_after(self.print.1) == Some(print.0 - self.print.0);
+        if only_added { Self { print, keys: self.keys } } else { Self { print, keys: Vec::new() } }
     }
 
     /// Where to start stepping towards `offset`: the ordinal of the first row to read and the key just before it
@@ -59,7 +66,7 @@ mod tests {
 
     #[test]
     fn a_walk_leaves_landmarks_that_later_offsets_start_from() {
-        let mut marks = Landmarks::default().for_print((1000, Some(key(999))));
+        let mut marks = Landmarks::default().for_print((1000, Some(key(999))), |_| None);
         assert_eq!(marks.start_for(700), (0, None), "nothing noted yet: from the first row");
         for n in 0..700 {
             marks.note(n, key(n));
@@ -73,7 +80,11 @@ mod tests {
             marks.note(n, key(n));
         }
         assert_eq!(marks.start_for(800), (768, Some(key(767))));
-        assert_eq!(marks.clone().for_print((1000, Some(key(999)))).start_for(800), (768, Some(key(767))));
-        assert_eq!(marks.for_print((1001, Some(key(1000)))).start_for(800), (0, None), "another key set: forgotten");
+        let same = marks.clone().for_print((1000, Some(key(999))), |_| unreachable!("the same print"));
+        assert_eq!(same.start_for(800), (768, Some(key(767))));
+        let grown = marks.clone().for_print((1002, Some(key(1001))), |after| (after == Some(key(999))).then_some(2));
+        assert_eq!(grown.start_for(800), (768, Some(key(767))), "two rows added after the last: kept");
+        let changed = marks.for_print((1001, Some(key(1001))), |_| Some(2));
+        assert_eq!(changed.start_for(800), (0, None), "two added but one gone: forgotten");
     }
 }

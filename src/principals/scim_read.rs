@@ -22,6 +22,9 @@ use crate::store::tables::{
     USER_NAMES, USER_SCIM_PROFILES, USERS,
 };
 
+/// How many users added since the landmarks were taken are counted before starting again from the first row.
+const MAX_ADDED: usize = 1024;
+
 /// Reads users and groups in one read transaction, remembering group names for the `groups` attribute.
 struct Reader {
     users: redb::ReadOnlyTable<[u8; 16], &'static [u8]>,
@@ -145,7 +148,14 @@ impl Principals {
         let mut reader = Reader::open(self)?;
         let rows_total = reader.users.len()?;
         let print = (rows_total, reader.users.last()?.map(|(k, _)| k.value()));
-        let mut marks = self.landmarks().for_print(print);
+        // Users added since the landmarks were taken (a handful, between two pages) are counted; past a page's
+        // worth of steps it is cheaper to start again.
+        let added_after = |last: Option<[u8; 16]>| {
+            let rows = rows_after(&reader.users, last).ok()?;
+            let added = rows.take(MAX_ADDED + 1).count();
+            (added <= MAX_ADDED).then_some(added as u64)
+        };
+        let mut marks = self.landmarks().for_print(print, added_after);
         let (mut ordinal, after) = marks.start_for(offset);
         let mut users = Vec::new();
         for row in rows_after(&reader.users, after)? {

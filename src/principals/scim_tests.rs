@@ -154,5 +154,9 @@ fn deep_pages_match_the_list_after_users_come_and_go() {
     ids.remove(10);
     assert_eq!(page(600), ids[600..650].to_vec(), "one added and one removed: the same count, other rows");
     assert_eq!(page(0), ids[0..50].to_vec());
+    // Users only added since: the landmarks stay right (new ids come last), and the new users are on the last page.
+    ids.extend((0..3).map(|n| create(format!("new{n}"))));
+    assert_eq!(page(600), ids[600..650].to_vec());
+    assert_eq!(page(690), ids[690..701].to_vec());
     assert_eq!(p.scim_users_page(800, 50).unwrap(), (ids.len(), Vec::new()), "past the end: nothing");
 }
